@@ -1,0 +1,63 @@
+# Messenger — the two commands are `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test install lint format services browser vendor migrate demo clean
+
+## run: install, migrate, seed the demo and serve on http://$(HOST):$(PORT)
+run: install
+	$(BIN)/messenger db upgrade --no-prompt
+	$(BIN)/messenger demo
+	@echo "Health: http://$(HOST):$(PORT)/ready   API docs: http://$(HOST):$(PORT)/schema"
+	$(BIN)/messenger serve --host $(HOST) --port $(PORT)
+
+## test: install everything, make sure PostgreSQL/Redis/chromium are there, lint, run the suite
+test: install services browser lint
+	$(BIN)/pytest
+
+install: $(BIN)/.stamp-install node_modules/.stamp-install vendor
+
+$(BIN)/.stamp-install: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+node_modules/.stamp-install: package.json package-lock.json
+	./scripts/ensure-node.sh
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Third-party browser files come from npm and are copied here, never committed.
+vendor: node_modules/.stamp-install
+	mkdir -p static/vendor
+	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
+	cp node_modules/htmx-ext-sse/dist/sse.js static/vendor/htmx-ext-sse.js
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	npm run --silent lint
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+services:
+	./scripts/ensure-services.sh
+
+browser:
+	./scripts/ensure-browser.sh
+
+migrate: install
+	$(BIN)/messenger db upgrade --no-prompt
+
+demo: install
+	$(BIN)/messenger demo
+
+clean:
+	rm -rf $(VENV) node_modules static/vendor .pytest_cache .ruff_cache

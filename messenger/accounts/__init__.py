@@ -1,0 +1,1 @@
+"""Accounts: staff users (operators and admins), their passwords and branch membership."""

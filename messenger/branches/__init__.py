@@ -1,0 +1,1 @@
+"""Branches (филиалы): units of the company that own conversations and operators."""

@@ -1,0 +1,1 @@
+"""Conversations and their messages: status, priority, assignment, notes, timelines."""

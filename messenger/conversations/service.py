@@ -1,0 +1,315 @@
+"""The rules of a conversation's life. Controllers call these; nothing here knows HTTP."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TypeVar
+from uuid import UUID
+
+from advanced_alchemy.repository import SQLAlchemyAsyncRepository
+from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
+from sqlalchemy import Select, select, update
+
+from messenger.db.models import (
+    Conversation,
+    ConversationChannel,
+    ConversationPriority,
+    ConversationStatus,
+    Inbox,
+    Message,
+    MessageKind,
+    MessageSender,
+    User,
+    Visitor,
+)
+from messenger.errors import InvalidInputError, NotFoundError
+
+MAX_BODY_LENGTH = 10_000
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def can_see(user: User, conversation: Conversation) -> bool:
+    """Branch scope: admins see everything; an operator only their branches' conversations."""
+    if not user.is_active:
+        return False
+    if user.is_admin:
+        return True
+    return conversation.branch_id is not None and conversation.branch_id in user.branch_ids
+
+
+def scope_query(query: Select[tuple[Conversation]], user: User) -> Select[tuple[Conversation]]:
+    """Restrict a conversation query to what ``user`` may see (the list views' filter)."""
+    if not user.is_active:
+        return query.where(Conversation.id.is_(None))
+    if user.is_admin:
+        return query
+    return query.where(Conversation.branch_id.in_(user.branch_ids or {-1}))
+
+
+def clean_body(body: str) -> str:
+    text = body.strip()
+    if not text:
+        raise InvalidInputError("A message cannot be empty.")
+    if len(text) > MAX_BODY_LENGTH:
+        raise InvalidInputError(f"A message may have at most {MAX_BODY_LENGTH} characters.")
+    return text
+
+
+class ConversationService(SQLAlchemyAsyncRepositoryService[Conversation]):
+    class Repo(SQLAlchemyAsyncRepository[Conversation]):
+        model_type = Conversation
+
+    repository_type = Repo
+
+    # --- reading, in scope -------------------------------------------------------------
+
+    async def get_for_staff(self, conversation_id: UUID, user: User) -> Conversation:
+        """The conversation if ``user`` may see it; otherwise 404, never a hint it exists."""
+        conversation = await self.get_one_or_none(id=conversation_id)
+        if conversation is None or not can_see(user, conversation):
+            raise NotFoundError("No such conversation.")
+        return conversation
+
+    # --- starting and writing ------------------------------------------------------------
+
+    async def start(
+        self,
+        *,
+        inbox: Inbox,
+        visitor: Visitor,
+        branch_id: int | None,
+        channel: ConversationChannel = ConversationChannel.CHAT,
+    ) -> Conversation:
+        conversation = Conversation(
+            inbox_id=inbox.id,
+            visitor_id=visitor.id,
+            branch_id=branch_id,
+            channel=channel,
+            last_activity_at=_now(),
+        )
+        return await self.create(conversation, auto_commit=False, auto_refresh=False)
+
+    async def append(
+        self,
+        conversation: Conversation,
+        *,
+        sender: MessageSender,
+        body: str,
+        kind: MessageKind = MessageKind.MESSAGE,
+        author_id: int | None = None,
+        client_msg_id: str | None = None,
+        commit: bool = True,
+    ) -> tuple[Message, bool]:
+        """Add a message; ``(message, created)``. A known ``client_msg_id`` returns the stored one.
+
+        The conversation row is locked first (the UPDATE of its activity time) and the
+        message id is drawn under that lock, so ids of one conversation commit in order
+        and a reader asking for "after id N" never misses a late commit.
+        """
+        session = self.repository.session
+        if client_msg_id is not None and (
+            existing := await self._by_client_msg_id(conversation.id, client_msg_id)
+        ):
+            return existing, False
+        now = _now()
+        await session.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation.id)
+            .values(last_activity_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if client_msg_id is not None and (
+            # Again under the lock: a concurrent retry may have committed meanwhile.
+            existing := await self._by_client_msg_id(conversation.id, client_msg_id)
+        ):
+            if commit:
+                await session.commit()
+            return existing, False
+        message = Message(
+            conversation_id=conversation.id,
+            sender=sender,
+            kind=kind,
+            body=body,
+            author_id=author_id,
+            client_msg_id=client_msg_id,
+        )
+        session.add(message)
+        await session.flush()
+        conversation.last_activity_at = now
+        if commit:
+            await session.commit()
+        await session.refresh(message)
+        return message, True
+
+    async def reply(
+        self, conversation: Conversation, author: User, body: str, client_msg_id: str | None = None
+    ) -> tuple[Message, bool]:
+        """An operator's message to the visitor (reopens a pending or resolved conversation)."""
+        self._require_in_scope(conversation, author)
+        text = clean_body(body)
+        if conversation.status in (ConversationStatus.RESOLVED, ConversationStatus.PENDING):
+            conversation.status = ConversationStatus.OPEN
+        return await self.append(
+            conversation,
+            sender=MessageSender.OPERATOR,
+            body=text,
+            author_id=author.id,
+            client_msg_id=client_msg_id,
+        )
+
+    async def add_note(
+        self, conversation: Conversation, author: User, body: str, client_msg_id: str | None = None
+    ) -> Message:
+        """An internal note: kind ``note``, seen by staff only."""
+        self._require_in_scope(conversation, author)
+        message, _ = await self.append(
+            conversation,
+            sender=MessageSender.OPERATOR,
+            kind=MessageKind.NOTE,
+            body=clean_body(body),
+            author_id=author.id,
+            client_msg_id=client_msg_id,
+        )
+        return message
+
+    # --- status, priority, assignment ------------------------------------------------------
+
+    async def change_status(
+        self, conversation: Conversation, status: ConversationStatus | str, actor: User
+    ) -> Conversation:
+        """Any status may follow any other (staff can reopen what they closed); an event
+        message records each real change. A *closed* conversation stays closed for the
+        visitor: their next message starts a new conversation."""
+        self._require_in_scope(conversation, actor)
+        new = _parse_enum(ConversationStatus, status, "status")
+        if new == conversation.status:
+            return conversation
+        conversation.status = new
+        await self.append(
+            conversation,
+            sender=MessageSender.SYSTEM,
+            kind=MessageKind.EVENT,
+            body=f"status:{new.value}",
+            author_id=actor.id,
+        )
+        return conversation
+
+    async def set_priority(
+        self, conversation: Conversation, priority: ConversationPriority | str, actor: User
+    ) -> Conversation:
+        self._require_in_scope(conversation, actor)
+        conversation.priority = _parse_enum(ConversationPriority, priority, "priority")
+        return await self.update(conversation, auto_commit=True)
+
+    async def assign(
+        self, conversation: Conversation, assignee_id: int, actor: User
+    ) -> Conversation:
+        """Assign to an active operator (or admin) who is a member of the conversation's branch."""
+        self._require_in_scope(conversation, actor)
+        assignee = await self.repository.session.get(User, assignee_id)
+        if assignee is None or not assignee.is_active:
+            raise InvalidInputError("Only an active operator can be assigned.")
+        if conversation.branch_id is None or conversation.branch_id not in assignee.branch_ids:
+            raise InvalidInputError(
+                f"{assignee.name} is not an operator of this conversation's branch."
+            )
+        if conversation.assignee_id == assignee.id:
+            return conversation
+        conversation.assignee_id = assignee.id
+        await self.append(
+            conversation,
+            sender=MessageSender.SYSTEM,
+            kind=MessageKind.EVENT,
+            body="assigned",
+            author_id=assignee.id,
+        )
+        await self.repository.session.refresh(conversation, attribute_names=["assignee"])
+        return conversation
+
+    async def assign_to_me(self, conversation: Conversation, actor: User) -> Conversation:
+        return await self.assign(conversation, actor.id, actor)
+
+    async def unassign(self, conversation: Conversation, actor: User) -> Conversation:
+        self._require_in_scope(conversation, actor)
+        conversation.assignee_id = None
+        return await self.update(conversation, auto_commit=True)
+
+    # --- read markers --------------------------------------------------------------------
+
+    async def mark_read_by_operator(self, conversation: Conversation, up_to_id: int) -> int | None:
+        """Operators have read visitor messages up to ``up_to_id``; returns the new marker."""
+        return await self._mark_read(conversation, up_to_id, reader=MessageSender.OPERATOR)
+
+    async def mark_read_by_visitor(self, conversation: Conversation, up_to_id: int) -> int | None:
+        """The visitor has read operator messages up to ``up_to_id``; returns the new marker."""
+        return await self._mark_read(conversation, up_to_id, reader=MessageSender.VISITOR)
+
+    async def _mark_read(
+        self, conversation: Conversation, up_to_id: int, *, reader: MessageSender
+    ) -> int | None:
+        session = self.repository.session
+        last_id = await session.scalar(
+            select(Message.id)
+            .where(Message.conversation_id == conversation.id, Message.id <= up_to_id)
+            .order_by(Message.id.desc())
+            .limit(1)
+        )
+        if last_id is None:
+            return None
+        now = _now()
+        if reader == MessageSender.VISITOR:
+            read_senders = [MessageSender.OPERATOR, MessageSender.SYSTEM]
+            current = conversation.visitor_last_read_id or 0
+        else:
+            read_senders = [MessageSender.VISITOR]
+            current = conversation.operator_last_read_id or 0
+        if last_id <= current:
+            return current
+        await session.execute(
+            update(Message)
+            .where(
+                Message.conversation_id == conversation.id,
+                Message.id > current,
+                Message.id <= last_id,
+                Message.sender.in_(read_senders),
+                Message.kind != MessageKind.NOTE,
+                Message.read_at.is_(None),
+            )
+            .values(read_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if reader == MessageSender.VISITOR:
+            conversation.visitor_last_read_id = last_id
+        else:
+            conversation.operator_last_read_id = last_id
+        await session.commit()
+        return last_id
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    async def _by_client_msg_id(self, conversation_id: UUID, client_msg_id: str) -> Message | None:
+        return await self.repository.session.scalar(
+            select(Message).where(
+                Message.conversation_id == conversation_id,
+                Message.client_msg_id == client_msg_id,
+            )
+        )
+
+    @staticmethod
+    def _require_in_scope(conversation: Conversation, user: User) -> None:
+        if not can_see(user, conversation):
+            raise NotFoundError("No such conversation.")
+
+
+_E = TypeVar("_E", ConversationStatus, ConversationPriority)
+
+
+def _parse_enum(enum: type[_E], value: _E | str, field: str) -> _E:
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in enum)
+        raise InvalidInputError(f"{field} must be one of: {allowed}.") from None

@@ -1,0 +1,43 @@
+"""Database configuration: PostgreSQL (asyncpg) in production and tests, SQLite when embedded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from advanced_alchemy.extensions.litestar import (
+    AlembicAsyncConfig,
+    AsyncSessionConfig,
+    SQLAlchemyAsyncConfig,
+)
+
+from messenger.config import Settings
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent.parent / "migrations"
+
+
+def alchemy_config(settings: Settings) -> SQLAlchemyAsyncConfig:
+    """One config for the app, the CLI and the migrations."""
+    import messenger.db.models  # noqa: F401 - register every model on the metadata
+
+    url = settings.effective_database_url
+    engine_config = None
+    if settings.embedded:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    from advanced_alchemy.config import EngineConfig
+
+    if url.startswith("postgresql"):
+        engine_config = EngineConfig(pool_size=10, max_overflow=20, pool_pre_ping=True)
+    else:
+        engine_config = EngineConfig()
+    return SQLAlchemyAsyncConfig(
+        connection_string=url,
+        engine_config=engine_config,
+        session_config=AsyncSessionConfig(expire_on_commit=False),
+        before_send_handler="autocommit",
+        create_all=False,
+        alembic_config=AlembicAsyncConfig(
+            script_location=str(MIGRATIONS_DIR),
+            version_table_name="alembic_version",
+            render_as_batch=True,
+        ),
+    )

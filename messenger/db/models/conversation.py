@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from uuid import UUID
+
+from advanced_alchemy.base import UUIDv7AuditBase
+from advanced_alchemy.types import DateTimeUTC
+from sqlalchemy import BigInteger, ForeignKey, Index
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from messenger.db.models.branch import Branch
+from messenger.db.models.enums import (
+    ConversationChannel,
+    ConversationPriority,
+    ConversationStatus,
+    enum_column,
+)
+from messenger.db.models.inbox import Inbox
+from messenger.db.models.user import User
+from messenger.db.models.visitor import Visitor
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Conversation(UUIDv7AuditBase):
+    """A visitor's thread in an inbox, routed to a branch, maybe assigned to an operator."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (
+        # The unified messenger's list: a branch's conversations by status, newest first.
+        Index("ix_conversations_branch_status_activity", "branch_id", "status", "last_activity_at"),
+        Index("ix_conversations_assignee_status", "assignee_id", "status"),
+        Index("ix_conversations_visitor", "visitor_id"),
+    )
+
+    inbox_id: Mapped[int] = mapped_column(ForeignKey("inboxes.id", ondelete="CASCADE"), index=True)
+    branch_id: Mapped[int | None] = mapped_column(
+        ForeignKey("branches.id", ondelete="SET NULL"), default=None
+    )
+    visitor_id: Mapped[UUID] = mapped_column(ForeignKey("visitors.id", ondelete="CASCADE"))
+    channel: Mapped[ConversationChannel] = mapped_column(
+        enum_column(ConversationChannel, "conversation_channel"), default=ConversationChannel.CHAT
+    )
+    status: Mapped[ConversationStatus] = mapped_column(
+        enum_column(ConversationStatus, "conversation_status"), default=ConversationStatus.OPEN
+    )
+    priority: Mapped[ConversationPriority] = mapped_column(
+        enum_column(ConversationPriority, "conversation_priority"),
+        default=ConversationPriority.NORMAL,
+    )
+    assignee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    # Read markers: the highest message id each side has read.
+    visitor_last_read_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    operator_last_read_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    last_activity_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=_now)
+
+    inbox: Mapped[Inbox] = relationship(lazy="selectin")
+    branch: Mapped[Branch | None] = relationship(lazy="selectin")
+    visitor: Mapped[Visitor] = relationship(lazy="selectin")
+    assignee: Mapped[User | None] = relationship(lazy="selectin")

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from advanced_alchemy.base import BigIntAuditBase
+from advanced_alchemy.types import DateTimeUTC, JsonB
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+
+from messenger.db.models.branch import Branch
+
+
+class Inbox(BigIntAuditBase):
+    """One site or channel. ``branch_id`` None means a *global* inbox, routed by rules."""
+
+    __tablename__ = "inboxes"
+
+    name: Mapped[str] = mapped_column(String(200))
+    widget_token: Mapped[str] = mapped_column(String(64), unique=True)
+    branch_id: Mapped[int | None] = mapped_column(
+        ForeignKey("branches.id", ondelete="RESTRICT"), default=None, index=True
+    )
+    fallback_branch_id: Mapped[int | None] = mapped_column(
+        ForeignKey("branches.id", ondelete="SET NULL"), default=None
+    )
+    settings: Mapped[dict[str, Any]] = mapped_column(JsonB, default=dict)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    token_rotated_at: Mapped[datetime | None] = mapped_column(DateTimeUTC, default=None)
+
+    branch: Mapped[Branch | None] = relationship(foreign_keys=[branch_id], lazy="selectin")
+    fallback_branch: Mapped[Branch | None] = relationship(
+        foreign_keys=[fallback_branch_id], lazy="selectin"
+    )
+
+    @property
+    def is_global(self) -> bool:
+        return self.branch_id is None
+
+    @validates("settings")
+    def _validate_settings(self, _key: str, value: Any) -> dict[str, Any]:
+        """Every write of ``settings`` goes through the typed structs (and is normalised)."""
+        from messenger.inboxes.settings import normalize_settings
+
+        return normalize_settings(value)

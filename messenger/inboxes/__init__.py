@@ -1,0 +1,1 @@
+"""Inboxes: sites or channels, their settings, tokens, domain allowlist, availability."""

@@ -1,0 +1,186 @@
+"""The typed shape of ``Inbox.settings``; every write is validated and normalised here."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, time
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import msgspec
+
+from messenger.errors import InvalidInputError
+from messenger.inboxes.allowlist import normalize_domain_pattern
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
+
+#: Types never accepted as uploads, whatever an admin lists: they can carry active content.
+FORBIDDEN_CONTENT_TYPES = frozenset(
+    {
+        "text/html",
+        "application/xhtml+xml",
+        "image/svg+xml",
+        "text/javascript",
+        "application/javascript",
+        "application/x-javascript",
+        "text/xml",
+        "application/xml",
+    }
+)
+DEFAULT_CONTENT_TYPES = [
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "application/pdf",
+    "text/plain",
+]
+
+ShortText = Annotated[str, msgspec.Meta(max_length=2000)]
+
+
+class _Strict(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=False):
+    pass
+
+
+class SecuritySettings(_Strict):
+    allowed_domains: list[Annotated[str, msgspec.Meta(max_length=253)]] = []
+
+
+class PrivacySettings(_Strict):
+    """Each field, when set, overrides ``MESSENGER_PRIVACY_URL`` / ``MESSENGER_PRIVACY_TEXT``."""
+
+    url: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+    text: ShortText | None = None
+
+
+class Interval(_Strict):
+    start: str
+    end: str
+
+
+class WorkingHours(_Strict):
+    """Weekly schedule in ``timezone``; a day missing from ``week`` is a day off."""
+
+    timezone: str = "UTC"
+    week: dict[Weekday, list[Interval]] = {}
+
+    def is_open_at(self, moment: datetime) -> bool:
+        local = moment.astimezone(ZoneInfo(self.timezone))
+        day = WEEKDAYS[local.weekday()]
+        now = local.time()
+        for interval in self.week.get(day, []):
+            start = _parse_hhmm(interval.start)
+            if interval.end == "24:00":
+                if now >= start:
+                    return True
+            elif start <= now < _parse_hhmm(interval.end):
+                return True
+        return False
+
+
+class OfflineSettings(_Strict):
+    message: ShortText | None = None
+
+
+class AttachmentSettings(_Strict):
+    enabled: bool = False
+    max_bytes: Annotated[int, msgspec.Meta(gt=0, le=100 * 1024 * 1024)] = 10 * 1024 * 1024
+    content_types: list[Annotated[str, msgspec.Meta(max_length=127)]] = msgspec.field(
+        default_factory=lambda: list(DEFAULT_CONTENT_TYPES)
+    )
+
+
+class AppearanceSettings(_Strict):
+    color: Annotated[str, msgspec.Meta(pattern=r"^#[0-9a-fA-F]{6}$")] = "#2563eb"
+    position: Literal["right", "left"] = "right"
+    title: Annotated[str, msgspec.Meta(max_length=100)] | None = None
+
+
+class InboxSettings(_Strict):
+    security: SecuritySettings = msgspec.field(default_factory=SecuritySettings)
+    privacy: PrivacySettings = msgspec.field(default_factory=PrivacySettings)
+    working_hours: WorkingHours | None = None  # None: always within hours
+    offline: OfflineSettings = msgspec.field(default_factory=OfflineSettings)
+    attachments: AttachmentSettings = msgspec.field(default_factory=AttachmentSettings)
+    locale: Literal["ru", "en"] | None = None  # None: the visitor's browser decides
+    greeting: ShortText | None = None
+    appearance: AppearanceSettings = msgspec.field(default_factory=AppearanceSettings)
+
+
+def _parse_hhmm(text: str) -> time:
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
+
+
+def _check(settings: InboxSettings) -> InboxSettings:
+    """Rules the struct types cannot say; normalises domains and content types."""
+    domains: list[str] = []
+    for raw in settings.security.allowed_domains:
+        try:
+            pattern = normalize_domain_pattern(raw)
+        except ValueError as exc:
+            raise InvalidInputError(f"security.allowed_domains: {exc}") from None
+        if pattern not in domains:
+            domains.append(pattern)
+    settings.security.allowed_domains = domains
+    if settings.working_hours is not None:
+        try:
+            ZoneInfo(settings.working_hours.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            msg = f"working_hours.timezone: unknown time zone {settings.working_hours.timezone!r}"
+            raise InvalidInputError(msg) from None
+        for day, intervals in settings.working_hours.week.items():
+            for interval in intervals:
+                for value in (interval.start, interval.end):
+                    if not _HHMM.match(value):
+                        msg = f"working_hours.week.{day}: {value!r} is not a HH:MM time"
+                        raise InvalidInputError(msg)
+                if interval.end != "24:00" and _parse_hhmm(interval.end) <= _parse_hhmm(
+                    interval.start
+                ):
+                    span = f"{interval.start}-{interval.end}"
+                    msg = f"working_hours.week.{day}: {span} ends before it starts"
+                    raise InvalidInputError(msg)
+    types: list[str] = []
+    for raw in settings.attachments.content_types:
+        content_type = raw.strip().lower()
+        if not re.fullmatch(
+            r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9*][a-z0-9!#$&^_.+-]*", content_type
+        ):
+            raise InvalidInputError(f"attachments.content_types: {raw!r} is not a media type")
+        if content_type in FORBIDDEN_CONTENT_TYPES:
+            msg = (
+                f"attachments.content_types: {content_type} can carry active content "
+                "and is never accepted"
+            )
+            raise InvalidInputError(msg)
+        if content_type not in types:
+            types.append(content_type)
+    settings.attachments.content_types = types
+    if settings.privacy.url and not settings.privacy.url.startswith(("https://", "http://")):
+        raise InvalidInputError("privacy.url: must be an http(s) URL")
+    return settings
+
+
+def parse_settings(value: Any) -> InboxSettings:
+    """Validate a settings document (dict, JSON bytes/str or struct) into :class:`InboxSettings`."""
+    try:
+        if isinstance(value, InboxSettings):
+            settings = msgspec.convert(msgspec.to_builtins(value), InboxSettings)
+        elif isinstance(value, bytes | str):
+            settings = msgspec.json.decode(value, type=InboxSettings)
+        else:
+            settings = msgspec.convert(value or {}, InboxSettings)
+    except msgspec.ValidationError as exc:
+        raise InvalidInputError(f"inbox settings: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise InvalidInputError(f"inbox settings are not valid JSON: {exc}") from None
+    return _check(settings)
+
+
+def normalize_settings(value: Any) -> dict[str, Any]:
+    """The canonical JSON document stored in ``Inbox.settings``."""
+    return msgspec.to_builtins(parse_settings(value))

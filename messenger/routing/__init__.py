@@ -1,0 +1,1 @@
+"""Routing: which branch a new conversation of a global inbox goes to."""

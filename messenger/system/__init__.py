@@ -1,0 +1,1 @@
+"""Process-level endpoints: liveness and readiness."""

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import msgspec
+from litestar import Controller, Request, get
+from litestar.response import Response
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from messenger.backends import Backends
+
+log = logging.getLogger("messenger.system")
+CHECK_TIMEOUT_SECONDS = 3.0
+
+
+class Health(msgspec.Struct):
+    status: str
+
+
+class Readiness(msgspec.Struct):
+    status: str
+    checks: dict[str, str]
+
+
+class SystemController(Controller):
+    tags = ["system"]
+
+    @get("/health", summary="Liveness: the process answers", cache=False)
+    async def health(self) -> Health:
+        return Health(status="ok")
+
+    @get("/ready", summary="Readiness: the database and Redis answer", cache=False)
+    async def ready(self, request: Request, db_session: AsyncSession) -> Response[Readiness]:
+        backends: Backends = request.app.state.backends
+        checks: dict[str, str] = {}
+
+        async def database() -> None:
+            await db_session.execute(text("SELECT 1"))
+
+        for name, probe in (("database", database), ("redis", backends.ping)):
+            if name == "redis" and backends.redis is None:
+                checks[name] = "memory"
+                continue
+            try:
+                await asyncio.wait_for(probe(), CHECK_TIMEOUT_SECONDS)
+            except Exception as exc:
+                log.warning("readiness check failed: %s (%s)", name, type(exc).__name__)
+                checks[name] = f"unavailable ({type(exc).__name__})"
+            else:
+                checks[name] = "ok"
+        ok = all(value in {"ok", "memory"} for value in checks.values())
+        return Response(
+            Readiness(status="ok" if ok else "unavailable", checks=checks),
+            status_code=200 if ok else 503,
+        )
