@@ -5,26 +5,42 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import quote
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
 from litestar import Litestar, MediaType, Request, Response
+from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.middleware.session.server_side import ServerSideSessionConfig
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Redirect
+from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY, HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.template.config import TemplateConfig
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from messenger import __version__
 from messenger.backends import Backends
 from messenger.config import Settings, SettingsError, get_settings
+from messenger.dashboard.controllers import AuthController, HomeController
 from messenger.db import alchemy_config
 from messenger.db.models import Branch
 from messenger.errors import DomainError
 from messenger.system.controllers import SystemController
 
 log = logging.getLogger("messenger")
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES_DIR = ROOT / "templates"
+STATIC_DIR = ROOT / "static"
+#: Paths that are not the dashboard: no operator session, no CSRF (the Widget API is
+#: cross-site by design and is protected by the origin allowlist, tokens and throttling).
+NON_DASHBOARD_PATHS = ["/api/", "/static/", "/schema", "/health", "/ready"]
 
 _STATUS_CODES = {
     400: "bad_request",
@@ -72,6 +88,16 @@ def _http_error(_: Request, exc: HTTPException) -> Response:
     )
 
 
+def _not_signed_in(request: Request, exc: NotAuthorizedException) -> Response:
+    """Dashboard pages send a visitor without a session to the sign-in page."""
+    if request.url.path.startswith("/api/"):
+        return _http_error(request, exc)
+    if request.headers.get("hx-request"):
+        return Response(b"", status_code=401, headers={"HX-Redirect": "/login"})
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return Redirect(f"/login?next={quote(target, safe='')}", status_code=303)
+
+
 def _unexpected_error(request: Request, exc: Exception) -> Response:
     # Logged with the traceback for us; the client gets a sentence, never a stack trace.
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -109,7 +135,9 @@ async def check_default_branch(app: Litestar) -> None:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
+    secret = settings.require_secret_key()
     backends = Backends.from_settings(settings)
+    secure_cookies = settings.public_url.startswith("https://")
     config = alchemy_config(settings)
 
     @asynccontextmanager
@@ -120,7 +148,32 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await backends.close()
 
     return Litestar(
-        route_handlers=[SystemController],
+        route_handlers=[
+            SystemController,
+            AuthController,
+            HomeController,
+            create_static_files_router(path="/static", directories=[STATIC_DIR]),
+        ],
+        middleware=[
+            ServerSideSessionConfig(
+                store="sessions",
+                key="messenger_session",
+                max_age=12 * 3600,
+                secure=secure_cookies,
+                httponly=True,
+                samesite="lax",
+                exclude=NON_DASHBOARD_PATHS,
+            ).middleware
+        ],
+        csrf_config=CSRFConfig(
+            secret=secret,
+            cookie_name="messenger_csrf",
+            cookie_secure=secure_cookies,
+            cookie_samesite="lax",
+            header_name="x-csrftoken",
+            exclude=NON_DASHBOARD_PATHS,
+        ),
+        template_config=TemplateConfig(directory=TEMPLATES_DIR, engine=JinjaTemplateEngine),
         plugins=[SQLAlchemyPlugin(config=config)],
         stores=backends.stores,
         state=State({"settings": settings, "backends": backends, "alchemy_config": config}),
@@ -139,6 +192,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exception_handlers={
             DomainError: _domain_error,
             ValidationException: _validation_error,
+            NotAuthorizedException: _not_signed_in,
             HTTPException: _http_error,
             Exception: _unexpected_error,
         },

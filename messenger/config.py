@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -243,6 +244,28 @@ class Settings:
         if self.database_url is not None:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'messenger.sqlite3').resolve()}"
+
+    def require_secret_key(self) -> str:
+        """The key for CSRF tokens and signatures; every process of a deployment must share it.
+
+        Embedded mode makes one on first use and keeps it in the data directory; with
+        PostgreSQL (a real deployment, maybe several processes) it must be configured.
+        """
+        if self.secret_key is not None:
+            return self.secret_key
+        if not self.embedded:
+            raise SettingsError(
+                "MESSENGER_SECRET_KEY",
+                "is required with DATABASE_URL (all processes must share it); "
+                "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'",
+            )
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+        return path.read_text().strip()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
