@@ -16,6 +16,7 @@ from litestar.exceptions import HTTPException, NotAuthorizedException, Validatio
 from litestar.middleware.session.server_side import ServerSideSessionConfig
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
@@ -32,6 +33,9 @@ from messenger.db import alchemy_config
 from messenger.db.models import Branch
 from messenger.errors import DomainError
 from messenger.system.controllers import SystemController
+from messenger.widget.controllers import WidgetController
+from messenger.widget.middleware import WidgetEdgeMiddleware
+from messenger.widget.runtime import WidgetRuntime
 
 log = logging.getLogger("messenger")
 
@@ -138,6 +142,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     secret = settings.require_secret_key()
     backends = Backends.from_settings(settings)
     secure_cookies = settings.public_url.startswith("https://")
+    widget = WidgetRuntime.build(settings, backends, secret)
     config = alchemy_config(settings)
 
     @asynccontextmanager
@@ -145,6 +150,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         try:
             yield
         finally:
+            widget.geo.close()
             await backends.close()
 
     return Litestar(
@@ -152,9 +158,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             SystemController,
             AuthController,
             HomeController,
+            WidgetController,
             create_static_files_router(path="/static", directories=[STATIC_DIR]),
         ],
         middleware=[
+            WidgetEdgeMiddleware,
             ServerSideSessionConfig(
                 store="sessions",
                 key="messenger_session",
@@ -163,7 +171,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 httponly=True,
                 samesite="lax",
                 exclude=NON_DASHBOARD_PATHS,
-            ).middleware
+            ).middleware,
         ],
         csrf_config=CSRFConfig(
             secret=secret,
@@ -174,9 +182,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
             exclude=NON_DASHBOARD_PATHS,
         ),
         template_config=TemplateConfig(directory=TEMPLATES_DIR, engine=JinjaTemplateEngine),
-        plugins=[SQLAlchemyPlugin(config=config)],
+        plugins=[SQLAlchemyPlugin(config=config), backends.channels],
         stores=backends.stores,
-        state=State({"settings": settings, "backends": backends, "alchemy_config": config}),
+        state=State(
+            {
+                "settings": settings,
+                "backends": backends,
+                "alchemy_config": config,
+                "widget": widget,
+            }
+        ),
         on_startup=[check_default_branch],
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(
@@ -188,6 +203,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ),
             path="/schema",
             render_plugins=[ScalarRenderPlugin()],
+            components=Components(
+                security_schemes={
+                    "session": SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        description="The widget session token from /api/widget/bootstrap.",
+                    )
+                }
+            ),
         ),
         exception_handlers={
             DomainError: _domain_error,

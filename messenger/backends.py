@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from litestar.channels import ChannelsPlugin
+from litestar.channels.backends.memory import MemoryChannelsBackend
+from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
@@ -16,6 +19,22 @@ from redis.asyncio import Redis
 
 from messenger.config import Settings
 from messenger.presence import MemoryPresence, Presence, RedisPresence
+from messenger.realtime.subscriber import StreamSubscriber
+from messenger.state import MemoryState, RedisState, SharedState
+
+#: Events a slow stream may have queued before the oldest are dropped (the client then
+#: catches up from the database by id when it reconnects).
+STREAM_BACKLOG = 500
+
+
+def _channels(backend: RedisChannelsPubSubBackend | MemoryChannelsBackend) -> ChannelsPlugin:
+    return ChannelsPlugin(
+        backend=backend,
+        arbitrary_channels_allowed=True,  # names are bounded by design: see realtime.events
+        subscriber_max_backlog=STREAM_BACKLOG,
+        subscriber_backlog_strategy="dropleft",
+        subscriber_class=StreamSubscriber,
+    )
 
 
 @dataclass
@@ -23,6 +42,8 @@ class Backends:
     redis: Redis | None
     stores: StoreRegistry
     presence: Presence
+    state: SharedState
+    channels: ChannelsPlugin
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Backends:
@@ -42,6 +63,8 @@ class Backends:
                 redis=redis,
                 stores=StoreRegistry(default_factory=store_factory),
                 presence=RedisPresence(redis, prefix=f"{prefix}:presence"),
+                state=RedisState(redis, prefix=prefix),
+                channels=_channels(RedisChannelsPubSubBackend(redis=redis, key_prefix=prefix)),
             )
 
         def memory_factory(_name: str) -> Store:
@@ -51,6 +74,8 @@ class Backends:
             redis=None,
             stores=StoreRegistry(default_factory=memory_factory),
             presence=MemoryPresence(),
+            state=MemoryState(),
+            channels=_channels(MemoryChannelsBackend()),
         )
 
     async def ping(self) -> None:

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import asyncpg
 import click
 from advanced_alchemy.cli import add_migration_commands
 from sqlalchemy.exc import SQLAlchemyError
@@ -28,6 +29,9 @@ from messenger.errors import DomainError
 from messenger.inboxes.service import InboxService, embed_snippet, inbox_settings
 
 T = TypeVar("T")
+# Raised by the driver while connecting (refused, unknown host, no such database); SQLAlchemy
+# wraps errors of statements, not these.
+CONNECT_ERRORS = (OSError, asyncpg.PostgresError)
 
 DEMO_BRANCH = "Demo branch"
 DEMO_INBOX = "Demo site"
@@ -67,9 +71,9 @@ def run_db(work: Callable[[AsyncSession, Settings], Awaitable[T]]) -> T:
         return asyncio.run(runner())
     except DomainError as exc:
         raise CliError(f"{exc.detail}") from None
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, *CONNECT_ERRORS) as exc:
         raise CliError(
-            f"error: the database refused the operation ({type(exc).__name__}); "
+            f"the database refused the operation ({type(exc).__name__}); "
             "is it reachable and migrated ('messenger db upgrade')?"
         ) from None
 
@@ -139,6 +143,11 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
     except SettingsError as exc:
         click.echo(f"configuration error: {exc}", err=True)
         sys.exit(2)
+    except CONNECT_ERRORS as exc:
+        raise CliError(
+            f"cannot reach the database to check MESSENGER_DEFAULT_BRANCH_ID "
+            f"({type(exc).__name__}: {exc})"
+        ) from None
     if settings.embedded and workers > 1:
         raise CliError("--workers > 1 needs DATABASE_URL and REDIS_URL (shared state).")
     uvicorn.run(

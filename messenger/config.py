@@ -169,6 +169,35 @@ def _trusted_proxies(
     return tuple(networks)
 
 
+def _storage_url(env: Mapping[str, str]) -> str | None:
+    url = _str(env, "MESSENGER_STORAGE_URL")
+    if url is not None and not url.startswith("file:///"):
+        raise SettingsError(
+            "MESSENGER_STORAGE_URL", f"{url!r}: only file:///absolute/path is supported"
+        )
+    return url
+
+
+def _non_negative_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = _str(env, name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(name, f"{raw!r} is not a whole number") from None
+    if value < 0:
+        raise SettingsError(name, f"{raw!r} must be zero or more")
+    return value
+
+
+def _bounded_int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    value = _non_negative_int(env, name, default)
+    if not low <= value <= high:
+        raise SettingsError(name, f"{value} must be between {low} and {high}")
+    return value
+
+
 def _redis_prefix(env: Mapping[str, str]) -> str:
     name = "MESSENGER_REDIS_PREFIX"
     value = _str(env, name, "messenger") or "messenger"
@@ -198,9 +227,10 @@ def _geoip(env: Mapping[str, str]) -> tuple[bool, Path | None]:
         raise SettingsError(name, f"GeoIP is enabled but {str(path)!r} is not a file")
     try:
         import maxminddb
+        from maxminddb.errors import InvalidDatabaseError
 
         maxminddb.open_database(str(path)).close()
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, InvalidDatabaseError) as exc:
         raise SettingsError(
             name, f"{str(path)!r} is not a readable MaxMind database: {exc}"
         ) from None
@@ -231,6 +261,10 @@ class Settings:
     data_dir: Path = Path("var")
     public_url: str = DEFAULT_PUBLIC_URL
     redis_prefix: str = "messenger"
+    storage_url: str | None = None
+    widget_challenge_threshold: int = 10
+    stream_heartbeat_seconds: float = 15.0
+    widget_challenge_max_number: int = 100_000
     debug: bool = False
     defaults_used: frozenset[str] = field(default_factory=frozenset)
 
@@ -317,6 +351,16 @@ class Settings:
             data_dir=Path(_str(env, "MESSENGER_DATA_DIR", "var") or "var"),
             public_url=public_url,
             redis_prefix=_redis_prefix(env),
+            storage_url=_storage_url(env),
+            stream_heartbeat_seconds=_positive_float(
+                env, "MESSENGER_STREAM_HEARTBEAT_SECONDS", 15.0
+            ),
+            widget_challenge_threshold=_non_negative_int(
+                env, "MESSENGER_WIDGET_CHALLENGE_THRESHOLD", 10
+            ),
+            widget_challenge_max_number=_bounded_int(
+                env, "MESSENGER_WIDGET_CHALLENGE_MAX_NUMBER", 100_000, 1_000, 10_000_000
+            ),
             debug=_bool(env, "MESSENGER_DEBUG", default=False),
             defaults_used=frozenset(defaults),
         )

@@ -10,6 +10,7 @@ from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from sqlalchemy import Select, select, update
 
+from messenger.conversations.timeline import VISITOR_KINDS
 from messenger.db.models import (
     Conversation,
     ConversationChannel,
@@ -251,12 +252,13 @@ class ConversationService(SQLAlchemyAsyncRepositoryService[Conversation]):
         self, conversation: Conversation, up_to_id: int, *, reader: MessageSender
     ) -> int | None:
         session = self.repository.session
-        last_id = await session.scalar(
-            select(Message.id)
-            .where(Message.conversation_id == conversation.id, Message.id <= up_to_id)
-            .order_by(Message.id.desc())
-            .limit(1)
+        query = select(Message.id).where(
+            Message.conversation_id == conversation.id, Message.id <= up_to_id
         )
+        if reader == MessageSender.VISITOR:
+            # The visitor's marker is a message they can see: a note's id never reaches them.
+            query = query.where(Message.kind.in_(VISITOR_KINDS))
+        last_id = await session.scalar(query.order_by(Message.id.desc()).limit(1))
         if last_id is None:
             return None
         now = _now()

@@ -28,6 +28,11 @@ _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+def _is_port(text: str) -> bool:
+    # ASCII digits only: str.isdigit() also admits "٨٠" (and int() reads it as 80).
+    return text.isascii() and text.isdigit()
+
+
 def _is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
@@ -69,13 +74,13 @@ def normalize_domain_pattern(raw: str) -> str:
     if text.startswith("["):  # [::1] or [::1]:8080
         host_part, _, rest = text[1:].partition("]")
         if rest:
-            if not rest.startswith(":") or not rest[1:].isdigit():
+            if not rest.startswith(":") or not _is_port(rest[1:]):
                 raise ValueError(f"{raw!r}: bad port")
             port = int(rest[1:])
         text = host_part
     elif text.count(":") == 1:
         text, _, port_text = text.partition(":")
-        if not port_text.isdigit():
+        if not _is_port(port_text):
             raise ValueError(f"{raw!r}: bad port")
         port = int(port_text)
     if port is not None and not 0 < port < 65536:

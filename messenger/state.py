@@ -1,0 +1,111 @@
+"""Small atomic primitives on the shared store: windows, one-shot keys, take-once values.
+
+Redis in production (shared by every process, atomic through Lua / single commands); a
+dict with expiry times for the single-process embedded mode. Throttling, stream tickets,
+challenge replay protection and typing all stand on these four operations.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+from redis.asyncio import Redis
+
+# INCR a window counter; start its expiry on the first hit; answer (count, ms left).
+_WINDOW_SCRIPT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
+return {count, ttl}
+"""
+
+
+class SharedState(Protocol):
+    async def hit(self, key: str, window_ms: int) -> tuple[int, int]:
+        """Count one hit in the fixed window ``key``; ``(hits so far, ms until it resets)``."""
+        ...
+
+    async def claim(self, key: str, ttl_ms: int) -> int:
+        """Set ``key`` if absent; 0 when claimed now, else the ms until the holder expires."""
+        ...
+
+    async def put(self, key: str, value: bytes, ttl_ms: int) -> None: ...
+
+    async def take(self, key: str) -> bytes | None:
+        """Get and delete in one step: a value can be taken once."""
+        ...
+
+
+class RedisState:
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._window = redis.register_script(_WINDOW_SCRIPT)
+
+    def _k(self, key: str) -> str:
+        return f"{self._prefix}:{key}"
+
+    async def hit(self, key: str, window_ms: int) -> tuple[int, int]:
+        count, ttl = await self._window(keys=[self._k(key)], args=[window_ms])
+        return int(count), int(ttl)
+
+    async def claim(self, key: str, ttl_ms: int) -> int:
+        if await self._redis.set(self._k(key), b"1", px=ttl_ms, nx=True):
+            return 0
+        ttl = await self._redis.pttl(self._k(key))
+        return max(int(ttl), 1)
+
+    async def put(self, key: str, value: bytes, ttl_ms: int) -> None:
+        await self._redis.set(self._k(key), value, px=ttl_ms)
+
+    async def take(self, key: str) -> bytes | None:
+        return await self._redis.getdel(self._k(key))
+
+
+class MemoryState:
+    """Single-process stand-in (embedded mode); the event loop makes each call atomic."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, tuple[bytes | int, float]] = {}
+
+    def _live(self, key: str) -> tuple[bytes | int, float] | None:
+        entry = self._values.get(key)
+        if entry is not None and entry[1] <= time.monotonic():
+            del self._values[key]
+            return None
+        if len(self._values) > 100_000:  # keep memory bounded under abuse
+            now = time.monotonic()
+            for stale in [k for k, (_, exp) in self._values.items() if exp <= now]:
+                del self._values[stale]
+        return entry
+
+    async def hit(self, key: str, window_ms: int) -> tuple[int, int]:
+        entry = self._live(key)
+        now = time.monotonic()
+        if entry is None:
+            self._values[key] = (1, now + window_ms / 1000)
+            return 1, window_ms
+        count, expires = entry
+        self._values[key] = (int(count) + 1, expires)
+        return int(count) + 1, max(int((expires - now) * 1000), 1)
+
+    async def claim(self, key: str, ttl_ms: int) -> int:
+        entry = self._live(key)
+        now = time.monotonic()
+        if entry is None:
+            self._values[key] = (1, now + ttl_ms / 1000)
+            return 0
+        return max(int((entry[1] - now) * 1000), 1)
+
+    async def put(self, key: str, value: bytes, ttl_ms: int) -> None:
+        self._values[key] = (value, time.monotonic() + ttl_ms / 1000)
+
+    async def take(self, key: str) -> bytes | None:
+        entry = self._live(key)
+        if entry is None:
+            return None
+        del self._values[key]
+        value = entry[0]
+        return value if isinstance(value, bytes) else None

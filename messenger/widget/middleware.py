@@ -1,0 +1,125 @@
+"""Edge of the Widget API: the feature flag, CORS preflights and CORS response headers.
+
+Litestar's ``CORSConfig`` takes one static list of origins for the whole app; ours come
+from each inbox's settings, and a refused preflight must also be logged, so the widget
+path has this small middleware of its own.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from litestar.datastructures import Headers
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from messenger.widget.security import CORS_DENIED_KEY, CORS_ORIGIN_KEY, log_refusal
+
+WIDGET_PREFIX = "/api/widget/"
+ALLOW_METHODS = "GET, POST, OPTIONS"
+ALLOW_HEADERS = "Authorization, Content-Type, Last-Event-ID"
+EXPOSE_HEADERS = "Retry-After"
+PREFLIGHT_MAX_AGE = "600"
+
+
+def _json(status: int, code: str, detail: str) -> tuple[int, bytes]:
+    return status, json.dumps({"error": code, "detail": detail}).encode()
+
+
+class WidgetEdgeMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(WIDGET_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        litestar_app = scope["litestar_app"]  # type: ignore[typeddict-item]
+        settings = litestar_app.state.settings
+        if not settings.enabled:
+            await _respond(send, *_json(404, "not_found", "The messenger is switched off."))
+            return
+        headers = Headers.from_scope(scope)
+        origin = headers.get("origin")
+        runtime = litestar_app.state.widget
+        if scope["method"] == "OPTIONS":
+            await self._preflight(scope, send, runtime, origin, headers)
+            return
+        known = await self._known(litestar_app, runtime, origin)
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                state: dict[str, Any] = scope.get("state", {})
+                echo = state.get(CORS_ORIGIN_KEY) or (
+                    origin if known and not state.get(CORS_DENIED_KEY) else None
+                )
+                extra = [(b"vary", b"Origin")]
+                if echo:
+                    extra += [
+                        (b"access-control-allow-origin", echo.encode("latin-1")),
+                        (b"access-control-expose-headers", EXPOSE_HEADERS.encode()),
+                    ]
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, send_with_cors)
+
+    async def _known(self, litestar_app: Any, runtime: Any, origin: str | None) -> bool:
+        if origin is None:
+            return False
+        async with litestar_app.state.alchemy_config.get_session() as db:
+            return await runtime.known_origins.allows(origin, db)
+
+    async def _preflight(
+        self, scope: Scope, send: Send, runtime: Any, origin: str | None, headers: Headers
+    ) -> None:
+        litestar_app = scope["litestar_app"]  # type: ignore[typeddict-item]
+        if not await self._known(litestar_app, runtime, origin):
+            from litestar.connection import ASGIConnection
+
+            from messenger.client_ip import client_ip
+
+            ip = client_ip(ASGIConnection(scope), litestar_app.state.settings.trusted_proxies)
+            log_refusal(
+                inbox_id=None,
+                origin=origin,
+                referer=headers.get("referer"),
+                ip=ip,
+                endpoint=f"OPTIONS {scope['path']}",
+                reason="preflight_origin_not_allowed" if origin else "preflight_without_origin",
+            )
+            await _respond(
+                send,
+                *_json(403, "origin_not_allowed", "This site is not allowed to use this chat."),
+                extra=[(b"vary", b"Origin")],
+            )
+            return
+        await _respond(
+            send,
+            204,
+            b"",
+            extra=[
+                (b"access-control-allow-origin", (origin or "").encode("latin-1")),
+                (b"access-control-allow-methods", ALLOW_METHODS.encode()),
+                (b"access-control-allow-headers", ALLOW_HEADERS.encode()),
+                (b"access-control-max-age", PREFLIGHT_MAX_AGE.encode()),
+                (b"vary", b"Origin"),
+            ],
+            content_type=None,
+        )
+
+
+async def _respond(
+    send: Send,
+    status: int,
+    body: bytes,
+    *,
+    extra: list[tuple[bytes, bytes]] | None = None,
+    content_type: bytes | None = b"application/json",
+) -> None:
+    headers = list(extra or [])
+    if content_type is not None:
+        headers.append((b"content-type", content_type))
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

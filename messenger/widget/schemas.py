@@ -1,0 +1,143 @@
+"""The Widget API's request and response bodies (msgspec): the contract in code.
+
+Unknown fields are refused (``forbid_unknown_fields``), sizes are bounded, so bad input is
+a 4xx with a JSON body before any handler runs.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+Str200 = Annotated[str, msgspec.Meta(max_length=200)]
+Url = Annotated[str, msgspec.Meta(max_length=2000)]
+ClientMsgId = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+]
+Body = Annotated[str, msgspec.Meta(max_length=10_000)]
+
+
+class _In(msgspec.Struct, forbid_unknown_fields=True):
+    pass
+
+
+class BootstrapRequest(_In):
+    widget_token: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    session_token: Annotated[str, msgspec.Meta(max_length=512)] | None = None
+    page_url: Url | None = None
+    referrer: Url | None = None
+    locale: Annotated[str, msgspec.Meta(max_length=35)] | None = None
+    challenge_solution: Annotated[str, msgspec.Meta(max_length=2048)] | None = None
+
+
+class SendRequest(_In):
+    body: Body
+    client_msg_id: ClientMsgId
+    attachment_ids: Annotated[
+        list[Annotated[str, msgspec.Meta(max_length=40)]], msgspec.Meta(max_length=10)
+    ] = []
+    page_url: Url | None = None
+
+
+class TypingRequest(_In):
+    typing: bool
+
+
+class ReadRequest(_In):
+    up_to_id: Annotated[int, msgspec.Meta(ge=0)]
+
+
+class OfflineRequest(_In):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    email: Annotated[str, msgspec.Meta(min_length=3, max_length=320)]
+    body: Annotated[str, msgspec.Meta(min_length=1, max_length=10_000)]
+    client_msg_id: ClientMsgId
+    phone: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    page_url: Url | None = None
+    challenge_solution: Annotated[str, msgspec.Meta(max_length=2048)] | None = None
+
+
+class Author(msgspec.Struct):
+    name: str
+
+
+class AttachmentOut(msgspec.Struct):
+    id: str
+    filename: str
+    content_type: str
+    size: int
+    url: str
+
+
+class MessageOut(msgspec.Struct):
+    id: int
+    conversation_id: str
+    sender: Literal["visitor", "operator", "system"]
+    body: str
+    client_msg_id: str | None
+    created_at: str
+    delivered_at: str | None
+    read_at: str | None
+    author: Author | None
+    attachments: list[AttachmentOut]
+    kind: Literal["message", "event"] = "message"
+
+
+class ConversationOut(msgspec.Struct):
+    id: str
+    status: Literal["open", "pending", "resolved", "closed"]
+
+
+class Privacy(msgspec.Struct):
+    text: str
+    url: str
+
+
+class AttachmentPolicy(msgspec.Struct):
+    enabled: bool
+    max_bytes: int
+    content_types: list[str]
+
+
+class BootstrapResponse(msgspec.Struct):
+    session_token: str
+    conversation: ConversationOut | None
+    messages: list[MessageOut]
+    online: bool
+    offline_message: str | None
+    privacy: Privacy
+    attachments: AttachmentPolicy
+    locale: Literal["ru", "en"]
+    greeting: str | None
+    stream_ticket: str
+    poll_interval_seconds: float
+    appearance: dict[str, Any]
+
+
+class MessagesResponse(msgspec.Struct):
+    messages: list[MessageOut]
+    conversation: ConversationOut | None
+
+
+class TicketResponse(msgspec.Struct):
+    ticket: str
+    expires_in: int
+
+
+class ReadResponse(msgspec.Struct):
+    up_to_id: int | None
+
+
+class UploadResponse(msgspec.Struct):
+    id: str
+    filename: str
+    content_type: str
+    size: int
+
+
+class ErrorBody(msgspec.Struct):
+    error: str
+    detail: str
+    retry_after: int | None = None
+    challenge: dict[str, Any] | None = None

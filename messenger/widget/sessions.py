@@ -1,0 +1,108 @@
+"""Widget session tokens and stream tickets.
+
+A session token is *signed*, not stored: ``ws1.<payload>.<hmac>`` where the payload names
+the inbox, the visitor and the issue time. Why not a Redis record: a bootstrap must write
+nothing (bots bootstrap a lot), and a visitor's history must survive a Redis restart. A
+token of another inbox, a forged or an expired one never verifies. Each bootstrap issues a
+fresh token (sliding expiry).
+
+The SSE stream cannot send headers from ``EventSource``, so it takes a *ticket*: random,
+single-use (taken atomically), valid for a minute, and never the session token itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+
+import msgspec
+
+from messenger.state import SharedState
+
+SESSION_TTL_SECONDS = 180 * 24 * 3600
+TICKET_TTL_MS = 60_000
+_PREFIX = "ws1"
+
+
+class _Payload(msgspec.Struct, array_like=True, frozen=True):
+    inbox_id: int
+    visitor_id: str
+    issued_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class WidgetSession:
+    inbox_id: int
+    visitor_id: uuid.UUID
+    issued_at: int
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class SessionSigner:
+    def __init__(self, secret: str) -> None:
+        self._key = hmac.new(
+            secret.encode(), b"messenger/widget-session/v1", hashlib.sha256
+        ).digest()
+
+    def _sign(self, payload: bytes) -> str:
+        return _b64(hmac.new(self._key, payload, hashlib.sha256).digest())
+
+    def issue(self, inbox_id: int, visitor_id: uuid.UUID, now: float | None = None) -> str:
+        issued = int(now if now is not None else time.time())
+        payload = msgspec.json.encode(_Payload(inbox_id, str(visitor_id), issued))
+        return f"{_PREFIX}.{_b64(payload)}.{self._sign(payload)}"
+
+    def verify(self, token: str | None, now: float | None = None) -> WidgetSession | None:
+        """The session, or None for a missing, malformed, forged or expired token."""
+        if not token or len(token) > 512:
+            return None
+        parts = token.split(".")
+        if len(parts) != 3 or parts[0] != _PREFIX:
+            return None
+        try:
+            payload = _unb64(parts[1])
+            if not hmac.compare_digest(self._sign(payload), parts[2]):
+                return None
+            data = msgspec.json.decode(payload, type=_Payload)
+            visitor_id = uuid.UUID(data.visitor_id)
+        except (ValueError, msgspec.DecodeError):
+            return None
+        current = now if now is not None else time.time()
+        if not 0 <= current - data.issued_at <= SESSION_TTL_SECONDS + 60:
+            return None
+        return WidgetSession(data.inbox_id, visitor_id, data.issued_at)
+
+
+class StreamTickets:
+    def __init__(self, state: SharedState, signer: SessionSigner) -> None:
+        self._state = state
+        self._signer = signer
+
+    @staticmethod
+    def _key(ticket: str) -> str:
+        return "ticket:" + hashlib.sha256(ticket.encode()).hexdigest()
+
+    async def issue(self, session: WidgetSession) -> str:
+        ticket = secrets.token_urlsafe(32)
+        token = self._signer.issue(session.inbox_id, session.visitor_id, now=session.issued_at)
+        await self._state.put(self._key(ticket), token.encode(), TICKET_TTL_MS)
+        return ticket
+
+    async def redeem(self, ticket: str | None) -> WidgetSession | None:
+        """The ticket's session, once; a second redeem of the same ticket gets None."""
+        if not ticket or len(ticket) > 128:
+            return None
+        raw = await self._state.take(self._key(ticket))
+        return self._signer.verify(raw.decode()) if raw is not None else None
