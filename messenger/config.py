@@ -265,7 +265,6 @@ class Settings:
     widget_challenge_threshold: int = 10
     stream_heartbeat_seconds: float = 15.0
     widget_challenge_max_number: int = 100_000
-    debug: bool = False
     defaults_used: frozenset[str] = field(default_factory=frozenset)
 
     @property
@@ -361,7 +360,6 @@ class Settings:
             widget_challenge_max_number=_bounded_int(
                 env, "MESSENGER_WIDGET_CHALLENGE_MAX_NUMBER", 100_000, 1_000, 10_000_000
             ),
-            debug=_bool(env, "MESSENGER_DEBUG", default=False),
             defaults_used=frozenset(defaults),
         )
 
