@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request
+from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,7 +32,9 @@ async def load_session_user(
     return user
 
 
-async def provide_current_user(request: Request[Any, Any, Any], db_session: AsyncSession) -> User:
+async def provide_current_user(
+    request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+) -> User:
     """Dependency of every dashboard page: the signed-in user, or 401 (→ the sign-in page)."""
     user = await load_session_user(request, db_session)
     if user is None:

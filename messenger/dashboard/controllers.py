@@ -5,9 +5,8 @@ from urllib.parse import urlsplit
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.di import Provide
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -42,8 +41,8 @@ class AuthController(Controller):
     async def login_page(
         self,
         request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        next_: Annotated[str, Parameter(query="next", max_length=2000)] = "/",
+        db_session: NamedDependency[AsyncSession],
+        next_: Annotated[str, QueryParameter(name="next", max_length=2000)] = "/",
     ) -> Template | Redirect:
         if await load_session_user(request, db_session) is not None:
             return Redirect(safe_next(next_))
@@ -53,8 +52,8 @@ class AuthController(Controller):
     async def login(
         self,
         request: Request[Any, Any, Any],
-        db_session: AsyncSession,
-        data: Annotated[LoginForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+        db_session: NamedDependency[AsyncSession],
+        data: URLEncodedBody[LoginForm],
     ) -> Template | Redirect:
         user = await UserService(session=db_session).authenticate(data.email, data.password)
         if user is None:
@@ -81,5 +80,5 @@ class HomeController(Controller):
     dependencies = {"current_user": Provide(provide_current_user)}
 
     @get("/", name="home")
-    async def home(self, current_user: User) -> Template:
+    async def home(self, current_user: NamedDependency[User]) -> Template:
         return Template("dashboard/home.html", context={"user": current_user})

@@ -14,7 +14,7 @@ from messenger.inboxes.allowlist import normalize_domain_pattern
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$", re.ASCII)
 
 #: Types never accepted as uploads, whatever an admin lists: they can carry active content.
 FORBIDDEN_CONTENT_TYPES = frozenset(
@@ -138,6 +138,9 @@ def _check(settings: InboxSettings) -> InboxSettings:
                     if not _HHMM.match(value):
                         msg = f"working_hours.week.{day}: {value!r} is not a HH:MM time"
                         raise InvalidInputError(msg)
+                if interval.start == "24:00":
+                    msg = f"working_hours.week.{day}: 24:00 can only end an interval"
+                    raise InvalidInputError(msg)
                 if interval.end != "24:00" and _parse_hhmm(interval.end) <= _parse_hhmm(
                     interval.start
                 ):

@@ -5,6 +5,7 @@ import logging
 
 import msgspec
 from litestar import Controller, Request, get
+from litestar.di import NamedDependency
 from litestar.response import Response
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,7 +33,9 @@ class SystemController(Controller):
         return Health(status="ok")
 
     @get("/ready", summary="Readiness: the database and Redis answer", cache=False)
-    async def ready(self, request: Request, db_session: AsyncSession) -> Response[Readiness]:
+    async def ready(
+        self, request: Request, db_session: NamedDependency[AsyncSession]
+    ) -> Response[Readiness]:
         backends: Backends = request.app.state.backends
         checks: dict[str, str] = {}
 

@@ -15,9 +15,8 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
-from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotAuthorizedException, NotFoundException
-from litestar.params import Body, Parameter, SkipValidation
+from litestar.params import FromPath, JSONBody, MultipartBody, QueryParameter, SkipValidation
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -131,7 +130,7 @@ class WidgetController(Controller):
         request: AnyRequest,
         runtime: Runtime,
         service: Service,
-        data: schemas.BootstrapRequest,
+        data: JSONBody[schemas.BootstrapRequest],
     ) -> schemas.BootstrapResponse:
         inbox = await service.inbox_by_token(data.widget_token)
         if inbox is None:
@@ -157,7 +156,7 @@ class WidgetController(Controller):
         runtime: Runtime,
         service: Service,
         visit: VisitDep,
-        data: schemas.SendRequest,
+        data: JSONBody[schemas.SendRequest],
     ) -> Response[schemas.MessageOut]:
         await runtime.throttle.send(visit.caller.ip, str(visit.session.visitor_id))
         message, created = await service.send(visit.inbox, visit.session, data, visit.caller)
@@ -169,7 +168,9 @@ class WidgetController(Controller):
         runtime: Runtime,
         service: Service,
         visit: VisitDep,
-        after: Annotated[int, Parameter(ge=0, le=2**62, description="Last message id seen")] = 0,
+        after: Annotated[
+            int, QueryParameter(ge=0, le=2**62, description="Last message id seen")
+        ] = 0,
     ) -> schemas.MessagesResponse:
         await runtime.throttle.poll(str(visit.session.visitor_id))
         return await service.poll(visit.inbox, visit.session, after)
@@ -196,8 +197,8 @@ class WidgetController(Controller):
         runtime: Runtime,
         service: Service,
         db_session: DB,
-        ticket: Annotated[str | None, Parameter(max_length=128)] = None,
-        last_event_id: Annotated[int | None, Parameter(ge=0, le=2**62)] = None,
+        ticket: Annotated[str | None, QueryParameter(max_length=128)] = None,
+        last_event_id: Annotated[int | None, QueryParameter(ge=0, le=2**62)] = None,
     ) -> ServerSentEvent:
         token = bearer(request)
         session = runtime.signer.verify(token) if token else await runtime.tickets.redeem(ticket)
@@ -237,12 +238,14 @@ class WidgetController(Controller):
         )
 
     @post("/typing", summary="The visitor is (not) typing", status_code=204)
-    async def typing(self, service: Service, visit: VisitDep, data: schemas.TypingRequest) -> None:
+    async def typing(
+        self, service: Service, visit: VisitDep, data: JSONBody[schemas.TypingRequest]
+    ) -> None:
         await service.typing(visit.inbox, visit.session, data.typing)
 
     @post("/read", summary="The visitor has read operator messages up to an id", status_code=200)
     async def read(
-        self, service: Service, visit: VisitDep, data: schemas.ReadRequest
+        self, service: Service, visit: VisitDep, data: JSONBody[schemas.ReadRequest]
     ) -> schemas.ReadResponse:
         return schemas.ReadResponse(
             up_to_id=await service.read(visit.inbox, visit.session, data.up_to_id)
@@ -259,7 +262,7 @@ class WidgetController(Controller):
         runtime: Runtime,
         service: Service,
         visit: VisitDep,
-        data: Annotated[UploadFile, Body(media_type=RequestEncodingType.MULTI_PART)],
+        data: MultipartBody[UploadFile],
     ) -> schemas.UploadResponse:
         await runtime.throttle.send(visit.caller.ip, str(visit.session.visitor_id))
         content = await data.read()
@@ -288,9 +291,9 @@ class WidgetController(Controller):
         request: AnyRequest,
         runtime: Runtime,
         service: Service,
-        attachment_id: UUID,
-        exp: Annotated[int, Parameter(ge=0)],
-        sig: Annotated[str, Parameter(max_length=64)],
+        attachment_id: FromPath[UUID],
+        exp: Annotated[int, QueryParameter(ge=0)],
+        sig: Annotated[str, QueryParameter(max_length=64)],
     ) -> Response[bytes]:
         if not runtime.links.verify(attachment_id, exp, sig):
             raise NotFoundException("This link has expired or is not valid.")
@@ -319,7 +322,7 @@ class WidgetController(Controller):
         runtime: Runtime,
         service: Service,
         visit: VisitDep,
-        data: schemas.OfflineRequest,
+        data: JSONBody[schemas.OfflineRequest],
     ) -> Response[schemas.MessageOut]:
         await runtime.throttle.send(visit.caller.ip, str(visit.session.visitor_id))
         submitted = await runtime.throttle.count_offline_form(visit.caller.ip)
