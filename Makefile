@@ -5,6 +5,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Embed snippets and printed links use the address we serve on, unless told otherwise.
+export MESSENGER_PUBLIC_URL ?= http://$(HOST):$(PORT)
 
 .PHONY: run test install lint format services browser vendor migrate demo clean
 
@@ -12,7 +14,7 @@ PORT ?= 8000
 run: install
 	$(BIN)/messenger db upgrade --no-prompt
 	$(BIN)/messenger demo
-	@echo "Health: http://$(HOST):$(PORT)/ready   API docs: http://$(HOST):$(PORT)/schema"
+	@echo "Sign in: http://$(HOST):$(PORT)/login   Health: http://$(HOST):$(PORT)/ready   API docs: http://$(HOST):$(PORT)/schema"
 	$(BIN)/messenger serve --host $(HOST) --port $(PORT)
 
 ## test: install everything, make sure PostgreSQL/Redis/chromium are there, lint, run the suite

@@ -429,7 +429,7 @@ def demo(as_json: bool) -> None:
     data = run_db(work)
     text = "\n".join(
         [
-            f"Demo ready at {data['url']}",
+            f"Demo ready at {data['url']} (sign in at {data['url']}/login)",
             f"  operator: {data['operator']['email']}  password: {data['operator']['password']}",
             f"  admin:    {data['admin']['email']}  password: {data['admin']['password']}",
             f"  inbox:    {data['inbox']['name']}  token: {data['inbox']['widget_token']}",
