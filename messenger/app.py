@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote
 
+import asyncpg
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
 from litestar import Litestar, MediaType, Request, Response
 from litestar.config.csrf import CSRFConfig
@@ -28,7 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from messenger import __version__
 from messenger.backends import Backends
 from messenger.config import Settings, SettingsError, get_settings
-from messenger.dashboard.controllers import AuthController, HomeController
+from messenger.dashboard.controllers.auth import AuthController, HomeController
 from messenger.db import alchemy_config
 from messenger.db.models import Branch
 from messenger.errors import DomainError
@@ -123,7 +124,7 @@ async def check_default_branch(app: Litestar) -> None:
             branch = await session.scalar(
                 select(Branch).where(Branch.id == settings.default_branch_id)
             )
-    except SQLAlchemyError as exc:
+    except (SQLAlchemyError, OSError, asyncpg.PostgresError) as exc:
         raise SettingsError(
             "MESSENGER_DEFAULT_BRANCH_ID",
             f"cannot check branch {settings.default_branch_id}: the database is not ready "
