@@ -8,7 +8,7 @@ PORT ?= 8000
 # Embed snippets and printed links use the address we serve on, unless told otherwise.
 export MESSENGER_PUBLIC_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: run test install lint format services browser vendor migrate demo clean
+.PHONY: run test install lint format services browser vendor migrate demo clean messages compile-messages
 
 ## run: install, migrate, seed the demo and serve on http://$(HOST):$(PORT)
 run: install
@@ -21,7 +21,7 @@ run: install
 test: install services browser lint
 	$(BIN)/pytest
 
-install: $(BIN)/.stamp-install node_modules/.stamp-install vendor
+install: $(BIN)/.stamp-install node_modules/.stamp-install vendor compile-messages
 
 $(BIN)/.stamp-install: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,15 @@ vendor: node_modules/.stamp-install
 	mkdir -p static/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
 	cp node_modules/htmx-ext-sse/dist/sse.js static/vendor/htmx-ext-sse.js
+
+## messages: extract translatable strings and merge them into the ru/en catalogs
+messages: $(BIN)/.stamp-install
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext --no-location --omit-header -o messenger/locale/messages.pot .
+	$(BIN)/pybabel update -i messenger/locale/messages.pot -d messenger/locale -D messages -w 100 --no-fuzzy-matching
+
+# Compiled catalogs (.mo) are built here, never committed.
+compile-messages: $(BIN)/.stamp-install
+	$(BIN)/pybabel compile -d messenger/locale -D messages -q
 
 lint: install
 	$(BIN)/ruff check .

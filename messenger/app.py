@@ -29,11 +29,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from messenger import __version__
 from messenger.backends import Backends
 from messenger.config import Settings, SettingsError, get_settings
-from messenger.dashboard.controllers.auth import AuthController, HomeController
+from messenger.dashboard.controllers.admin import AdminController
+from messenger.dashboard.controllers.auth import AccountController, AuthController
+from messenger.dashboard.controllers.stream import StaffStreamController
+from messenger.dashboard.controllers.unified import UnifiedMessengerController
 from messenger.db import alchemy_config
 from messenger.db.models import Branch
+from messenger.demo.controllers import DemoController
 from messenger.errors import DomainError
 from messenger.system.controllers import SystemController
+from messenger.templating import build_environment
 from messenger.widget.controllers import WidgetController
 from messenger.widget.middleware import WidgetEdgeMiddleware
 from messenger.widget.runtime import WidgetRuntime
@@ -158,8 +163,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[
             SystemController,
             AuthController,
-            HomeController,
+            AccountController,
+            UnifiedMessengerController,
+            StaffStreamController,
+            AdminController,
             WidgetController,
+            DemoController,
             create_static_files_router(path="/static", directories=[STATIC_DIR]),
         ],
         middleware=[
@@ -182,7 +191,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             header_name="x-csrftoken",
             exclude=NON_DASHBOARD_PATHS,
         ),
-        template_config=TemplateConfig(directory=TEMPLATES_DIR, engine=JinjaTemplateEngine),
+        template_config=TemplateConfig(
+            instance=JinjaTemplateEngine.from_environment(build_environment(TEMPLATES_DIR))
+        ),
         plugins=[SQLAlchemyPlugin(config=config), backends.channels],
         stores=backends.stores,
         state=State(

@@ -17,12 +17,28 @@ from redis.asyncio import Redis
 DEFAULT_TTL_SECONDS = 45.0
 
 
+def _member(user_id: int, connection: str) -> str:
+    """One entry per open dashboard: closing one tab leaves the operator's other tabs online."""
+    return f"{user_id}:{connection}" if connection else str(user_id)
+
+
+def _user_of(member: str | bytes) -> int:
+    text = member.decode() if isinstance(member, bytes) else member
+    return int(text.split(":", 1)[0])
+
+
 class Presence(Protocol):
     async def touch(
-        self, user_id: int, branch_ids: Iterable[int], ttl: float = DEFAULT_TTL_SECONDS
+        self,
+        user_id: int,
+        branch_ids: Iterable[int],
+        ttl: float = DEFAULT_TTL_SECONDS,
+        connection: str = "",
     ) -> None: ...
 
-    async def leave(self, user_id: int, branch_ids: Iterable[int]) -> None: ...
+    async def leave(
+        self, user_id: int, branch_ids: Iterable[int], connection: str = ""
+    ) -> None: ...
 
     async def online_user_ids(self, branch_id: int) -> set[int]: ...
 
@@ -36,20 +52,24 @@ class RedisPresence:
         return f"{self._prefix}:branch:{branch_id}"
 
     async def touch(
-        self, user_id: int, branch_ids: Iterable[int], ttl: float = DEFAULT_TTL_SECONDS
+        self,
+        user_id: int,
+        branch_ids: Iterable[int],
+        ttl: float = DEFAULT_TTL_SECONDS,
+        connection: str = "",
     ) -> None:
         expires = time.time() + ttl
         async with self._redis.pipeline(transaction=True) as pipe:
             for branch_id in branch_ids:
                 key = self._key(branch_id)
-                pipe.zadd(key, {str(user_id): expires})
+                pipe.zadd(key, {_member(user_id, connection): expires})
                 pipe.expire(key, int(ttl) + 60)
             await pipe.execute()
 
-    async def leave(self, user_id: int, branch_ids: Iterable[int]) -> None:
+    async def leave(self, user_id: int, branch_ids: Iterable[int], connection: str = "") -> None:
         async with self._redis.pipeline(transaction=True) as pipe:
             for branch_id in branch_ids:
-                pipe.zrem(self._key(branch_id), str(user_id))
+                pipe.zrem(self._key(branch_id), _member(user_id, connection))
             await pipe.execute()
 
     async def online_user_ids(self, branch_id: int) -> set[int]:
@@ -58,29 +78,33 @@ class RedisPresence:
             pipe.zremrangebyscore(key, "-inf", time.time())
             pipe.zrange(key, 0, -1)
             _, members = await pipe.execute()
-        return {int(m) for m in members}
+        return {_user_of(m) for m in members}
 
 
 class MemoryPresence:
     """Single-process presence for the embedded mode."""
 
     def __init__(self) -> None:
-        self._entries: dict[int, dict[int, float]] = {}
+        self._entries: dict[int, dict[str, float]] = {}
 
     async def touch(
-        self, user_id: int, branch_ids: Iterable[int], ttl: float = DEFAULT_TTL_SECONDS
+        self,
+        user_id: int,
+        branch_ids: Iterable[int],
+        ttl: float = DEFAULT_TTL_SECONDS,
+        connection: str = "",
     ) -> None:
         expires = time.time() + ttl
         for branch_id in branch_ids:
-            self._entries.setdefault(branch_id, {})[user_id] = expires
+            self._entries.setdefault(branch_id, {})[_member(user_id, connection)] = expires
 
-    async def leave(self, user_id: int, branch_ids: Iterable[int]) -> None:
+    async def leave(self, user_id: int, branch_ids: Iterable[int], connection: str = "") -> None:
         for branch_id in branch_ids:
-            self._entries.get(branch_id, {}).pop(user_id, None)
+            self._entries.get(branch_id, {}).pop(_member(user_id, connection), None)
 
     async def online_user_ids(self, branch_id: int) -> set[int]:
         now = time.time()
-        users = self._entries.get(branch_id, {})
-        for user_id in [u for u, expires in users.items() if expires <= now]:
-            del users[user_id]
-        return set(users)
+        members = self._entries.get(branch_id, {})
+        for member in [m for m, expires in members.items() if expires <= now]:
+            del members[member]
+        return {_user_of(m) for m in members}

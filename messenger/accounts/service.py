@@ -84,6 +84,7 @@ class UserService(SQLAlchemyAsyncRepositoryService[User]):
         check_password_policy(password)
         user = await self.require(user_id)
         user.password_hash = hash_password(password)
+        user.session_epoch += 1  # ends every other session of this user, streams included
         return await self.update(user, auto_commit=True)
 
     async def set_active(self, user_id: int, *, active: bool) -> User:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from messenger.db.models import User
 
 SESSION_USER_KEY = "user_id"
+SESSION_EPOCH_KEY = "epoch"
 
 
 async def load_session_user(
@@ -26,7 +27,8 @@ async def load_session_user(
     if not isinstance(user_id, int):
         return None
     user = await db_session.scalar(select(User).where(User.id == user_id))
-    if user is None or not user.is_active:
+    epoch = request.session.get(SESSION_EPOCH_KEY)
+    if user is None or not user.is_active or epoch != user.session_epoch:
         request.clear_session()
         return None
     return user
@@ -44,7 +46,7 @@ async def provide_current_user(
 
 def sign_in(request: Request[Any, Any, Any], user: User) -> None:
     request.clear_session()
-    request.set_session({SESSION_USER_KEY: user.id})
+    request.set_session({SESSION_USER_KEY: user.id, SESSION_EPOCH_KEY: user.session_epoch})
 
 
 def sign_out(request: Request[Any, Any, Any]) -> None:

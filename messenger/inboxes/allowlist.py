@@ -22,7 +22,11 @@ import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-__all__ = ["is_allowed", "normalize_domain_pattern", "parse_origin"]
+__all__ = ["is_allowed", "normalize_domain_pattern", "parse_origin", "risky_domains"]
+
+#: Names reserved for tests and documentation (RFC 2606, RFC 6761): never a real customer site.
+TEST_SUFFIXES = (".test", ".example", ".invalid", ".localhost", ".local")
+TEST_NAMES = {"localhost", "example.com", "example.net", "example.org"}
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -145,3 +149,19 @@ def is_allowed(origin_or_referer: str | None, allowed_domains: Iterable[str]) ->
         elif host == pattern_host:
             return True
     return False
+
+
+def risky_domains(allowed_domains: Iterable[str]) -> list[str]:
+    """Entries fine for a demo but wrong in production: localhost, IP addresses, test names."""
+    risky = []
+    for pattern in allowed_domains:
+        _, host, _ = _split_pattern(pattern)
+        base = host.removeprefix("*.")
+        if (
+            _is_ip(base)
+            or base in TEST_NAMES
+            or base.endswith(TEST_SUFFIXES)
+            or any(base.endswith("." + name) for name in TEST_NAMES)
+        ):
+            risky.append(pattern)
+    return risky

@@ -116,15 +116,18 @@ class Publisher:
         )
 
     async def receipt(
-        self, conversation: Conversation, kind: str, up_to_id: int, at: datetime
+        self, conversation: Conversation, kind: str, up_to_id: int, at: datetime, *, by: str
     ) -> None:
+        """``kind`` delivered/read, ``by`` the side that received or read. Delivered and read
+        by the visitor concern staff; read by an operator also shows as ticks in the widget."""
         data = {
             "kind": kind,
+            "by": by,
             "up_to_id": up_to_id,
             "at": at.isoformat(),
             "conversation_id": str(conversation.id),
         }
-        await self.publish(conversation, "receipt", data)
+        await self.publish(conversation, "receipt", data, to_visitor=by == "operator")
 
     async def status(self, conversation: Conversation) -> None:
         data = {"conversation_id": str(conversation.id), "status": conversation.status.value}

@@ -256,17 +256,7 @@ class WidgetService:
         result = await mark_delivered_to_visitor(self.db, conversation.id, up_to_id)
         if result is not None:
             highest, at = result
-            await self.publisher.publish(
-                conversation,
-                "receipt",
-                {
-                    "kind": "delivered",
-                    "up_to_id": highest,
-                    "at": at.isoformat(),
-                    "conversation_id": str(conversation.id),
-                },
-                to_visitor=False,
-            )
+            await self.publisher.receipt(conversation, "delivered", highest, at, by="visitor")
 
     # --- send ------------------------------------------------------------------------------
 
@@ -407,7 +397,9 @@ class WidgetService:
         before = conversation.visitor_last_read_id
         marker = await self.conversations.mark_read_by_visitor(conversation, up_to_id)
         if marker is not None and marker != before:
-            await self.publisher.receipt(conversation, "read", marker, datetime.now(UTC))
+            await self.publisher.receipt(
+                conversation, "read", marker, datetime.now(UTC), by="visitor"
+            )
         return marker
 
     async def typing(self, inbox: Inbox, session: WidgetSession, typing: bool) -> None:

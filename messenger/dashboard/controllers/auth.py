@@ -1,29 +1,57 @@
+"""Sign-in, sign-out, and the operator's own account (language, password)."""
+
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlsplit
 
 import msgspec
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from messenger.accounts.service import UserService
-from messenger.dashboard.auth import (
+from messenger.client_ip import client_ip
+from messenger.dashboard.deps import (
+    LOCALE_COOKIE,
+    SESSION_LOCALE_KEY,
+    AnyRequest,
+    apply_locale,
+)
+from messenger.dashboard.sessions import (
+    SESSION_EPOCH_KEY,
     load_session_user,
     provide_current_user,
     sign_in,
     sign_out,
 )
 from messenger.db.models import User
+from messenger.errors import DomainError
+from messenger.i18n import LOCALES, negotiate
+from messenger.i18n import gettext as _
+
+#: Sign-in attempts per IP and per e-mail address in SIGN_IN_WINDOW seconds; the next is refused.
+SIGN_IN_ATTEMPTS = 5
+SIGN_IN_WINDOW = 15 * 60
 
 
 class LoginForm(msgspec.Struct):
     email: Annotated[str, msgspec.Meta(max_length=320)] = ""
     password: Annotated[str, msgspec.Meta(max_length=1024)] = ""
     next: Annotated[str, msgspec.Meta(max_length=2000)] = "/"
+
+
+class LocaleForm(msgspec.Struct):
+    locale: str = ""
+    next: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+
+
+class PasswordForm(msgspec.Struct):
+    current_password: Annotated[str, msgspec.Meta(max_length=1024)] = ""
+    new_password: Annotated[str, msgspec.Meta(max_length=1024)] = ""
+    confirm_password: Annotated[str, msgspec.Meta(max_length=1024)] = ""
 
 
 def safe_next(target: str) -> str:
@@ -36,11 +64,12 @@ def safe_next(target: str) -> str:
 
 class AuthController(Controller):
     include_in_schema = False
+    before_request = apply_locale
 
     @get("/login", name="login")
     async def login_page(
         self,
-        request: Request[Any, Any, Any],
+        request: AnyRequest,
         db_session: NamedDependency[AsyncSession],
         next_: Annotated[str, QueryParameter(name="next", max_length=2000)] = "/",
     ) -> Template | Redirect:
@@ -51,34 +80,109 @@ class AuthController(Controller):
     @post("/login", status_code=303)
     async def login(
         self,
-        request: Request[Any, Any, Any],
+        request: AnyRequest,
         db_session: NamedDependency[AsyncSession],
         data: URLEncodedBody[LoginForm],
     ) -> Template | Redirect:
-        user = await UserService(session=db_session).authenticate(data.email, data.password)
+        state = request.app.state.backends.state
+        ip = client_ip(request, request.app.state.settings.trusted_proxies)
+        email = data.email.strip().lower()
+        by_ip, ip_wait = await state.hit(f"signin:ip:{ip}", SIGN_IN_WINDOW * 1000)
+        by_email, email_wait = await state.hit(f"signin:email:{email}", SIGN_IN_WINDOW * 1000)
+        context = {"next": safe_next(data.next), "email": data.email}
+        if by_ip > SIGN_IN_ATTEMPTS or by_email > SIGN_IN_ATTEMPTS:
+            minutes = max(1, round(max(ip_wait, email_wait) / 60000))
+            message = _("Too many sign-in attempts. Try again in %(minutes)d min.") % {
+                "minutes": minutes
+            }
+            return Template(
+                "auth/login.html",
+                context={**context, "error": message},
+                status_code=429,
+                headers={"Retry-After": str(max(1, max(ip_wait, email_wait) // 1000))},
+            )
+        user = await UserService(session=db_session).authenticate(email, data.password)
         if user is None:
             return Template(
                 "auth/login.html",
-                context={
-                    "next": safe_next(data.next),
-                    "error": "Wrong e-mail or password.",
-                    "email": data.email,
-                },
+                context={**context, "error": _("Wrong e-mail or password.")},
                 status_code=400,
             )
         sign_in(request, user)
+        locale = negotiate(
+            user.locale,
+            request.headers.get("accept-language"),
+            request.app.state.settings.default_locale,
+        )
+        request.session[SESSION_LOCALE_KEY] = locale
+        request.session["tz"] = user.timezone
         return Redirect(safe_next(data.next), status_code=303)
 
     @post("/logout", status_code=303)
-    async def logout(self, request: Request[Any, Any, Any]) -> Redirect:
+    async def logout(self, request: AnyRequest) -> Redirect:
         sign_out(request)
         return Redirect("/login", status_code=303)
 
 
-class HomeController(Controller):
+class AccountController(Controller):
     include_in_schema = False
+    before_request = apply_locale
     dependencies = {"current_user": Provide(provide_current_user)}
 
-    @get("/", name="home")
-    async def home(self, current_user: NamedDependency[User]) -> Template:
-        return Template("dashboard/home.html", context={"user": current_user})
+    @post("/account/locale", status_code=303)
+    async def switch_locale(
+        self,
+        request: AnyRequest,
+        db_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[User],
+        data: URLEncodedBody[LocaleForm],
+    ) -> Redirect:
+        """Save the operator's language (kept for the next sign-in too)."""
+        if data.locale in LOCALES:
+            current_user.locale = data.locale
+            await db_session.commit()
+            request.session[SESSION_LOCALE_KEY] = data.locale
+        back = safe_next(data.next or "/")
+        response = Redirect(back, status_code=303)
+        response.set_cookie(
+            LOCALE_COOKIE, data.locale, max_age=365 * 86400, samesite="lax", httponly=True
+        )
+        return response
+
+    @get("/account", name="account")
+    async def account(self, current_user: NamedDependency[User]) -> Template:
+        return Template(
+            "dashboard/account.html", context={"user": current_user, "error": None, "done": False}
+        )
+
+    @post("/account/password", status_code=200)
+    async def change_password(
+        self,
+        request: AnyRequest,
+        db_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[User],
+        data: URLEncodedBody[PasswordForm],
+    ) -> Template:
+        """A new password ends every other session of this user (their streams close too);
+        this session stays signed in under the new epoch."""
+        users = UserService(session=db_session)
+        error: str | None = None
+        if await users.authenticate(current_user.email, data.current_password) is None:
+            error = _("The current password is wrong.")
+        elif data.new_password != data.confirm_password:
+            error = _("The new passwords do not match.")
+        else:
+            try:
+                user = await users.set_password(current_user.id, data.new_password)
+            except DomainError:
+                error = _("A password needs at least %(count)d characters.") % {"count": 8}
+            else:
+                request.session[SESSION_EPOCH_KEY] = user.session_epoch
+                return Template(
+                    "dashboard/account.html", context={"user": user, "error": None, "done": True}
+                )
+        return Template(
+            "dashboard/account.html",
+            context={"user": current_user, "error": error, "done": False},
+            status_code=400,
+        )

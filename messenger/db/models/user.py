@@ -29,6 +29,8 @@ class User(BigIntAuditBase):
     is_active: Mapped[bool] = mapped_column(default=True)
     locale: Mapped[str | None] = mapped_column(String(8), default=None)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # Bumped on a password change: every session signed in under an older epoch ends.
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
 
     branches: Mapped[list[Branch]] = relationship(
         secondary=user_branches, lazy="selectin", order_by=Branch.id

@@ -1,0 +1,391 @@
+"""The unified messenger: conversation list, one conversation, and what operators do there."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Response, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, QueryParameter, URLEncodedBody
+from litestar.response import Redirect, Template
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from messenger.conversations.actions import StaffActions
+from messenger.conversations.listing import (
+    VIEWS,
+    ConversationFilters,
+    earlier_conversations,
+    list_conversations,
+    unread_total,
+)
+from messenger.conversations.service import ConversationService, can_see
+from messenger.conversations.timeline import staff_messages
+from messenger.dashboard.deps import (
+    AnyRequest,
+    apply_locale,
+    page_or_partial,
+    provide_actions,
+)
+from messenger.dashboard.sessions import provide_current_user
+from messenger.db.models import (
+    Attachment,
+    Branch,
+    Conversation,
+    ConversationPriority,
+    ConversationStatus,
+    Inbox,
+    User,
+    user_branches,
+)
+from messenger.widget.service import content_disposition
+
+HISTORY_PAGE = 50
+
+Actions = NamedDependency[StaffActions]
+CurrentUser = NamedDependency[User]
+DB = NamedDependency[AsyncSession]
+
+
+class ComposerForm(msgspec.Struct):
+    body: Annotated[str, msgspec.Meta(max_length=10_000)] = ""
+    kind: str = "message"
+    client_msg_id: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+
+
+class StatusForm(msgspec.Struct):
+    status: str = ""
+
+
+class PriorityForm(msgspec.Struct):
+    priority: str = ""
+
+
+class AssignForm(msgspec.Struct):
+    assignee_id: str = ""
+
+
+class TypingForm(msgspec.Struct):
+    typing: str = "false"
+
+
+class ReadForm(msgspec.Struct):
+    up_to_id: int = 0
+
+
+def _filters(
+    view: str | None,
+    status: str | None,
+    inbox: str | None,
+    branch: str | None,
+    priority: str | None,
+    q: str | None,
+) -> ConversationFilters:
+    def as_int(value: str | None) -> int | None:
+        return int(value) if value and value.isdigit() else None
+
+    return ConversationFilters(
+        view=view if view in VIEWS else "all",
+        status=None if status == "any" else (status or "open"),
+        inbox_id=as_int(inbox),
+        branch_id=as_int(branch),
+        priority=priority or None,
+        search=(q or "")[:200],
+    )
+
+
+async def _choices(db: AsyncSession, user: User) -> dict[str, Any]:
+    """Inboxes and branches the filters offer (only those in the user's scope)."""
+    branches_query = select(Branch).order_by(Branch.name)
+    if not user.is_admin:
+        branches_query = branches_query.where(Branch.id.in_(user.branch_ids or {-1}))
+    branches = list((await db.execute(branches_query)).scalars())
+    inboxes = list((await db.execute(select(Inbox).order_by(Inbox.name))).scalars())
+    if not user.is_admin:
+        inboxes = [i for i in inboxes if i.branch_id is None or i.branch_id in user.branch_ids]
+    return {
+        "branches": branches,
+        "inboxes": inboxes,
+        "statuses": [s.value for s in ConversationStatus],
+        "priorities": [p.value for p in ConversationPriority],
+        "views": VIEWS,
+    }
+
+
+async def _assignable(db: AsyncSession, conversation: Conversation) -> list[User]:
+    """Active members of the conversation's branch: whom it may be assigned to."""
+    if conversation.branch_id is None:
+        return []
+    result = await db.execute(
+        select(User)
+        .join(user_branches, user_branches.c.user_id == User.id)
+        .where(user_branches.c.branch_id == conversation.branch_id, User.is_active.is_(True))
+        .order_by(User.name)
+    )
+    return list(result.scalars())
+
+
+class UnifiedMessengerController(Controller):
+    include_in_schema = False
+    before_request = apply_locale
+    dependencies = {
+        "current_user": Provide(provide_current_user),
+        "actions": Provide(provide_actions, sync_to_thread=False),
+    }
+
+    async def _conversation(
+        self, db: AsyncSession, conversation_id: UUID, user: User
+    ) -> Conversation:
+        return await ConversationService(session=db).get_for_staff(conversation_id, user)
+
+    async def _list_context(
+        self, db: AsyncSession, user: User, filters: ConversationFilters
+    ) -> dict[str, Any]:
+        return {
+            "rows": await list_conversations(db, user, filters),
+            "filters": filters,
+            "unread_total": await unread_total(db, user),
+        }
+
+    async def _pane_context(
+        self, db: AsyncSession, user: User, conversation: Conversation, actions: StaffActions
+    ) -> dict[str, Any]:
+        messages = await staff_messages(db, conversation.id, limit=HISTORY_PAGE)
+        if messages:
+            await actions.mark_read(conversation, messages[-1].id)
+        return {
+            "conversation": conversation,
+            "messages": messages,
+            "has_older": len(messages) == HISTORY_PAGE,
+            "assignable": await _assignable(db, conversation),
+            "earlier": await earlier_conversations(db, user, conversation),
+            "statuses": [s.value for s in ConversationStatus],
+            "priorities": [p.value for p in ConversationPriority],
+        }
+
+    @get("/", name="home")
+    async def home(self, current_user: CurrentUser) -> Redirect:
+        return Redirect("/conversations")
+
+    @get("/conversations", name="conversations")
+    async def conversations(
+        self,
+        request: AnyRequest,
+        db_session: DB,
+        current_user: CurrentUser,
+        view: Annotated[str | None, QueryParameter(max_length=20)] = None,
+        status: Annotated[str | None, QueryParameter(max_length=20)] = None,
+        inbox: Annotated[str | None, QueryParameter(max_length=20)] = None,
+        branch: Annotated[str | None, QueryParameter(max_length=20)] = None,
+        priority: Annotated[str | None, QueryParameter(max_length=20)] = None,
+        q: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    ) -> Template:
+        filters = _filters(view, status, inbox, branch, priority, q)
+        context = {
+            "user": current_user,
+            **await self._list_context(db_session, current_user, filters),
+            **await _choices(db_session, current_user),
+            "conversation": None,
+        }
+        return page_or_partial(
+            request, "dashboard/unified.html", "dashboard/partials/conversation_list.html", context
+        )
+
+    @get("/conversations/{conversation_id:uuid}", name="conversation")
+    async def conversation(
+        self,
+        request: AnyRequest,
+        db_session: DB,
+        current_user: CurrentUser,
+        actions: Actions,
+        conversation_id: FromPath[UUID],
+    ) -> Template:
+        conversation = await self._conversation(db_session, conversation_id, current_user)
+        pane = await self._pane_context(db_session, current_user, conversation, actions)
+        context = {"user": current_user, **pane}
+        if (
+            request.headers.get("hx-request") == "true"
+            and request.headers.get("hx-boosted") != "true"
+        ):
+            return Template("dashboard/partials/conversation_pane.html", context=context)
+        filters = _filters(None, None, None, None, None, None)
+        context.update(await self._list_context(db_session, current_user, filters))
+        context.update(await _choices(db_session, current_user))
+        return Template("dashboard/unified.html", context=context)
+
+    @get("/conversations/{conversation_id:uuid}/history", name="history")
+    async def history(
+        self,
+        db_session: DB,
+        current_user: CurrentUser,
+        conversation_id: FromPath[UUID],
+        before: Annotated[int, QueryParameter(ge=1)],
+    ) -> Template:
+        conversation = await self._conversation(db_session, conversation_id, current_user)
+        messages = await staff_messages(
+            db_session, conversation.id, before_id=before, limit=HISTORY_PAGE
+        )
+        return Template(
+            "dashboard/partials/history.html",
+            context={
+                "conversation": conversation,
+                "messages": messages,
+                "has_older": len(messages) == HISTORY_PAGE,
+            },
+        )
+
+    @get("/conversations/{conversation_id:uuid}/controls", name="controls")
+    async def controls(
+        self, db_session: DB, current_user: CurrentUser, conversation_id: FromPath[UUID]
+    ) -> Template:
+        conversation = await self._conversation(db_session, conversation_id, current_user)
+        return self._controls(
+            current_user, conversation, await _assignable(db_session, conversation)
+        )
+
+    def _controls(self, user: User, conversation: Conversation, assignable: list[User]) -> Template:
+        return Template(
+            "dashboard/partials/conversation_controls.html",
+            context={
+                "user": user,
+                "conversation": conversation,
+                "assignable": assignable,
+                "statuses": [s.value for s in ConversationStatus],
+                "priorities": [p.value for p in ConversationPriority],
+            },
+        )
+
+    @post("/conversations/{conversation_id:uuid}/messages", name="compose", status_code=200)
+    async def compose(
+        self,
+        db_session: DB,
+        current_user: CurrentUser,
+        actions: Actions,
+        conversation_id: FromPath[UUID],
+        data: URLEncodedBody[ComposerForm],
+    ) -> Template:
+        conversation = await self._conversation(db_session, conversation_id, current_user)
+        if data.kind == "note":
+            message = await actions.note(conversation, current_user, data.body, data.client_msg_id)
+        else:
+            message, _ = await actions.reply(
+                conversation, current_user, data.body, data.client_msg_id
+            )
+        return Template(
+            "dashboard/partials/message.html",
+            context={"message": message, "conversation": conversation, "user": current_user},
+        )
+
+    async def _after_action(
+        self, db: AsyncSession, user: User, conversation: Conversation
+    ) -> Template:
+        await db.refresh(conversation, attribute_names=["assignee"])
+        return self._controls(user, conversation, await _assignable(db, conversation))
+
+    @post("/conversations/{conversation_id:uuid}/assign-me", name="assign_me", status_code=200)
+    async def assign_me(
+        self,
+        db_session: DB,
+        current_user: CurrentUser,
+        actions: Actions,
+        conversation_id: FromPath[UUID],
+    ) -> Template:
+        conversation = await self._conversation(db_session, conversation_id, current_user)
+        await actions.assign(conversation, current_user.id, current_user)
+        return await self._after_action(db_session, current_user, conversation)
+
+    @post("/conversations/{conversation_id:uuid}/assign", name="assign", status_code=200)
+    async def assign(
+        self,
+        db_session: DB,
+        current_user: CurrentUser,
+        actions: Actions,
+        conversation_id: FromPath[UUID],
+        data: URLEncodedBody[AssignForm],
+    ) -> Template:
+        conversation = await self._conversation(db_session, conversation_id, current_user)
+        if data.assignee_id.isdigit():
+            await actions.assign(conversation, int(data.assignee_id), current_user)
+        else:
+            await actions.unassign(conversation, current_user)
+        return await self._after_action(db_session, current_user, conversation)
+
+    @post("/conversations/{conversation_id:uuid}/status", name="status", status_code=200)
+    async def status(
+        self,
+        db_session: DB,
+        current_user: CurrentUser,
+        actions: Actions,
+        conversation_id: FromPath[UUID],
+        data: URLEncodedBody[StatusForm],
+    ) -> Template:
+        conversation = await self._conversation(db_session, conversation_id, current_user)
+        await actions.change_status(conversation, data.status, current_user)
+        return await self._after_action(db_session, current_user, conversation)
+
+    @post("/conversations/{conversation_id:uuid}/priority", name="priority", status_code=200)
+    async def priority(
+        self,
+        db_session: DB,
+        current_user: CurrentUser,
+        actions: Actions,
+        conversation_id: FromPath[UUID],
+        data: URLEncodedBody[PriorityForm],
+    ) -> Template:
+        conversation = await self._conversation(db_session, conversation_id, current_user)
+        await actions.set_priority(conversation, data.priority, current_user)
+        return await self._after_action(db_session, current_user, conversation)
+
+    @post("/conversations/{conversation_id:uuid}/typing", name="typing", status_code=204)
+    async def typing(
+        self,
+        db_session: DB,
+        current_user: CurrentUser,
+        actions: Actions,
+        conversation_id: FromPath[UUID],
+        data: URLEncodedBody[TypingForm],
+    ) -> None:
+        conversation = await self._conversation(db_session, conversation_id, current_user)
+        await actions.typing(conversation, current_user, data.typing == "true")
+
+    @post("/conversations/{conversation_id:uuid}/read", name="read", status_code=204)
+    async def read(
+        self,
+        db_session: DB,
+        current_user: CurrentUser,
+        actions: Actions,
+        conversation_id: FromPath[UUID],
+        data: URLEncodedBody[ReadForm],
+    ) -> None:
+        conversation = await self._conversation(db_session, conversation_id, current_user)
+        await actions.mark_read(conversation, data.up_to_id)
+
+    @get("/attachments/{attachment_id:uuid}", name="staff_attachment")
+    async def attachment(
+        self,
+        request: AnyRequest,
+        db_session: DB,
+        current_user: CurrentUser,
+        attachment_id: FromPath[UUID],
+    ) -> Response[bytes]:
+        attachment = await db_session.get(Attachment, attachment_id)
+        conversation = (
+            await db_session.get(Conversation, attachment.conversation_id)
+            if attachment is not None and attachment.conversation_id is not None
+            else None
+        )
+        if attachment is None or conversation is None or not can_see(current_user, conversation):
+            raise NotFoundException()
+        content = await request.app.state.widget.storage.load(attachment.storage_key)
+        return Response(
+            content,
+            media_type="application/octet-stream",
+            headers={
+                "Content-Disposition": content_disposition(attachment.filename),
+                "X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": "default-src 'none'; sandbox",
+            },
+        )

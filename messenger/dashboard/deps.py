@@ -1,0 +1,57 @@
+"""What every dashboard page shares: the language of the request, the signed-in user,
+the staff actions, and the full-page-or-partial rule."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException
+from litestar.response import Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from messenger.conversations.actions import StaffActions
+from messenger.conversations.service import ConversationService
+from messenger.db.models import User
+from messenger.i18n import negotiate, set_locale
+
+LOCALE_COOKIE = "messenger_locale"
+SESSION_LOCALE_KEY = "locale"
+SESSION_TZ_KEY = "tz"
+
+AnyRequest = Request[Any, Any, Any]
+
+
+async def apply_locale(request: AnyRequest) -> None:
+    """before_request of every dashboard route: session choice → cookie → browser → default."""
+    session = request.scope.get("session") or {}
+    preferred = session.get(SESSION_LOCALE_KEY) if isinstance(session, dict) else None
+    preferred = preferred or request.cookies.get(LOCALE_COOKIE)
+    default = request.app.state.settings.default_locale
+    timezone = session.get(SESSION_TZ_KEY, "UTC") if isinstance(session, dict) else "UTC"
+    set_locale(negotiate(preferred, request.headers.get("accept-language"), default), timezone)
+
+
+def provide_actions(request: AnyRequest, db_session: NamedDependency[AsyncSession]) -> StaffActions:
+    widget = request.app.state.widget
+    return StaffActions(
+        ConversationService(session=db_session), widget.publisher, widget.backends.state
+    )
+
+
+def require_admin(user: User) -> None:
+    """Admin pages answer 404 to operators: they do not learn the page exists."""
+    if not user.is_admin:
+        raise NotFoundException()
+
+
+def page_or_partial(
+    request: AnyRequest, page: str, partial: str, context: dict[str, Any], status_code: int = 200
+) -> Template:
+    """One rule for every view: an htmx request (not a boosted navigation) gets the partial,
+    anything else the full page that includes it."""
+    htmx = (
+        request.headers.get("hx-request") == "true" and request.headers.get("hx-boosted") != "true"
+    )
+    return Template(partial if htmx else page, context=context, status_code=status_code)

@@ -1,0 +1,1 @@
+"""The demo site that embeds the widget like a customer's page."""

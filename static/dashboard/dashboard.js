@@ -1,0 +1,183 @@
+/* global htmx */
+// The unified messenger's small behaviours on top of htmx: no duplicate messages from the
+// live stream, the unread count in the tab title, typing notices, composer keys, copy and
+// confirm buttons, optional sound and desktop notifications.
+(function () {
+  "use strict";
+
+  var baseTitle = document.title.replace(/^\(\d+\)\s*/, "");
+  var typingTimer = null;
+  var typingSent = 0;
+
+  function setTitle(count) {
+    document.title = (count > 0 ? "(" + count + ") " : "") + baseTitle;
+  }
+
+  function historyEl() {
+    return document.getElementById("history");
+  }
+
+  function scrollHistory() {
+    var history = historyEl();
+    if (history) {
+      history.scrollTop = history.scrollHeight;
+    }
+  }
+
+  function lastMessageId() {
+    var items = document.querySelectorAll("#history [data-id]");
+    return items.length ? items[items.length - 1].getAttribute("data-id") : null;
+  }
+
+  function notify(text) {
+    if (!document.hidden || !("Notification" in window)) {
+      return;
+    }
+    if (Notification.permission === "granted") {
+      new Notification("Messenger", { body: text });
+    }
+  }
+
+  // A message arriving on the stream that this page already shows (our own reply) is skipped.
+  document.addEventListener("htmx:sseBeforeMessage", function (event) {
+    var id = event.detail && event.detail.lastEventId;
+    if (id && document.getElementById(id)) {
+      event.preventDefault();
+    }
+  });
+
+  var typingClear = null;
+
+  function clearTypingSoon(delay) {
+    clearTimeout(typingClear);
+    typingClear = setTimeout(function () {
+      var indicator = document.getElementById("typing-indicator");
+      if (indicator) {
+        indicator.textContent = "";
+      }
+    }, delay);
+  }
+
+  document.addEventListener("htmx:sseMessage", function (event) {
+    if (event.detail && event.detail.type === "typing") {
+      clearTypingSoon(8000); // the visitor's typing state expires if no update comes
+    }
+    if (event.detail && event.detail.type === "message") {
+      clearTypingSoon(0);
+      scrollHistory();
+      var conversation = document.querySelector("[data-conversation]");
+      var upTo = lastMessageId();
+      if (conversation && upTo && !document.hidden) {
+        htmx.ajax("POST", "/conversations/" + conversation.getAttribute("data-conversation") + "/read", {
+          values: { up_to_id: upTo },
+          swap: "none",
+        });
+      }
+      notify(document.title);
+    }
+  });
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var list = document.getElementById("conversation-list");
+    if (list) {
+      setTitle(parseInt(list.getAttribute("data-unread-total") || "0", 10));
+    }
+    if (event.target && (event.target.id === "history" || event.target.id === "pane")) {
+      scrollHistory();
+    }
+  });
+
+  // The composer: a fresh client_msg_id per message (a retried POST is stored once),
+  // Ctrl/Cmd+Enter sends, and the visitor sees "typing" while the operator types.
+  document.addEventListener("htmx:configRequest", function (event) {
+    var form = event.target;
+    if (form && form.id === "composer") {
+      var id = "op-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 10);
+      event.detail.parameters.client_msg_id = id;
+    }
+  });
+
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = event.target;
+    if (form && form.id === "composer" && event.detail.successful) {
+      form.reset();
+      scrollHistory();
+      sendTyping(form, false);
+    }
+  });
+
+  function sendTyping(form, typing) {
+    var url = form.getAttribute("data-typing-url");
+    if (!url) {
+      return;
+    }
+    htmx.ajax("POST", url, { values: { typing: typing ? "true" : "false" }, swap: "none" });
+  }
+
+  document.addEventListener("keydown", function (event) {
+    var target = event.target;
+    if (target && target.name === "body" && target.form && target.form.id === "composer") {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+        event.preventDefault();
+        htmx.trigger(target.form, "submit");
+      }
+    }
+  });
+
+  document.addEventListener("input", function (event) {
+    var target = event.target;
+    if (!target || target.name !== "body" || !target.form || target.form.id !== "composer") {
+      return;
+    }
+    var now = Date.now();
+    if (now - typingSent > 3000) {
+      typingSent = now;
+      sendTyping(target.form, true);
+    }
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(function () {
+      typingSent = 0;
+      sendTyping(target.form, false);
+    }, 4000);
+  });
+
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target && target.hasAttribute && target.hasAttribute("data-autosubmit")) {
+      target.form.submit();
+    }
+  });
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-copy]") : null;
+    if (button) {
+      var field = document.querySelector(button.getAttribute("data-copy"));
+      if (field && navigator.clipboard) {
+        navigator.clipboard.writeText(field.value);
+      }
+    }
+  });
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var question = form.getAttribute && form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) {
+      event.preventDefault();
+    }
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    scrollHistory();
+    var body = document.body;
+    setTitle(parseInt(body.getAttribute("data-unread") || "0", 10));
+    if ("Notification" in window && Notification.permission === "default" && document.querySelector("[sse-connect]")) {
+      document.addEventListener(
+        "click",
+        function () {
+          Notification.requestPermission();
+        },
+        { once: true }
+      );
+    }
+  });
+})();
