@@ -25,14 +25,18 @@ def extracted() -> set[str]:
 
 
 def catalog(locale: str):
-    with (ROOT / "messenger" / "locale" / locale / "LC_MESSAGES" / "messages.po").open("rb") as handle:
+    with (ROOT / "messenger" / "locale" / locale / "LC_MESSAGES" / "messages.po").open(
+        "rb"
+    ) as handle:
         return read_po(handle, locale=locale)
 
 
 def test_every_string_is_translated_to_russian():
     ru = catalog("ru")
     missing = sorted(
-        msgid for msgid in extracted() if not (ru.get(msgid) and ru.get(msgid).string and not ru.get(msgid).fuzzy)
+        msgid
+        for msgid in extracted()
+        if not (ru.get(msgid) and ru.get(msgid).string and not ru.get(msgid).fuzzy)
     )
     assert missing == [], f"untranslated in ru (run 'make messages' and translate): {missing}"
 
