@@ -24,7 +24,7 @@ from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY, HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.template.config import TemplateConfig
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from messenger import __version__
 from messenger.backends import Backends
@@ -73,9 +73,27 @@ def error_body(code: str, detail: str, **extra: object) -> dict[str, object]:
 
 
 def _domain_error(_: Request, exc: DomainError) -> Response:
+    retry_after = exc.extra.get("retry_after")
     return Response(
         error_body(exc.code, exc.detail, **exc.extra),
         status_code=exc.status_code,
+        media_type=MediaType.JSON,
+        headers={"Retry-After": str(retry_after)} if retry_after is not None else None,
+    )
+
+
+def _undecodable_body(request: Request, exc: Exception) -> Response:
+    """Bodies msgspec cannot even decode (invalid UTF-8, absurd nesting) or values the
+    database cannot store (a NUL character): the client's mistake, said as such."""
+    log.info(
+        "refused an undecodable value on %s %s (%s)",
+        request.method,
+        request.url.path,
+        type(exc).__name__,
+    )
+    return Response(
+        error_body("invalid", "The request contains data that cannot be decoded or stored."),
+        status_code=HTTP_422_UNPROCESSABLE_ENTITY,
         media_type=MediaType.JSON,
     )
 
@@ -229,6 +247,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             DomainError: _domain_error,
             ValidationException: _validation_error,
             NotAuthorizedException: _not_signed_in,
+            UnicodeDecodeError: _undecodable_body,
+            RecursionError: _undecodable_body,
+            DataError: _undecodable_body,
             HTTPException: _http_error,
             Exception: _unexpected_error,
         },

@@ -51,6 +51,8 @@ def scope_query(query: Select[tuple[Conversation]], user: User) -> Select[tuple[
 
 
 def clean_body(body: str) -> str:
+    if "\x00" in body:
+        raise InvalidInputError("A message cannot contain NUL characters.")
     text = body.strip()
     if not text:
         raise InvalidInputError("A message cannot be empty.")

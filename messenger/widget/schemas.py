@@ -10,12 +10,14 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-Str200 = Annotated[str, msgspec.Meta(max_length=200)]
-Url = Annotated[str, msgspec.Meta(max_length=2000)]
+# No NUL characters anywhere: PostgreSQL cannot store them in text.
+_NO_NUL = r"^[^\x00]*$"
+Str200 = Annotated[str, msgspec.Meta(max_length=200, pattern=_NO_NUL)]
+Url = Annotated[str, msgspec.Meta(max_length=2000, pattern=_NO_NUL)]
 ClientMsgId = Annotated[
     str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
 ]
-Body = Annotated[str, msgspec.Meta(max_length=10_000)]
+Body = Annotated[str, msgspec.Meta(max_length=10_000, pattern=_NO_NUL)]
 
 
 class _In(msgspec.Struct, forbid_unknown_fields=True):
@@ -27,7 +29,7 @@ class BootstrapRequest(_In):
     session_token: Annotated[str, msgspec.Meta(max_length=512)] | None = None
     page_url: Url | None = None
     referrer: Url | None = None
-    locale: Annotated[str, msgspec.Meta(max_length=35)] | None = None
+    locale: Annotated[str, msgspec.Meta(max_length=35, pattern=_NO_NUL)] | None = None
     challenge_solution: Annotated[str, msgspec.Meta(max_length=2048)] | None = None
 
 
@@ -49,11 +51,11 @@ class ReadRequest(_In):
 
 
 class OfflineRequest(_In):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-    email: Annotated[str, msgspec.Meta(min_length=3, max_length=320)]
-    body: Annotated[str, msgspec.Meta(min_length=1, max_length=10_000)]
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=_NO_NUL)]
+    email: Annotated[str, msgspec.Meta(min_length=3, max_length=320, pattern=_NO_NUL)]
+    body: Annotated[str, msgspec.Meta(min_length=1, max_length=10_000, pattern=_NO_NUL)]
     client_msg_id: ClientMsgId
-    phone: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    phone: Annotated[str, msgspec.Meta(max_length=64, pattern=_NO_NUL)] | None = None
     page_url: Url | None = None
     challenge_solution: Annotated[str, msgspec.Meta(max_length=2048)] | None = None
 
