@@ -8,7 +8,7 @@ PORT ?= 8000
 # Embed snippets and printed links use the address we serve on, unless told otherwise.
 export MESSENGER_PUBLIC_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: run test install lint format services browser vendor migrate demo clean messages compile-messages
+.PHONY: run test install lint format services browser vendor migrate demo clean messages compile-messages screenshots
 
 ## run: install, migrate, seed the demo and serve on http://$(HOST):$(PORT)
 run: install
@@ -69,6 +69,10 @@ migrate: install
 
 demo: install
 	$(BIN)/messenger demo
+
+## screenshots: regenerate docs/screenshots/ (the README's pictures) in headless chromium
+screenshots: install browser
+	$(BIN)/python scripts/screenshots.py
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor .pytest_cache .ruff_cache
