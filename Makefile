@@ -8,7 +8,7 @@ PORT ?= 8000
 # Embed snippets and printed links use the address we serve on, unless told otherwise.
 export MESSENGER_PUBLIC_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: run test install lint format services browser vendor migrate demo clean messages compile-messages screenshots
+.PHONY: run test install lint format services tools vendor migrate demo clean messages compile-messages screenshots
 
 ## run: install, migrate, seed the demo and serve on http://$(HOST):$(PORT)
 run: install
@@ -18,7 +18,7 @@ run: install
 	$(BIN)/messenger serve --host $(HOST) --port $(PORT)
 
 ## test: install everything, make sure PostgreSQL/Redis/chromium are there, lint, run the suite
-test: install services browser lint
+test: install services tools lint
 	$(BIN)/pytest
 
 install: $(BIN)/.stamp-install node_modules/.stamp-install vendor compile-messages
@@ -47,7 +47,7 @@ messages: $(BIN)/.stamp-install
 
 # Compiled catalogs (.mo) are built here, never committed.
 compile-messages: $(BIN)/.stamp-install
-	$(BIN)/pybabel compile -d messenger/locale -D messages -q
+	$(BIN)/pybabel compile -d messenger/locale -D messages
 
 lint: install
 	$(BIN)/ruff check .
@@ -61,8 +61,8 @@ format: install
 services:
 	./scripts/ensure-services.sh
 
-browser:
-	./scripts/ensure-browser.sh
+tools:
+	./scripts/ensure-tools.sh
 
 migrate: install
 	$(BIN)/messenger db upgrade --no-prompt
@@ -71,7 +71,7 @@ demo: install
 	$(BIN)/messenger demo
 
 ## screenshots: regenerate docs/screenshots/ (the README's pictures) in headless chromium
-screenshots: install browser
+screenshots: install tools
 	$(BIN)/python scripts/screenshots.py
 
 clean:

@@ -19,6 +19,7 @@ from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.plugins.prometheus import PrometheusConfig
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY, HTTP_500_INTERNAL_SERVER_ERROR
@@ -37,7 +38,9 @@ from messenger.db import alchemy_config
 from messenger.db.models import Branch
 from messenger.demo.controllers import DemoController
 from messenger.errors import DomainError
-from messenger.system.controllers import SystemController
+from messenger.logs import RequestLogMiddleware
+from messenger.metrics import WIDGET_REFUSALS
+from messenger.system.controllers import MetricsController, SystemController
 from messenger.templating import build_environment
 from messenger.widget.controllers import WidgetController
 from messenger.widget.middleware import WidgetEdgeMiddleware
@@ -50,7 +53,7 @@ TEMPLATES_DIR = ROOT / "templates"
 STATIC_DIR = ROOT / "static"
 #: Paths that are not the dashboard: no operator session, no CSRF (the Widget API is
 #: cross-site by design and is protected by the origin allowlist, tokens and throttling).
-NON_DASHBOARD_PATHS = ["/api/", "/static/", "/schema", "/health", "/ready"]
+NON_DASHBOARD_PATHS = ["/api/", "/static/", "/schema", "/health", "/ready", "/metrics"]
 
 _STATUS_CODES = {
     400: "bad_request",
@@ -74,6 +77,9 @@ def error_body(code: str, detail: str, **extra: object) -> dict[str, object]:
 
 def _domain_error(_: Request, exc: DomainError) -> Response:
     retry_after = exc.extra.get("retry_after")
+    if exc.status_code in {428, 429}:
+        reason = str(exc.extra.get("limit", exc.code))
+        WIDGET_REFUSALS.labels(status=str(exc.status_code), reason=reason).inc()
     return Response(
         error_body(exc.code, exc.detail, **exc.extra),
         status_code=exc.status_code,
@@ -180,6 +186,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[
             SystemController,
+            MetricsController,
             AuthController,
             AccountController,
             UnifiedMessengerController,
@@ -190,6 +197,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
             create_static_files_router(path="/static", directories=[STATIC_DIR]),
         ],
         middleware=[
+            RequestLogMiddleware,
+            PrometheusConfig(
+                app_name="messenger",
+                prefix="messenger",
+                group_path=True,
+                exclude=["/metrics", "/static/"],
+            ).middleware,
             WidgetEdgeMiddleware,
             ServerSideSessionConfig(
                 store="sessions",
@@ -254,4 +268,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
             Exception: _unexpected_error,
         },
         debug=False,
+        logging_config=None,  # logging is ours: JSON lines, see messenger.logs
     )

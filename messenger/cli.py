@@ -27,6 +27,7 @@ from messenger.db import alchemy_config
 from messenger.db.models import Branch, Inbox, User, UserRole
 from messenger.errors import DomainError
 from messenger.inboxes.service import InboxService, embed_snippet, inbox_settings
+from messenger.logs import logging_config
 
 T = TypeVar("T")
 # Raised by the driver while connecting (refused, unknown host, no such database); SQLAlchemy
@@ -105,6 +106,33 @@ def db_group(ctx: click.Context) -> None:
 add_migration_commands(db_group)
 
 
+# --- check -------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--lang", type=click.Choice(["ru", "en"]), help="Language of the reasons.")
+@json_option
+def check(lang: str | None, as_json: bool) -> None:
+    """The release checklist: pass / warn / fail per item; exits 1 on any fail."""
+    from messenger.checks import as_json as checks_json
+    from messenger.checks import run_checks
+    from messenger.i18n import gettext as _
+    from messenger.i18n import use_locale
+
+    settings = load_settings()
+    with use_locale(lang or settings.default_locale):
+        results = run_checks(settings)
+        marks = {"pass": "PASS", "warn": "WARN", "fail": "FAIL"}
+        text = "\n".join(f"{marks[r.status]}  {r.name}: {r.reason}" for r in results)
+        failed = sum(r.status == "fail" for r in results)
+        warned = sum(r.status == "warn" for r in results)
+        summary = _("%(total)d checks: %(failed)d failed, %(warned)d warnings")
+        text += "\n\n" + summary % {"total": len(results), "failed": failed, "warned": warned}
+    emit(as_json, checks_json(results), text)
+    if failed:
+        sys.exit(1)
+
+
 # --- serve ------------------------------------------------------------------------------
 
 
@@ -159,6 +187,8 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
         reload=reload,
         proxy_headers=False,
         server_header=False,
+        log_config=logging_config(),
+        access_log=False,
         timeout_graceful_shutdown=5,
     )
 

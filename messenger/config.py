@@ -57,6 +57,9 @@ class Rate:
     window_seconds: int
 
     def __str__(self) -> str:
+        for seconds, unit in ((86400, "day"), (3600, "hour"), (60, "minute"), (1, "second")):
+            if self.window_seconds == seconds:
+                return f"{self.limit}/{unit}"
         return f"{self.limit}/{self.window_seconds}s"
 
 
@@ -169,6 +172,15 @@ def _trusted_proxies(
     return tuple(networks)
 
 
+def _environment(env: Mapping[str, str]) -> Literal["production", "development"]:
+    """What ``messenger check`` holds the setup to; embedded shortcuts fail in production."""
+    name = "MESSENGER_ENV"
+    value = (_str(env, name, "production") or "production").lower()
+    if value not in {"production", "development"}:
+        raise SettingsError(name, f"{value!r}: use 'production' or 'development'")
+    return value  # type: ignore[return-value]
+
+
 def _storage_url(env: Mapping[str, str]) -> str | None:
     url = _str(env, "MESSENGER_STORAGE_URL")
     if url is not None and not url.startswith("file:///"):
@@ -261,6 +273,7 @@ class Settings:
     data_dir: Path = Path("var")
     public_url: str = DEFAULT_PUBLIC_URL
     redis_prefix: str = "messenger"
+    environment: Literal["production", "development"] = "production"
     storage_url: str | None = None
     widget_challenge_threshold: int = 10
     stream_heartbeat_seconds: float = 15.0
@@ -350,6 +363,7 @@ class Settings:
             data_dir=Path(_str(env, "MESSENGER_DATA_DIR", "var") or "var"),
             public_url=public_url,
             redis_prefix=_redis_prefix(env),
+            environment=_environment(env),
             storage_url=_storage_url(env),
             stream_heartbeat_seconds=_positive_float(
                 env, "MESSENGER_STREAM_HEARTBEAT_SECONDS", 15.0

@@ -14,6 +14,7 @@ from tests.factories import PASSWORD, make_branch, make_user
 @pytest.fixture
 async def client(env):
     async with AsyncTestClient(app=create_app(Settings.from_env(env))) as test_client:
+        test_client.headers["Accept-Language"] = "en"
         yield test_client
 
 

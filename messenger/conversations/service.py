@@ -24,6 +24,7 @@ from messenger.db.models import (
     Visitor,
 )
 from messenger.errors import InvalidInputError, NotFoundError
+from messenger.metrics import MESSAGES
 
 MAX_BODY_LENGTH = 10_000
 
@@ -144,6 +145,7 @@ class ConversationService(SQLAlchemyAsyncRepositoryService[Conversation]):
         conversation.last_activity_at = now
         if commit:
             await session.commit()
+        MESSAGES.labels(sender=sender.value, kind=kind.value).inc()
         await session.refresh(message)
         return message, True
 

@@ -6,6 +6,7 @@ import logging
 import msgspec
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency
+from litestar.plugins.prometheus import PrometheusController
 from litestar.response import Response
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -58,3 +59,10 @@ class SystemController(Controller):
             Readiness(status="ok" if ok else "unavailable", checks=checks),
             status_code=200 if ok else 503,
         )
+
+
+class MetricsController(PrometheusController):
+    """Prometheus metrics: requests and latency by route, open streams, messages, refusals."""
+
+    path = "/metrics"
+    include_in_schema = False

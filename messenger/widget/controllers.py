@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from messenger.client_ip import client_ip
 from messenger.conversations.timeline import visitor_messages
 from messenger.db.models import Inbox, MessageSender
+from messenger.metrics import OPEN_STREAMS
 from messenger.realtime.events import decode, visitor_channel
 from messenger.realtime.subscriber import StreamSubscriber
 from messenger.widget import schemas
@@ -379,6 +380,7 @@ async def _stream_events(
             if current is not None and current.id == conversation:
                 await service.deliver(current, up_to_id)
 
+    OPEN_STREAMS.labels(audience="visitor").inc()
     try:
         yield ServerSentEventMessage(comment="connected", data=None, retry=3000)
         operator_ids: list[int] = []
@@ -424,6 +426,7 @@ async def _stream_events(
                     data=msgspec.json.encode(envelope.data).decode(), event=envelope.event
                 )
     finally:
+        OPEN_STREAMS.labels(audience="visitor").dec()
         with contextlib.suppress(Exception):
             await asyncio.shield(channels.unsubscribe(subscriber))
 

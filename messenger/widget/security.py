@@ -12,6 +12,7 @@ from messenger.db.models import Inbox
 from messenger.errors import DomainError
 from messenger.inboxes.allowlist import is_allowed
 from messenger.inboxes.service import inbox_settings
+from messenger.metrics import WIDGET_REFUSALS
 
 security_log = logging.getLogger("messenger.widget.security")
 
@@ -34,6 +35,7 @@ def log_refusal(
     reason: str,
 ) -> None:
     """One line, JSON, no token and no body: enough for support to see why."""
+    WIDGET_REFUSALS.labels(status="403", reason=reason).inc()
     security_log.warning(
         json.dumps(
             {

@@ -27,6 +27,7 @@ from messenger.conversations.service import ConversationService
 from messenger.dashboard.deps import AnyRequest, apply_locale
 from messenger.dashboard.sessions import SESSION_EPOCH_KEY, provide_current_user
 from messenger.db.models import Conversation, Message, MessageSender, User
+from messenger.metrics import OPEN_STREAMS
 from messenger.presence import DEFAULT_TTL_SECONDS
 from messenger.realtime.events import Envelope, decode, staff_all_channel, staff_branch_channel
 
@@ -147,6 +148,7 @@ async def _events(
             envelope.branch_id is not None and envelope.branch_id in user.branch_ids
         )
 
+    OPEN_STREAMS.labels(audience="staff").inc()
     try:
         await presence.touch(user.id, branch_ids, DEFAULT_TTL_SECONDS, connection)
         yield ServerSentEventMessage(comment="connected", data=None, retry=3000)
@@ -168,6 +170,7 @@ async def _events(
             for event in await fragments(envelope):
                 yield event
     finally:
+        OPEN_STREAMS.labels(audience="staff").dec()
         with contextlib.suppress(Exception):
             await asyncio.shield(widget.backends.channels.unsubscribe(subscriber))
         with contextlib.suppress(Exception):

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Debian packages the test suite drives: chromium (Playwright tests; Playwright cannot
+# download browsers here) and docker-compose (validates docker/compose.yaml).
+set -euo pipefail
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v docker-compose >/dev/null || missing+=(docker-compose)
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" = 0 ]; then
+  echo "Installing ${missing[*]} with apt..."
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+else
+  echo "Missing Debian packages: ${missing[*]} (install them as root: apt-get install ${missing[*]})." >&2
+  exit 1
+fi
