@@ -170,13 +170,26 @@ async def redis(redis_url: str, redis_prefix: str) -> AsyncIterator[Redis]:
 async def _truncate(database_url: str) -> None:
     conn = await asyncpg.connect(database_url.replace("+asyncpg", ""))
     try:
+        # Fail loudly instead of hanging if a connection still holds a lock.
+        await conn.execute("SET lock_timeout = '30s'")
         await conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
     finally:
         await conn.close()
 
 
 @pytest.fixture
-async def db_session(settings: Settings) -> AsyncIterator[AsyncSession]:
+async def clean_db(settings: Settings) -> AsyncIterator[None]:
+    """Empty every table after the test (also what live servers and the CLI wrote).
+
+    ``db_session`` depends on it, so the truncation always runs after the test's own
+    session is closed, whatever order a test lists its fixtures in.
+    """
+    yield
+    await _truncate(settings.effective_database_url)
+
+
+@pytest.fixture
+async def db_session(settings: Settings, clean_db: None) -> AsyncIterator[AsyncSession]:
     """A session on the test database; every table is emptied after the test."""
     config = alchemy_config(settings)
     try:
@@ -184,14 +197,6 @@ async def db_session(settings: Settings) -> AsyncIterator[AsyncSession]:
             yield session
     finally:
         await config.get_engine().dispose()
-        await _truncate(settings.effective_database_url)
-
-
-@pytest.fixture
-async def clean_db(settings: Settings) -> AsyncIterator[None]:
-    """For tests that write through other processes (CLI, live server): empty tables after."""
-    yield
-    await _truncate(settings.effective_database_url)
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ from messenger.app import create_app
 from messenger.backends import Backends
 from messenger.config import Settings
 from messenger.db.models import Attachment, Conversation, Inbox, Message
+from messenger.logs import JsonFormatter
 from messenger.realtime.events import Envelope, encode, visitor_channel
 from messenger.widget.links import AttachmentLinks
 from messenger.widget.sessions import SessionSigner
@@ -90,11 +91,17 @@ async def client(app_env: dict[str, str], inboxes: Inboxes) -> AsyncIterator[Asy
 
 @pytest.fixture
 def security_log(caplog: pytest.LogCaptureFixture) -> Callable[[], list[dict[str, Any]]]:
-    """The JSON documents logged on ``messenger.widget.security`` so far."""
+    """The structured fields logged on ``messenger.widget.security`` so far (each record
+    becomes one JSON line through messenger.logs.JsonFormatter)."""
     caplog.set_level(logging.INFO, logger=SECURITY_LOGGER)
+    fields = ("event", "inbox_id", "origin", "referer", "client_ip", "endpoint", "reason")
 
     def lines() -> list[dict[str, Any]]:
-        return [json.loads(r.getMessage()) for r in caplog.records if r.name == SECURITY_LOGGER]
+        return [
+            {name: getattr(r, name) for name in fields}
+            for r in caplog.records
+            if r.name == SECURITY_LOGGER
+        ]
 
     return lines
 
@@ -243,7 +250,9 @@ async def test_session_calls_from_a_foreign_origin_are_refused_and_logged_withou
         assert line["origin"] == EVIL
         assert line["client_ip"] == "testclient"
         assert line["reason"] == "origin_not_in_allowlist"
-    logged = "\n".join(r.getMessage() for r in caplog.records if r.name == SECURITY_LOGGER)
+    logged = "\n".join(
+        JsonFormatter().format(r) for r in caplog.records if r.name == SECURITY_LOGGER
+    )
     assert token not in logged
     assert token.split(".")[2] not in logged
     assert ticket not in logged

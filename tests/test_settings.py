@@ -131,6 +131,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "MESSENGER_WIDGET_CHALLENGE_THRESHOLD": "0",
         "MESSENGER_WIDGET_CHALLENGE_MAX_NUMBER": "5000",
         "MESSENGER_STREAM_HEARTBEAT_SECONDS": "0.5",
+        "MESSENGER_ENV": "Development",
     }
     assert set(env) == CONFIG_VARIABLES  # a new variable gets a line here
 
@@ -166,6 +167,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     assert settings.widget_challenge_threshold == 0
     assert settings.widget_challenge_max_number == 5000
     assert settings.stream_heartbeat_seconds == 0.5
+    assert settings.environment == "development"
     assert settings.defaults_used == frozenset()
 
 
@@ -444,3 +446,8 @@ async def test_app_starts_when_the_default_branch_exists(
 
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize("value", ["prod", "staging", "dev"])
+def test_bad_environment(value: str) -> None:
+    assert_rejected({"MESSENGER_ENV": value}, "MESSENGER_ENV")

@@ -143,8 +143,8 @@ def refusal_lines(log: str) -> list[dict[str, Any]]:
     """The JSON objects of the origin refusal lines in a live server's log."""
     found = []
     for line in log.splitlines():
-        if '"origin_not_allowed"' in line and "{" in line:
-            found.append(json.loads(line[line.index("{") :]))
+        if '"event": "origin_not_allowed"' in line and line.startswith("{"):
+            found.append(json.loads(line))
     return found
 
 

@@ -16,12 +16,13 @@ from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotAuthorizedException, NotFoundException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, MultipartBody, QueryParameter, SkipValidation
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from messenger.client_ip import client_ip
-from messenger.conversations.timeline import visitor_messages
+from messenger.conversations.timeline import MAX_PAGE, visitor_messages
 from messenger.db.models import Inbox, MessageSender
 from messenger.metrics import OPEN_STREAMS
 from messenger.realtime.events import decode, visitor_channel
@@ -98,6 +99,30 @@ async def provide_visit(request: AnyRequest, runtime: Runtime, service: Service)
     return await _visit(request, runtime, service, runtime.signer.verify(bearer(request)))
 
 
+_ERRORS = {
+    400: "Malformed request (bad query parameter)",
+    401: "Missing, expired or forged session token: bootstrap again",
+    403: "origin_not_allowed: the page's Origin/Referer is not on the inbox's allowed domains",
+    404: "Unknown widget token, messenger switched off, or not this session's resource",
+    413: "Body or file too large",
+    415: "File type not accepted",
+    422: "Invalid body: unknown field, wrong type, value too long",
+    428: "challenge_required: solve the proof-of-work in `challenge` and repeat",
+    429: "throttled: see the Retry-After header and `retry_after`",
+}
+
+
+def errors(*codes: int) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the errors a call can answer, all ``{"error", "detail", ...}``."""
+    return {
+        code: ResponseSpec(data_container=schemas.ErrorBody, description=_ERRORS[code])
+        for code in (400, 404, *codes)
+    }
+
+
+SESSION_ERRORS = (401, 403, 422, 429)
+
+
 def _created(model: Any, created: bool) -> Response[Any]:
     return Response(model, status_code=201 if created else 200)
 
@@ -124,7 +149,7 @@ class WidgetController(Controller):
         ),
         status_code=200,
         security=[],
-        responses={},
+        responses=errors(403, 422, 428, 429),
     )
     async def bootstrap(
         self,
@@ -151,7 +176,12 @@ class WidgetController(Controller):
                 )
         return await service.bootstrap(inbox, data, caller, session)
 
-    @post("/messages", summary="Send a visitor message (idempotent by client_msg_id)")
+    @post(
+        "/messages",
+        summary="Send a visitor message (idempotent by client_msg_id)",
+        description="201 with the new Message; 200 with the stored one when client_msg_id repeats.",
+        responses=errors(*SESSION_ERRORS),
+    )
     async def send(
         self,
         runtime: Runtime,
@@ -163,7 +193,12 @@ class WidgetController(Controller):
         message, created = await service.send(visit.inbox, visit.session, data, visit.caller)
         return _created(to_message_out(message, runtime.links), created)
 
-    @get("/messages", summary="Poll: messages after an id", cache=False)
+    @get(
+        "/messages",
+        summary="Poll: messages after an id",
+        cache=False,
+        responses=errors(*SESSION_ERRORS),
+    )
     async def poll(
         self,
         runtime: Runtime,
@@ -176,7 +211,11 @@ class WidgetController(Controller):
         await runtime.throttle.poll(str(visit.session.visitor_id))
         return await service.poll(visit.inbox, visit.session, after)
 
-    @post("/stream/ticket", summary="A single-use, one-minute ticket for the SSE stream URL")
+    @post(
+        "/stream/ticket",
+        summary="A single-use, one-minute ticket for the SSE stream URL",
+        responses=errors(*SESSION_ERRORS),
+    )
     async def stream_ticket(self, runtime: Runtime, visit: VisitDep) -> schemas.TicketResponse:
         ticket = await runtime.tickets.issue(visit.session)
         return schemas.TicketResponse(ticket=ticket, expires_in=TICKET_TTL_MS // 1000)
@@ -191,6 +230,17 @@ class WidgetController(Controller):
         ),
         security=[],
         cache=False,
+        responses={
+            200: ResponseSpec(
+                data_container=str,
+                media_type="text/event-stream",
+                description=(
+                    "Server-Sent Events: `message` (with `id:` = Message id, data = Message), "
+                    "`typing`, `receipt`, `status`; comment lines are heartbeats."
+                ),
+            ),
+            **errors(401, 403),
+        },
     )
     async def stream(
         self,
@@ -238,13 +288,23 @@ class WidgetController(Controller):
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
 
-    @post("/typing", summary="The visitor is (not) typing", status_code=204)
+    @post(
+        "/typing",
+        summary="The visitor is (not) typing",
+        status_code=204,
+        responses=errors(*SESSION_ERRORS),
+    )
     async def typing(
         self, service: Service, visit: VisitDep, data: JSONBody[schemas.TypingRequest]
     ) -> None:
         await service.typing(visit.inbox, visit.session, data.typing)
 
-    @post("/read", summary="The visitor has read operator messages up to an id", status_code=200)
+    @post(
+        "/read",
+        summary="The visitor has read operator messages up to an id",
+        status_code=200,
+        responses=errors(*SESSION_ERRORS),
+    )
     async def read(
         self, service: Service, visit: VisitDep, data: JSONBody[schemas.ReadRequest]
     ) -> schemas.ReadResponse:
@@ -257,6 +317,7 @@ class WidgetController(Controller):
         summary="Upload a file (multipart field `file`) when the inbox allows attachments",
         request_max_body_size=UPLOAD_BODY_LIMIT,
         status_code=201,
+        responses=errors(*SESSION_ERRORS, 413, 415),
     )
     async def upload(
         self,
@@ -286,6 +347,7 @@ class WidgetController(Controller):
         summary="Download an attachment (signed, short-lived link; always as a download)",
         security=[],
         media_type="application/octet-stream",
+        responses=errors(403),
     )
     async def download(
         self,
@@ -317,7 +379,11 @@ class WidgetController(Controller):
             },
         )
 
-    @post("/offline", summary="The offline form: becomes a conversation with the contact")
+    @post(
+        "/offline",
+        summary="The offline form: becomes a conversation with the contact",
+        responses=errors(*SESSION_ERRORS, 428),
+    )
     async def offline(
         self,
         runtime: Runtime,
@@ -348,24 +414,22 @@ async def _stream_events(
     *,
     start_after: int,
 ) -> AsyncIterator[ServerSentEventMessage]:
-    """Replay, then live events for this visitor only, deduplicated by message id."""
+    """Replay (all of it, page by page), then live events for this visitor only,
+    deduplicated by message id, with a heartbeat on a fixed schedule."""
     channels = runtime.backends.channels
     visitor_key = str(visit.session.visitor_id)
     heartbeat = runtime.settings.stream_heartbeat_seconds
     recent: deque[int] = deque(maxlen=1024)
     seen: set[int] = set()
-    last_id = start_after
     alchemy = request.app.state.alchemy_config
 
     def remember(message_id: int) -> bool:
-        nonlocal last_id
         if message_id in seen:
             return False
         if len(recent) == recent.maxlen:
             seen.discard(recent[0])
         recent.append(message_id)
         seen.add(message_id)
-        last_id = max(last_id, message_id)
         return True
 
     def as_event(message: schemas.MessageOut) -> ServerSentEventMessage:
@@ -380,29 +444,54 @@ async def _stream_events(
             if current is not None and current.id == conversation:
                 await service.deliver(current, up_to_id)
 
+    async def from_database(
+        after: int, first_page: list[schemas.MessageOut] | None = None
+    ) -> AsyncIterator[ServerSentEventMessage]:
+        """Every visible message after ``after``, page by page (fresh sessions: the request's
+        session is closed once the response starts)."""
+        page = first_page
+        cursor = after
+        while True:
+            if page is None:
+                page = await _page_after(runtime, visit, alchemy, cursor)
+            operator_ids = []
+            for message in page:
+                cursor = max(cursor, message.id)
+                if remember(message.id):
+                    yield as_event(message)
+                    if message.sender == MessageSender.OPERATOR.value:
+                        operator_ids.append(message.id)
+            if operator_ids:
+                await delivered(max(operator_ids), UUID(page[-1].conversation_id))
+            if len(page) < MAX_PAGE:
+                return
+            page = None
+
     OPEN_STREAMS.labels(audience="visitor").inc()
     try:
         yield ServerSentEventMessage(comment="connected", data=None, retry=3000)
-        operator_ids: list[int] = []
-        for message in replay:
-            if remember(message.id):
-                yield as_event(message)
-                if message.sender == MessageSender.OPERATOR.value:
-                    operator_ids.append(message.id)
-        if operator_ids and conversation_id is not None:
-            await delivered(max(operator_ids), conversation_id)
+        async for event in from_database(
+            start_after, replay if conversation_id is not None else []
+        ):
+            yield event
+        replayed_up_to = max([start_after, *recent])
         started = time.monotonic()
-        caught_up = False
+        next_beat = started + heartbeat
+        catch_up_at: float | None = started + CATCH_UP_AFTER_SECONDS
         while time.monotonic() - started < MAX_STREAM_SECONDS:
-            raw = await subscriber.next_event(
-                CATCH_UP_AFTER_SECONDS if not caught_up else heartbeat
-            )
-            if raw is None:
-                if not caught_up:
-                    caught_up = True
-                    async for event in _catch_up(runtime, visit, alchemy, last_id, remember):
-                        yield event
+            wake = min(next_beat, catch_up_at) if catch_up_at is not None else next_beat
+            raw = await subscriber.next_event(max(0.0, wake - time.monotonic()))
+            now = time.monotonic()
+            if catch_up_at is not None and now >= catch_up_at:
+                # One more read shortly after subscribing: a publish that raced the
+                # subscription is still delivered (from the database, by id).
+                catch_up_at = None
+                async for event in from_database(replayed_up_to):
+                    yield event
+            if now >= next_beat:
+                next_beat = now + heartbeat
                 yield ServerSentEventMessage(comment="keep-alive", data=None)
+            if raw is None:
                 continue
             envelope = decode(raw)
             if envelope.visitor_id != visitor_key or envelope.audience == "staff":
@@ -431,19 +520,15 @@ async def _stream_events(
             await asyncio.shield(channels.unsubscribe(subscriber))
 
 
-async def _catch_up(
-    runtime: WidgetRuntime, visit: Visit, alchemy: Any, last_id: int, remember: Any
-) -> AsyncIterator[ServerSentEventMessage]:
-    """One extra read shortly after subscribing: a publish that raced the subscription is
-    still delivered (from the database, by id)."""
+async def _page_after(
+    runtime: WidgetRuntime, visit: Visit, alchemy: Any, after: int
+) -> list[schemas.MessageOut]:
     async with alchemy.get_session() as db:
         service = runtime.service(db)
         conversation = await service.current_conversation(visit.inbox.id, visit.session.visitor_id)
         if conversation is None:
-            return
-        for message in await visitor_messages(db, conversation.id, after_id=last_id):
-            if remember(message.id):
-                out = to_message_out(message, runtime.links)
-                yield ServerSentEventMessage(
-                    data=msgspec.json.encode(out).decode(), event="message", id=str(out.id)
-                )
+            return []
+        return [
+            to_message_out(m, runtime.links)
+            for m in await visitor_messages(db, conversation.id, after_id=after)
+        ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -37,18 +36,16 @@ def log_refusal(
     """One line, JSON, no token and no body: enough for support to see why."""
     WIDGET_REFUSALS.labels(status="403", reason=reason).inc()
     security_log.warning(
-        json.dumps(
-            {
-                "event": "origin_not_allowed",
-                "inbox_id": inbox_id,
-                "origin": (origin or "")[:300] or None,
-                "referer": (referer or "")[:300] or None,
-                "client_ip": ip,
-                "endpoint": endpoint,
-                "reason": reason,
-            },
-            ensure_ascii=False,
-        )
+        "origin_not_allowed",
+        extra={
+            "event": "origin_not_allowed",
+            "inbox_id": inbox_id,
+            "origin": (origin or "")[:300] or None,
+            "referer": (referer or "")[:300] or None,
+            "client_ip": ip,
+            "endpoint": endpoint,
+            "reason": reason,
+        },
     )
 
 

@@ -83,6 +83,17 @@ def pick_locale(*candidates: str | None, default: str) -> str:
     return default
 
 
+def primary_language(*candidates: str | None) -> str | None:
+    """The visitor's language for routing and the operator: the primary subtag of the
+    first language named (``de-DE,en;q=0.8`` → ``de``), whatever the language."""
+    for candidate in candidates:
+        for part in (candidate or "").split(","):
+            tag = part.split(";")[0].strip().lower().replace("_", "-").split("-")[0]
+            if 2 <= len(tag) <= 3 and tag.isalpha():
+                return tag
+    return None
+
+
 def to_message_out(message: Message, links: AttachmentLinks) -> schemas.MessageOut:
     """The visitor's view of a message; a note cannot be converted (kind is not allowed)."""
     return msgspec.convert(message_payload(message, links), schemas.MessageOut)
@@ -175,7 +186,7 @@ class WidgetService:
             country_code=location.country_code,
             city=location.city,
             page_url=page_url,
-            language=pick_locale(locale, caller.accept_language, default=""),
+            language=primary_language(locale, caller.accept_language),
         )
         return context, location
 
@@ -332,7 +343,7 @@ class WidgetService:
         fields: dict[str, Any] = {
             "page_url": page_url,
             "user_agent": (caller.user_agent or "")[:512] or None,
-            "locale": pick_locale(caller.accept_language, default="") or None,
+            "locale": primary_language(caller.accept_language),
             "country_code": location.country_code,
             "country": location.country,
             "city": location.city,

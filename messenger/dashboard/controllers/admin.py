@@ -14,10 +14,10 @@ from litestar.datastructures import FormMultiDict
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from messenger.accounts.service import UserService
+from messenger.accounts.service import UserService, check_password_policy
 from messenger.branches.service import BranchService
 from messenger.dashboard.deps import AnyRequest, apply_locale, require_admin
 from messenger.dashboard.sessions import provide_current_user
@@ -45,6 +45,14 @@ def _lines(text: str) -> list[str]:
 
 def _int_or_none(value: str | None) -> int | None:
     return int(value) if value and value.strip().isdigit() else None
+
+
+async def _rolled_back(db: AsyncSession, *rows: Any) -> None:
+    """Roll back, and reload the rows the page renders next: a rollback expires every
+    loaded row, and a template cannot lazy-load on an async session (that was a 500)."""
+    await db.rollback()
+    for row in rows:
+        await db.refresh(row)
 
 
 async def _form(request: AnyRequest) -> FormMultiDict:
@@ -220,7 +228,7 @@ class AdminController(Controller):
             inbox.is_active = bool(form.get("is_active"))
             await db_session.commit()
         except DomainError as exc:
-            await db_session.rollback()
+            await _rolled_back(db_session, current_user)
             inbox = await service.require(inbox_id)
             return await self._inbox_page(
                 request, db_session, current_user, inbox, error=exc.detail, status_code=400
@@ -274,7 +282,7 @@ class AdminController(Controller):
             )
             await db_session.commit()
         except DomainError as exc:
-            await db_session.rollback()
+            await _rolled_back(db_session, current_user, inbox)
             return await self._inbox_page(
                 request, db_session, current_user, inbox, error=exc.detail, status_code=400
             )
@@ -360,7 +368,8 @@ class AdminController(Controller):
         branch = await BranchService(session=db_session).require(branch_id)
         name = form.get("name", branch.name).strip()
         clash = await db_session.scalar(
-            select(Branch).where(Branch.name == name, Branch.id != branch.id)
+            # Case-insensitive, like creating a branch ("alpha" clashes with "Alpha").
+            select(Branch).where(func.lower(Branch.name) == name.lower(), Branch.id != branch.id)
         )
         if not name or len(name) > 200 or clash is not None:
             return Template(
@@ -444,12 +453,14 @@ class AdminController(Controller):
             name = form.get("name", target.name).strip()
             if not name or len(name) > 200:
                 raise InvalidInputError(_("A user needs a name of 1 to 200 characters."))
+            password = form.get("password", "")
+            if password:
+                check_password_policy(password)  # before anything is saved
             target.name = name
             target.role = role
             target.is_active = active
             target.branches = branches
             await db_session.commit()
-            password = form.get("password", "")
             if password:
                 await users.set_password(target.id, password)
         except (DomainError, ValueError) as exc:

@@ -29,7 +29,7 @@ from messenger.dashboard.sessions import (
 )
 from messenger.db.models import User
 from messenger.errors import DomainError
-from messenger.i18n import LOCALES, negotiate
+from messenger.i18n import LOCALES
 from messenger.i18n import gettext as _
 
 #: Sign-in attempts per IP and per e-mail address in SIGN_IN_WINDOW seconds; the next is refused.
@@ -109,12 +109,10 @@ class AuthController(Controller):
                 status_code=400,
             )
         sign_in(request, user)
-        locale = negotiate(
-            user.locale,
-            request.headers.get("accept-language"),
-            request.app.state.settings.default_locale,
-        )
-        request.session[SESSION_LOCALE_KEY] = locale
+        if user.locale in LOCALES:
+            # Only a saved choice is pinned; without one every request asks the browser's
+            # Accept-Language, then MESSENGER_DEFAULT_LOCALE (issue 7's order).
+            request.session[SESSION_LOCALE_KEY] = user.locale
         request.session["tz"] = user.timezone
         return Redirect(safe_next(data.next), status_code=303)
 

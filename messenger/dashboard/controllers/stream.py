@@ -34,6 +34,8 @@ from messenger.realtime.events import Envelope, decode, staff_all_channel, staff
 MAX_STREAM_SECONDS = 60 * 60
 PRESENCE_REFRESH_SECONDS = 15.0
 RECEIPT_TICKS_LIMIT = 100
+#: Clean-ups of closed streams still running (the set keeps a reference to each task).
+_CLEAN_UPS: set[asyncio.Task[None]] = set()
 
 
 class StaffStreamController(Controller):
@@ -171,7 +173,18 @@ async def _events(
                 yield event
     finally:
         OPEN_STREAMS.labels(audience="staff").dec()
-        with contextlib.suppress(Exception):
-            await asyncio.shield(widget.backends.channels.unsubscribe(subscriber))
-        with contextlib.suppress(Exception):
-            await asyncio.shield(presence.leave(user.id, branch_ids, connection))
+
+        async def clean_up() -> None:
+            with contextlib.suppress(Exception):
+                await widget.backends.channels.unsubscribe(subscriber)
+            with contextlib.suppress(Exception):
+                await presence.leave(user.id, branch_ids, connection)
+
+        # When the client goes away the stream is cancelled and every await here raises
+        # CancelledError at once, so the clean-up runs as a task of its own that finishes
+        # anyway: the operator leaves presence now, not when the TTL runs out.
+        task = asyncio.get_running_loop().create_task(clean_up())
+        _CLEAN_UPS.add(task)
+        task.add_done_callback(_CLEAN_UPS.discard)
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(task)
