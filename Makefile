@@ -15,6 +15,7 @@ run: install
 	$(BIN)/messenger db upgrade --no-prompt
 	$(BIN)/messenger demo
 	@echo "Sign in: http://$(HOST):$(PORT)/login   Health: http://$(HOST):$(PORT)/ready   API docs: http://$(HOST):$(PORT)/schema"
+	@echo "Demo site embedding the widget from another origin: http://localhost:$(PORT)/demo"
 	$(BIN)/messenger serve --host $(HOST) --port $(PORT)
 
 ## test: install everything, make sure PostgreSQL/Redis/chromium are there, lint, run the suite
@@ -42,7 +43,7 @@ vendor: node_modules/.stamp-install
 
 ## messages: extract translatable strings and merge them into the ru/en catalogs
 messages: $(BIN)/.stamp-install
-	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext --no-location --omit-header -o messenger/locale/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k N_ --no-location --omit-header -o messenger/locale/messages.pot .
 	$(BIN)/pybabel update -i messenger/locale/messages.pot -d messenger/locale -D messages -w 100 --no-fuzzy-matching
 
 # Compiled catalogs (.mo) are built here, never committed.

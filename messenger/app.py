@@ -38,6 +38,7 @@ from messenger.db import alchemy_config
 from messenger.db.models import Branch
 from messenger.demo.controllers import DemoController
 from messenger.errors import DomainError
+from messenger.i18n import N_, gettext, negotiate, use_locale
 from messenger.logs import RequestLogMiddleware
 from messenger.metrics import WIDGET_REFUSALS
 from messenger.system.controllers import MetricsController, SystemController
@@ -75,13 +76,40 @@ def error_body(code: str, detail: str, **extra: object) -> dict[str, object]:
     return {"error": code, "detail": detail, **extra}
 
 
-def _domain_error(_: Request, exc: DomainError) -> Response:
+#: Litestar's own details, so that they are in the catalogs too.
+_FRAMEWORK_DETAILS = (
+    N_("Not Found"),
+    N_("Method Not Allowed"),
+    N_("Bad Request"),
+    N_("CSRF token verification failed"),
+    N_("Request Entity Too Large"),
+    N_("Sign in first."),
+)
+
+
+def _translated(request: Request, msgid: str) -> str:
+    with use_locale(_request_locale(request)):
+        return gettext(msgid)
+
+
+def _request_locale(request: Request) -> str:
+    """Widget API errors speak the widget's language (its Accept-Language), staff pages
+    the operator's; the ``error`` code stays English and stable."""
+    settings = request.app.state.settings
+    session = request.scope.get("session") or {}
+    preferred = session.get("locale") if isinstance(session, dict) else None
+    return negotiate(preferred, request.headers.get("accept-language"), settings.default_locale)
+
+
+def _domain_error(request: Request, exc: DomainError) -> Response:
+    with use_locale(_request_locale(request)):
+        detail = exc.translated()
     retry_after = exc.extra.get("retry_after")
     if exc.status_code in {428, 429}:
         reason = str(exc.extra.get("limit", exc.code))
         WIDGET_REFUSALS.labels(status=str(exc.status_code), reason=reason).inc()
     return Response(
-        error_body(exc.code, exc.detail, **exc.extra),
+        error_body(exc.code, detail, **exc.extra),
         status_code=exc.status_code,
         media_type=MediaType.JSON,
         headers={"Retry-After": str(retry_after)} if retry_after is not None else None,
@@ -98,24 +126,31 @@ def _undecodable_body(request: Request, exc: Exception) -> Response:
         type(exc).__name__,
     )
     return Response(
-        error_body("invalid", "The request contains data that cannot be decoded or stored."),
+        error_body(
+            "invalid",
+            _translated(request, N_("The request contains data that cannot be decoded or stored.")),
+        ),
         status_code=HTTP_422_UNPROCESSABLE_ENTITY,
         media_type=MediaType.JSON,
     )
 
 
-def _validation_error(_: Request, exc: ValidationException) -> Response:
+def _validation_error(request: Request, exc: ValidationException) -> Response:
+    with use_locale(_request_locale(request)):
+        detail = gettext(N_("The request is invalid; see errors."))
     return Response(
-        error_body("invalid", str(exc.detail), errors=exc.extra or []),
+        error_body("invalid", detail, errors=exc.extra or []),
         status_code=HTTP_422_UNPROCESSABLE_ENTITY,
         media_type=MediaType.JSON,
     )
 
 
-def _http_error(_: Request, exc: HTTPException) -> Response:
+def _http_error(request: Request, exc: HTTPException) -> Response:
     code = _STATUS_CODES.get(exc.status_code, "error")
+    with use_locale(_request_locale(request)):
+        detail = gettext(exc.detail)
     return Response(
-        error_body(code, exc.detail),
+        error_body(code, detail),
         status_code=exc.status_code,
         headers=exc.headers,
         media_type=MediaType.JSON,
@@ -136,7 +171,10 @@ def _unexpected_error(request: Request, exc: Exception) -> Response:
     # Logged with the traceback for us; the client gets a sentence, never a stack trace.
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return Response(
-        error_body("internal_error", "Something went wrong on our side; please try again."),
+        error_body(
+            "internal_error",
+            _translated(request, N_("Something went wrong on our side; please try again.")),
+        ),
         status_code=HTTP_500_INTERNAL_SERVER_ERROR,
         media_type=MediaType.JSON,
     )

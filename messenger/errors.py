@@ -1,6 +1,8 @@
 """Domain errors. Services raise these; the app turns them into JSON (or a CLI message).
 
 Each carries a stable English ``code`` (integrators match on it) and a human ``detail``.
+The detail is a gettext msgid (marked with ``N_``) filled with ``params``: the Widget API
+answers it in the widget's language, the CLI and logs in English.
 """
 
 from __future__ import annotations
@@ -12,10 +14,25 @@ class DomainError(Exception):
     status_code: ClassVar[int] = 400
     code: ClassVar[str] = "bad_request"
 
-    def __init__(self, detail: str, *, extra: dict[str, Any] | None = None) -> None:
-        super().__init__(detail)
-        self.detail = detail
+    def __init__(
+        self,
+        detail: str,
+        *,
+        extra: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> None:
+        self.msgid = detail
+        self.params = params or {}
+        self.detail = detail % self.params if self.params else detail
+        super().__init__(self.detail)
         self.extra = extra or {}
+
+    def translated(self) -> str:
+        """The detail in the active language (see ``messenger.i18n``)."""
+        from messenger.i18n import gettext
+
+        text = gettext(self.msgid)
+        return text % self.params if self.params else text
 
 
 class NotFoundError(DomainError):

@@ -65,6 +65,11 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 _ = gettext
 
 
+def N_(message: str) -> str:
+    """Mark a string for the catalogs without translating it now (translated when shown)."""
+    return message
+
+
 def lazy_gettext(message: str) -> LazyProxy:
     """For module-level strings: translated when shown, in the locale of that moment."""
     return LazyProxy(gettext, message, enable_cache=False)

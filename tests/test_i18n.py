@@ -11,7 +11,7 @@ from messenger import i18n
 ROOT = Path(__file__).resolve().parent.parent
 METHODS = [("messenger/**.py", "python"), ("templates/**.html", "jinja2")]
 OPTIONS = {"templates/**.html": {"extensions": "jinja2.ext.i18n"}}
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None}
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "N_": None}
 
 
 def extracted() -> set[str]:
@@ -78,3 +78,34 @@ def test_translation_and_dates_follow_the_locale():
     with i18n.use_locale("en"):
         assert i18n.gettext("Assign me") == "Assign me"
         assert "ago" in i18n.format_relative(datetime.now(UTC) - timedelta(minutes=5))
+
+
+async def test_widget_api_errors_speak_the_widgets_language(env):
+    from litestar.testing import AsyncTestClient
+
+    from messenger.app import create_app
+    from messenger.config import Settings
+
+    async with AsyncTestClient(app=create_app(Settings.from_env(env))) as client:
+        body = {"widget_token": "wt_unknown-token"}
+        origin = {"Origin": "https://shop.example"}
+        ru = await client.post(
+            "/api/widget/bootstrap", json=body, headers={**origin, "Accept-Language": "ru-RU"}
+        )
+        en = await client.post(
+            "/api/widget/bootstrap", json=body, headers={**origin, "Accept-Language": "en"}
+        )
+        assert ru.status_code == en.status_code == 404
+        assert ru.json() == {"error": "not_found", "detail": "Неизвестный токен виджета."}
+        assert en.json() == {"error": "not_found", "detail": "Unknown widget token."}
+        invalid = await client.post(
+            "/api/widget/bootstrap", json={"nope": 1}, headers={**origin, "Accept-Language": "ru"}
+        )
+        assert invalid.status_code == 422
+        assert invalid.json()["error"] == "invalid"
+        assert invalid.json()["detail"] == "Неверный запрос; подробности в errors."
+        unauthorized = await client.get(
+            "/api/widget/messages", headers={**origin, "Accept-Language": "en"}
+        )
+        assert unauthorized.json()["error"] == "unauthorized"
+        assert unauthorized.json()["detail"].startswith("Missing, expired or invalid session token")

@@ -15,6 +15,7 @@ from messenger.accounts.passwords import (
 )
 from messenger.db.models import Branch, User, UserRole
 from messenger.errors import ConflictError, InvalidInputError, NotFoundError
+from messenger.i18n import N_
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 
@@ -22,15 +23,21 @@ _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 def normalize_email(email: str) -> str:
     email = email.strip().lower()
     if len(email) > 320 or not _EMAIL.match(email):
-        raise InvalidInputError(f"{email!r} is not an e-mail address.")
+        raise InvalidInputError(N_("%(email)r is not an e-mail address."), params={"email": email})
     return email
 
 
 def check_password_policy(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInputError(f"A password needs at least {MIN_PASSWORD_LENGTH} characters.")
+        raise InvalidInputError(
+            N_("A password needs at least %(count)d characters."),
+            params={"count": MIN_PASSWORD_LENGTH},
+        )
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise InvalidInputError(f"A password may have at most {MAX_PASSWORD_LENGTH} characters.")
+        raise InvalidInputError(
+            N_("A password may have at most %(count)d characters."),
+            params={"count": MAX_PASSWORD_LENGTH},
+        )
 
 
 class UserService(SQLAlchemyAsyncRepositoryService[User]):
@@ -56,10 +63,12 @@ class UserService(SQLAlchemyAsyncRepositoryService[User]):
         email = normalize_email(email)
         name = name.strip()
         if not name or len(name) > 200:
-            raise InvalidInputError("A user needs a name of 1 to 200 characters.")
+            raise InvalidInputError(N_("A user needs a name of 1 to 200 characters."))
         check_password_policy(password)
         if await self.get_by_email(email) is not None:
-            raise ConflictError(f"A user with e-mail {email} already exists.")
+            raise ConflictError(
+                N_("A user with e-mail %(email)s already exists."), params={"email": email}
+            )
         user = User(
             email=email,
             name=name,
@@ -100,5 +109,5 @@ class UserService(SQLAlchemyAsyncRepositoryService[User]):
     async def require(self, user_id: int) -> User:
         user = await self.get_one_or_none(id=user_id)
         if user is None:
-            raise NotFoundError(f"There is no user with id {user_id}.")
+            raise NotFoundError(N_("There is no user with id %(id)s."), params={"id": user_id})
         return user

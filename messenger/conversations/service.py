@@ -24,6 +24,7 @@ from messenger.db.models import (
     Visitor,
 )
 from messenger.errors import InvalidInputError, NotFoundError
+from messenger.i18n import N_
 from messenger.metrics import MESSAGES
 
 MAX_BODY_LENGTH = 10_000
@@ -53,12 +54,15 @@ def scope_query(query: Select[tuple[Conversation]], user: User) -> Select[tuple[
 
 def clean_body(body: str) -> str:
     if "\x00" in body:
-        raise InvalidInputError("A message cannot contain NUL characters.")
+        raise InvalidInputError(N_("A message cannot contain NUL characters."))
     text = body.strip()
     if not text:
-        raise InvalidInputError("A message cannot be empty.")
+        raise InvalidInputError(N_("A message cannot be empty."))
     if len(text) > MAX_BODY_LENGTH:
-        raise InvalidInputError(f"A message may have at most {MAX_BODY_LENGTH} characters.")
+        raise InvalidInputError(
+            N_("A message may have at most %(count)d characters."),
+            params={"count": MAX_BODY_LENGTH},
+        )
     return text
 
 
@@ -74,7 +78,7 @@ class ConversationService(SQLAlchemyAsyncRepositoryService[Conversation]):
         """The conversation if ``user`` may see it; otherwise 404, never a hint it exists."""
         conversation = await self.get_one_or_none(id=conversation_id)
         if conversation is None or not can_see(user, conversation):
-            raise NotFoundError("No such conversation.")
+            raise NotFoundError(N_("No such conversation."))
         return conversation
 
     # --- starting and writing ------------------------------------------------------------
@@ -216,7 +220,7 @@ class ConversationService(SQLAlchemyAsyncRepositoryService[Conversation]):
         self._require_in_scope(conversation, actor)
         assignee = await self.repository.session.get(User, assignee_id)
         if assignee is None or not assignee.is_active:
-            raise InvalidInputError("Only an active operator can be assigned.")
+            raise InvalidInputError(N_("Only an active operator can be assigned."))
         if conversation.branch_id is None or conversation.branch_id not in assignee.branch_ids:
             raise InvalidInputError(
                 f"{assignee.name} is not an operator of this conversation's branch."
@@ -307,7 +311,7 @@ class ConversationService(SQLAlchemyAsyncRepositoryService[Conversation]):
     @staticmethod
     def _require_in_scope(conversation: Conversation, user: User) -> None:
         if not can_see(user, conversation):
-            raise NotFoundError("No such conversation.")
+            raise NotFoundError(N_("No such conversation."))
 
 
 _E = TypeVar("_E", ConversationStatus, ConversationPriority)

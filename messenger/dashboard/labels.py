@@ -54,6 +54,8 @@ def event_text(body: str, author_name: str | None) -> str:
     """The timeline line of a system event message (stored as a stable code)."""
     if body.startswith("status:"):
         return _("Status changed to %(status)s") % {"status": status_label(body[7:])}
+    if body == "offline_form":
+        return _("Left through the offline form: nobody was online")
     if body == "assigned":
         return _("%(name)s joined the conversation") % {"name": author_name or "?"}
     return body

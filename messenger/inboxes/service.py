@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from messenger.db.models import Branch, Inbox
 from messenger.errors import InvalidInputError, NotFoundError
+from messenger.i18n import N_
 from messenger.inboxes.settings import InboxSettings, parse_settings
 
 TOKEN_PREFIX = "wt_"  # noqa: S105 - a prefix, not a secret
@@ -52,9 +53,9 @@ class InboxService(SQLAlchemyAsyncRepositoryService[Inbox]):
     ) -> Inbox:
         name = name.strip()
         if not name or len(name) > 200:
-            raise InvalidInputError("An inbox needs a name of 1 to 200 characters.")
+            raise InvalidInputError(N_("An inbox needs a name of 1 to 200 characters."))
         if branch is not None and fallback_branch is not None:
-            raise InvalidInputError("A fallback branch is only for global inboxes (no branch).")
+            raise InvalidInputError(N_("A fallback branch is only for global inboxes (no branch)."))
         document = dict(settings or {})
         security = dict(document.get("security") or {})
         security["allowed_domains"] = [*security.get("allowed_domains", []), *domains]
@@ -71,7 +72,7 @@ class InboxService(SQLAlchemyAsyncRepositoryService[Inbox]):
     async def require(self, inbox_id: int) -> Inbox:
         inbox = await self.get_one_or_none(id=inbox_id)
         if inbox is None:
-            raise NotFoundError(f"There is no inbox with id {inbox_id}.")
+            raise NotFoundError(N_("There is no inbox with id %(id)s."), params={"id": inbox_id})
         return inbox
 
     async def get_by_token(self, widget_token: str) -> Inbox | None:

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from messenger.client_ip import client_ip
 from messenger.conversations.timeline import MAX_PAGE, visitor_messages
 from messenger.db.models import Inbox, MessageSender
+from messenger.i18n import N_
 from messenger.metrics import OPEN_STREAMS
 from messenger.realtime.events import decode, visitor_channel
 from messenger.realtime.subscriber import StreamSubscriber
@@ -85,10 +86,12 @@ async def _visit(
     session: WidgetSession | None,
 ) -> Visit:
     if session is None:
-        raise NotAuthorizedException("Missing, expired or invalid session token; bootstrap again.")
+        raise NotAuthorizedException(
+            N_("Missing, expired or invalid session token; bootstrap again.")
+        )
     inbox = await service.inbox_by_id(session.inbox_id)
     if inbox is None:
-        raise NotFoundException("This chat no longer exists.")
+        raise NotFoundException(N_("This chat no longer exists."))
     caller = caller_of(request, runtime)
     check_origin(request, inbox, caller.ip)
     return Visit(session=session, inbox=inbox, caller=caller)
@@ -160,7 +163,7 @@ class WidgetController(Controller):
     ) -> schemas.BootstrapResponse:
         inbox = await service.inbox_by_token(data.widget_token)
         if inbox is None:
-            raise NotFoundException("Unknown widget token.")
+            raise NotFoundException(N_("Unknown widget token."))
         caller = caller_of(request, runtime)
         check_origin(request, inbox, caller.ip)
         await runtime.throttle.bootstrap(caller.ip, inbox.id)
@@ -172,7 +175,7 @@ class WidgetController(Controller):
             threshold = runtime.settings.widget_challenge_threshold
             if started > threshold and not await runtime.challenges.redeem(data.challenge_solution):
                 raise runtime.challenges.required(
-                    "Too many new chats from this address: solve the challenge and retry."
+                    N_("Too many new chats from this address: solve the challenge and retry.")
                 )
         return await service.bootstrap(inbox, data, caller, session)
 
@@ -359,11 +362,11 @@ class WidgetController(Controller):
         sig: Annotated[str, QueryParameter(max_length=64)],
     ) -> Response[bytes]:
         if not runtime.links.verify(attachment_id, exp, sig):
-            raise NotFoundException("This link has expired or is not valid.")
+            raise NotFoundException(N_("This link has expired or is not valid."))
         attachment, content = await service.attachment_for_download(attachment_id)
         inbox = await service.inbox_by_id(attachment.inbox_id)
         if inbox is None:
-            raise NotFoundException("This chat no longer exists.")
+            raise NotFoundException(N_("This chat no longer exists."))
         check_origin(request, inbox, caller_of(request, runtime).ip)
         return Response(
             content,
@@ -398,7 +401,7 @@ class WidgetController(Controller):
             and not await runtime.challenges.redeem(data.challenge_solution)
         ):
             raise runtime.challenges.required(
-                "Too many forms from this address: solve the challenge and retry."
+                N_("Too many forms from this address: solve the challenge and retry.")
             )
         message, created = await service.offline(visit.inbox, visit.session, data, visit.caller)
         return _created(to_message_out(message, runtime.links), created)

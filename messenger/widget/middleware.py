@@ -13,6 +13,7 @@ from typing import Any
 from litestar.datastructures import Headers
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from messenger.i18n import N_, gettext, negotiate, use_locale
 from messenger.widget.security import CORS_DENIED_KEY, CORS_ORIGIN_KEY, log_refusal
 
 WIDGET_PREFIX = "/api/widget/"
@@ -22,8 +23,13 @@ EXPOSE_HEADERS = "Retry-After"
 PREFLIGHT_MAX_AGE = "600"
 
 
-def _json(status: int, code: str, detail: str) -> tuple[int, bytes]:
-    return status, json.dumps({"error": code, "detail": detail}).encode()
+def _json(
+    status: int, code: str, detail: str, headers: Headers, default_locale: str
+) -> tuple[int, bytes]:
+    """An error body in the widget's language (its Accept-Language)."""
+    with use_locale(negotiate(None, headers.get("accept-language"), default_locale)):
+        text = gettext(detail)
+    return status, json.dumps({"error": code, "detail": text}, ensure_ascii=False).encode()
 
 
 class WidgetEdgeMiddleware:
@@ -36,10 +42,17 @@ class WidgetEdgeMiddleware:
             return
         litestar_app = scope["litestar_app"]  # type: ignore[typeddict-item]
         settings = litestar_app.state.settings
-        if not settings.enabled:
-            await _respond(send, *_json(404, "not_found", "The messenger is switched off."))
-            return
         headers = Headers.from_scope(scope)
+        if not settings.enabled:
+            body = _json(
+                404,
+                "not_found",
+                N_("The messenger is switched off."),
+                headers,
+                settings.default_locale,
+            )
+            await _respond(send, *body)
+            return
         origin = headers.get("origin")
         runtime = litestar_app.state.widget
         if scope["method"] == "OPTIONS":
@@ -90,7 +103,13 @@ class WidgetEdgeMiddleware:
             )
             await _respond(
                 send,
-                *_json(403, "origin_not_allowed", "This site is not allowed to use this chat."),
+                *_json(
+                    403,
+                    "origin_not_allowed",
+                    N_("This site is not allowed to use this chat."),
+                    headers,
+                    litestar_app.state.settings.default_locale,
+                ),
                 extra=[(b"vary", b"Origin")],
             )
             return

@@ -9,6 +9,7 @@ from litestar.connection import ASGIConnection
 
 from messenger.db.models import Inbox
 from messenger.errors import DomainError
+from messenger.i18n import N_
 from messenger.inboxes.allowlist import is_allowed
 from messenger.inboxes.service import inbox_settings
 from messenger.metrics import WIDGET_REFUSALS
@@ -74,4 +75,4 @@ def check_origin(connection: ASGIConnection[Any, Any, Any, Any], inbox: Inbox, i
         endpoint=f"{connection.scope.get('method', 'GET')} {connection.url.path}",
         reason=reason,
     )
-    raise OriginNotAllowedError("This site is not allowed to use this chat.")
+    raise OriginNotAllowedError(N_("This site is not allowed to use this chat."))

@@ -31,11 +31,13 @@ from messenger.db.models import (
     ConversationStatus,
     Inbox,
     Message,
+    MessageKind,
     MessageSender,
     Visitor,
 )
 from messenger.errors import DomainError, InvalidInputError, NotFoundError
 from messenger.geo import GeoLocator, Location
+from messenger.i18n import N_
 from messenger.inboxes.availability import decide_availability
 from messenger.inboxes.privacy import resolve_privacy
 from messenger.inboxes.service import InboxService, inbox_settings
@@ -279,7 +281,7 @@ class WidgetService:
         The same ``client_msg_id`` again returns the stored message (``created`` False).
         """
         if not request.body.strip() and not request.attachment_ids:
-            raise InvalidInputError("A message needs text or an attachment.")
+            raise InvalidInputError(N_("A message needs text or an attachment."))
         body = clean_body(request.body) if request.body.strip() else ""
         conversation, started = await self._conversation_for_send(
             inbox, session, caller, request.page_url
@@ -370,7 +372,7 @@ class WidgetService:
         try:
             ids = [UUID(value) for value in attachment_ids]
         except ValueError:
-            raise InvalidInputError("attachment_ids: not attachment ids.") from None
+            raise InvalidInputError(N_("attachment_ids: not attachment ids.")) from None
         result = await self.db.execute(
             update(Attachment)
             .where(
@@ -384,7 +386,7 @@ class WidgetService:
         )
         if result.rowcount != len(set(ids)):  # type: ignore[attr-defined]
             await self.db.rollback()
-            raise InvalidInputError("An attachment is unknown, not yours, or already sent.")
+            raise InvalidInputError(N_("An attachment is unknown, not yours, or already sent."))
 
     # --- poll, read, typing ----------------------------------------------------------------
 
@@ -457,6 +459,14 @@ class WidgetService:
                 channel=ConversationChannel.OFFLINE_FORM,
             )
             await self.db.flush()
+            # A line in the timeline saying how this conversation began (shown translated).
+            await self.conversations.append(
+                conversation,
+                sender=MessageSender.SYSTEM,
+                kind=MessageKind.EVENT,
+                body="offline_form",
+                commit=False,
+            )
         message, created = await self.conversations.append(
             conversation,
             sender=MessageSender.VISITOR,
@@ -485,23 +495,30 @@ class WidgetService:
     ) -> Attachment:
         policy = inbox_settings(inbox).attachments
         if not policy.enabled:
-            raise UnsupportedMediaError("This inbox does not accept attachments.")
+            raise UnsupportedMediaError(N_("This inbox does not accept attachments."))
         if len(data) > policy.max_bytes:
-            raise PayloadTooLargeError(f"The file is larger than {policy.max_bytes} bytes.")
+            raise PayloadTooLargeError(
+                N_("The file is larger than %(bytes)d bytes."), params={"bytes": policy.max_bytes}
+            )
         if not data:
-            raise InvalidInputError("The file is empty.")
+            raise InvalidInputError(N_("The file is empty."))
         declared = (content_type or "").split(";")[0].strip().lower()
         guessed = (mimetypes.guess_type(filename)[0] or "").lower()
         for candidate in (declared, guessed):
             if candidate in FORBIDDEN_CONTENT_TYPES:
-                raise UnsupportedMediaError(f"Files of type {candidate} are not accepted.")
+                raise UnsupportedMediaError(
+                    N_("Files of type %(type)s are not accepted."), params={"type": candidate}
+                )
         if declared not in policy.content_types:
             allowed = ", ".join(policy.content_types)
             raise UnsupportedMediaError(
-                f"Files of type {declared or 'unknown'} are not accepted; allowed: {allowed}."
+                N_("Files of type %(type)s are not accepted; allowed: %(allowed)s."),
+                params={"type": declared or "?", "allowed": allowed},
             )
         if looks_like_markup(data):
-            raise UnsupportedMediaError("The file looks like HTML, SVG or XML and is not accepted.")
+            raise UnsupportedMediaError(
+                N_("The file looks like HTML, SVG or XML and is not accepted.")
+            )
         key = await self.storage.save(data)
         attachment = Attachment(
             inbox_id=inbox.id,
@@ -523,7 +540,7 @@ class WidgetService:
     async def attachment_for_download(self, attachment_id: UUID) -> tuple[Attachment, bytes]:
         attachment = await self.db.get(Attachment, attachment_id)
         if attachment is None:
-            raise NotFoundError("No such attachment.")
+            raise NotFoundError(N_("No such attachment."))
         return attachment, await self.storage.load(attachment.storage_key)
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from messenger.config import Rate, Settings
 from messenger.errors import DomainError
+from messenger.i18n import N_
 from messenger.state import SharedState
 
 
@@ -22,7 +23,8 @@ class ThrottledError(DomainError):
     def __init__(self, retry_after_ms: int, limit: str) -> None:
         self.retry_after = max(1, math.ceil(retry_after_ms / 1000))
         super().__init__(
-            f"Too many requests; try again in {self.retry_after} s.",
+            N_("Too many requests; try again in %(seconds)d s."),
+            params={"seconds": self.retry_after},
             extra={"retry_after": self.retry_after, "limit": limit},
         )
 
