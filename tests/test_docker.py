@@ -43,7 +43,11 @@ def test_compose_file_is_valid_and_complete():
 def test_compose_refuses_to_run_without_secrets():
     binary = shutil.which("docker-compose")
     assert binary, "docker-compose is missing"
-    env = {k: v for k, v in os.environ.items() if k not in {"POSTGRES_PASSWORD", "MESSENGER_SECRET_KEY"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"POSTGRES_PASSWORD", "MESSENGER_SECRET_KEY"}
+    }
     result = subprocess.run(
         [binary, "-f", str(ROOT / "docker" / "compose.yaml"), "config"],
         env=env,

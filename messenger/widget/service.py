@@ -459,11 +459,11 @@ class WidgetService:
                 channel=ConversationChannel.OFFLINE_FORM,
             )
             await self.db.flush()
-            # A line in the timeline saying how this conversation began (shown translated).
+            # A staff-only line saying how this conversation began (shown translated).
             await self.conversations.append(
                 conversation,
                 sender=MessageSender.SYSTEM,
-                kind=MessageKind.EVENT,
+                kind=MessageKind.NOTE,
                 body="offline_form",
                 commit=False,
             )
