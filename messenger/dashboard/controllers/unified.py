@@ -128,18 +128,26 @@ async def _assignable(db: AsyncSession, conversation: Conversation) -> list[User
     return list(result.scalars())
 
 
+async def provide_conversation(
+    db_session: DB, current_user: CurrentUser, conversation_id: FromPath[UUID]
+) -> Conversation:
+    """The conversation of the path, if the user may see it; 404 otherwise (branch scope)."""
+    return await ConversationService(session=db_session).get_for_staff(
+        conversation_id, current_user
+    )
+
+
+Scoped = NamedDependency[Conversation]
+
+
 class UnifiedMessengerController(Controller):
     include_in_schema = False
     before_request = apply_locale
     dependencies = {
         "current_user": Provide(provide_current_user),
         "actions": Provide(provide_actions, sync_to_thread=False),
+        "conversation": Provide(provide_conversation),
     }
-
-    async def _conversation(
-        self, db: AsyncSession, conversation_id: UUID, user: User
-    ) -> Conversation:
-        return await ConversationService(session=db).get_for_staff(conversation_id, user)
 
     async def _list_context(
         self, db: AsyncSession, user: User, filters: ConversationFilters
@@ -201,9 +209,8 @@ class UnifiedMessengerController(Controller):
         db_session: DB,
         current_user: CurrentUser,
         actions: Actions,
-        conversation_id: FromPath[UUID],
+        conversation: Scoped,
     ) -> Template:
-        conversation = await self._conversation(db_session, conversation_id, current_user)
         pane = await self._pane_context(db_session, current_user, conversation, actions)
         context = {"user": current_user, **pane}
         if (
@@ -221,10 +228,9 @@ class UnifiedMessengerController(Controller):
         self,
         db_session: DB,
         current_user: CurrentUser,
-        conversation_id: FromPath[UUID],
+        conversation: Scoped,
         before: Annotated[int, QueryParameter(ge=1)],
     ) -> Template:
-        conversation = await self._conversation(db_session, conversation_id, current_user)
         messages = await staff_messages(
             db_session, conversation.id, before_id=before, limit=HISTORY_PAGE
         )
@@ -239,9 +245,8 @@ class UnifiedMessengerController(Controller):
 
     @get("/conversations/{conversation_id:uuid}/controls", name="controls")
     async def controls(
-        self, db_session: DB, current_user: CurrentUser, conversation_id: FromPath[UUID]
+        self, db_session: DB, current_user: CurrentUser, conversation: Scoped
     ) -> Template:
-        conversation = await self._conversation(db_session, conversation_id, current_user)
         return self._controls(
             current_user, conversation, await _assignable(db_session, conversation)
         )
@@ -264,10 +269,9 @@ class UnifiedMessengerController(Controller):
         db_session: DB,
         current_user: CurrentUser,
         actions: Actions,
-        conversation_id: FromPath[UUID],
+        conversation: Scoped,
         data: URLEncodedBody[ComposerForm],
     ) -> Template:
-        conversation = await self._conversation(db_session, conversation_id, current_user)
         if data.kind == "note":
             message = await actions.note(conversation, current_user, data.body, data.client_msg_id)
         else:
@@ -291,9 +295,8 @@ class UnifiedMessengerController(Controller):
         db_session: DB,
         current_user: CurrentUser,
         actions: Actions,
-        conversation_id: FromPath[UUID],
+        conversation: Scoped,
     ) -> Template:
-        conversation = await self._conversation(db_session, conversation_id, current_user)
         await actions.assign(conversation, current_user.id, current_user)
         return await self._after_action(db_session, current_user, conversation)
 
@@ -303,10 +306,9 @@ class UnifiedMessengerController(Controller):
         db_session: DB,
         current_user: CurrentUser,
         actions: Actions,
-        conversation_id: FromPath[UUID],
+        conversation: Scoped,
         data: URLEncodedBody[AssignForm],
     ) -> Template:
-        conversation = await self._conversation(db_session, conversation_id, current_user)
         if data.assignee_id.isdigit():
             await actions.assign(conversation, int(data.assignee_id), current_user)
         else:
@@ -319,10 +321,9 @@ class UnifiedMessengerController(Controller):
         db_session: DB,
         current_user: CurrentUser,
         actions: Actions,
-        conversation_id: FromPath[UUID],
+        conversation: Scoped,
         data: URLEncodedBody[StatusForm],
     ) -> Template:
-        conversation = await self._conversation(db_session, conversation_id, current_user)
         await actions.change_status(conversation, data.status, current_user)
         return await self._after_action(db_session, current_user, conversation)
 
@@ -332,10 +333,9 @@ class UnifiedMessengerController(Controller):
         db_session: DB,
         current_user: CurrentUser,
         actions: Actions,
-        conversation_id: FromPath[UUID],
+        conversation: Scoped,
         data: URLEncodedBody[PriorityForm],
     ) -> Template:
-        conversation = await self._conversation(db_session, conversation_id, current_user)
         await actions.set_priority(conversation, data.priority, current_user)
         return await self._after_action(db_session, current_user, conversation)
 
@@ -345,10 +345,9 @@ class UnifiedMessengerController(Controller):
         db_session: DB,
         current_user: CurrentUser,
         actions: Actions,
-        conversation_id: FromPath[UUID],
+        conversation: Scoped,
         data: URLEncodedBody[TypingForm],
     ) -> None:
-        conversation = await self._conversation(db_session, conversation_id, current_user)
         await actions.typing(conversation, current_user, data.typing == "true")
 
     @post("/conversations/{conversation_id:uuid}/read", name="read", status_code=204)
@@ -357,10 +356,9 @@ class UnifiedMessengerController(Controller):
         db_session: DB,
         current_user: CurrentUser,
         actions: Actions,
-        conversation_id: FromPath[UUID],
+        conversation: Scoped,
         data: URLEncodedBody[ReadForm],
     ) -> None:
-        conversation = await self._conversation(db_session, conversation_id, current_user)
         await actions.mark_read(conversation, data.up_to_id)
 
     @get("/attachments/{attachment_id:uuid}", name="staff_attachment")
