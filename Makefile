@@ -8,7 +8,7 @@ PORT ?= 8000
 # Embed snippets and printed links use the address we serve on, unless told otherwise.
 export MESSENGER_PUBLIC_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: run test install lint format services tools vendor migrate demo clean messages compile-messages screenshots
+.PHONY: run test install lint format services tools vendor migrate demo clean messages compile-messages screenshots load
 
 ## run: install, migrate, seed the demo and serve on http://$(HOST):$(PORT)
 run: install
@@ -74,6 +74,21 @@ demo: install
 ## screenshots: regenerate docs/screenshots/ (the README's pictures) in headless chromium
 screenshots: install tools
 	$(BIN)/python scripts/screenshots.py
+
+## load: a bounded headless Locust run of widget visitors (docs/performance.md). By default
+## against its own server (throwaway database messenger_load, 2 workers, port 8765);
+## LOAD_HOST=http://127.0.0.1:PORT MESSENGER_WIDGET_TOKEN=wt_... loads a server you started.
+LOAD_USERS ?= 200
+LOAD_SPAWN_RATE ?= 20
+LOAD_RUN_TIME ?= 60s
+load: $(BIN)/.stamp-install-load services
+	$(BIN)/python loadtests/harness.py locust --users $(LOAD_USERS) --spawn-rate $(LOAD_SPAWN_RATE) --run-time $(LOAD_RUN_TIME)
+
+$(BIN)/.stamp-install-load: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[load]'
+	touch $@
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor .pytest_cache .ruff_cache

@@ -1,0 +1,62 @@
+"""The widget's weight: what every page view pays, and what the open chat needs in total.
+
+Budgets (issue 4): the loader ``widget.js`` at most 5 KB gzipped; loader and chat together
+at most 25 KB. 1 KB = 1000 bytes, gzip level 6 (gzip's and most servers' default). The
+README and docs/widget.md state the measured sizes; this test keeps them honest.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WIDGET = ROOT / "static" / "messenger"
+LOADER_BUDGET = 5_000
+TOTAL_BUDGET = 25_000
+
+
+def gzipped(name: str) -> int:
+    return len(gzip.compress((WIDGET / name).read_bytes(), compresslevel=6, mtime=0))
+
+
+def test_the_loader_loaded_on_every_page_view_is_at_most_5_kb_gzipped():
+    size = gzipped("widget.js")
+    assert 1_000 < size <= LOADER_BUDGET, f"widget.js is {size} bytes gzipped (budget 5 KB)"
+
+
+def test_loader_and_chat_together_are_at_most_25_kb_gzipped():
+    total = gzipped("widget.js") + gzipped("widget-app.js")
+    assert total <= TOTAL_BUDGET, f"widget.js + widget-app.js: {total} bytes gzipped (budget 25 KB)"
+
+
+def test_the_widget_is_only_these_two_files():
+    # a third file would be loaded without being counted here
+    assert sorted(p.name for p in WIDGET.glob("*.js")) == ["widget-app.js", "widget.js"]
+
+
+def test_the_readme_and_the_widget_docs_state_the_measured_sizes():
+    measured = {
+        "widget.js": gzipped("widget.js") / 1000,
+        "widget-app.js": gzipped("widget-app.js") / 1000,
+    }
+    measured["both"] = measured["widget.js"] + measured["widget-app.js"]
+    for doc in ("README.md", "docs/widget.md"):
+        text = (ROOT / doc).read_text()
+        rows = re.findall(
+            r"^\| `?(widget\.js|widget-app\.js|both)`?[^|]*\|[^|]*\|\s*([\d.]+) KB", text, re.M
+        )
+        stated = {name: float(kb) for name, kb in rows}
+        assert stated.keys() == measured.keys(), f"{doc}: size rows {stated}"
+        for name, kb in measured.items():
+            assert abs(stated[name] - kb) <= 0.3, (
+                f"{doc} says {stated[name]} KB for {name}; it is {kb:.1f} KB gzipped"
+            )
+
+
+def test_the_documented_stub_is_the_one_the_browser_tests_run():
+    from tests.e2e.conftest import STUB_SNIPPET
+
+    assert STUB_SNIPPET in (ROOT / "docs" / "widget.md").read_text()
+    assert STUB_SNIPPET in (ROOT / "templates" / "demo" / "page.html").read_text()
