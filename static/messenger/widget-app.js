@@ -248,7 +248,7 @@
     // --- HTTP ----------------------------------------------------------------------------
 
     function call(method, path, body) {
-      var headers = {};
+      var headers = { "Accept-Language": lang }; // error details come back in the widget's language
       if (session) headers.Authorization = "Bearer " + session;
       if (body && !(body instanceof FormData)) {
         headers["Content-Type"] = "application/json";

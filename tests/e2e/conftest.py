@@ -11,6 +11,8 @@
   uncaught JavaScript error in a page fails the test.
 - ``Desk``: the staff side from the test process (replies, typing, read receipts), publishing
   through Redis like another app process.
+- ``open_chat``, ``send``: the visitor's side in the widget; ``staff_sign_in``: an operator or
+  admin signing in to the dashboard through its form.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, async_playwright, expect
 from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,7 +45,7 @@ from messenger.realtime.events import Envelope, decode, staff_branch_channel
 from messenger.realtime.publisher import Publisher
 from messenger.widget.links import AttachmentLinks
 from tests.conftest import LiveServer, free_port
-from tests.factories import make_branch, make_inbox, make_user
+from tests.factories import PASSWORD, make_branch, make_inbox, make_user
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -433,3 +435,28 @@ JS_SHADOW_ACTIVE = """() => {
   return {inside: true, cls: el && el.className, inDialog: !!(el && el.closest('[role=dialog]')),
           label: el && el.getAttribute('aria-label'), id: el && el.id};
 }"""
+
+
+async def open_chat(page: Page) -> None:
+    await launcher(page).click()
+    await expect(dialog(page)).to_be_visible()
+    await expect(composer(page)).to_be_focused()
+
+
+async def send(page: Page, text: str) -> None:
+    await composer(page).fill(text)
+    await composer(page).press("Enter")
+
+
+# --- the dashboard ---------------------------------------------------------------------------
+
+
+async def staff_sign_in(page: Page, server_url: str, email: str, password: str = PASSWORD) -> None:
+    """Sign in through the dashboard's form (field names, so in any language); the dashboard's
+    home, the unified messenger, is where it lands."""
+    await page.goto(f"{server_url}/login")
+    form = page.locator("form[action='/login']")
+    await form.locator("input[name=email]").fill(email)
+    await form.locator("input[name=password]").fill(password)
+    await form.locator("button[type=submit]").click()
+    await expect(page).to_have_url(f"{server_url}/conversations")

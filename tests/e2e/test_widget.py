@@ -29,6 +29,8 @@ from tests.e2e.conftest import (
     host_page,
     launcher,
     message_log,
+    open_chat,
+    send,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
@@ -56,17 +58,6 @@ def requests_log(page: Page) -> list[str]:
 
     page.on("request", record)
     return seen
-
-
-async def open_chat(page: Page) -> None:
-    await launcher(page).click()
-    await expect(dialog(page)).to_be_visible()
-    await expect(composer(page)).to_be_focused()
-
-
-async def send(page: Page, text: str) -> None:
-    await composer(page).fill(text)
-    await composer(page).press("Enter")
 
 
 async def events(page: Page) -> list[list[Any]]:
