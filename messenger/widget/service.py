@@ -300,13 +300,21 @@ class WidgetService:
             await self._link_attachments(
                 inbox, session, conversation, message, request.attachment_ids
             )
+        await self._commit_and_publish(
+            conversation, message, created, status_changed=reopened or started
+        )
+        return message, created
+
+    async def _commit_and_publish(
+        self, conversation: Conversation, message: Message, created: bool, *, status_changed: bool
+    ) -> None:
+        """Commit, then tell every process's streams (never the other way round)."""
         await self.db.commit()
         if created:
             await self.db.refresh(message, attribute_names=["attachments", "author"])
-            if reopened or started:
+            if status_changed:
                 await self.publisher.status(conversation)
             await self.publisher.message(conversation, message)
-        return message, created
 
     async def _conversation_for_send(
         self, inbox: Inbox, session: WidgetSession, caller: Caller, page_url: str | None
@@ -474,12 +482,7 @@ class WidgetService:
             client_msg_id=request.client_msg_id,
             commit=False,
         )
-        await self.db.commit()
-        if created:
-            await self.db.refresh(message, attribute_names=["attachments", "author"])
-            if started:
-                await self.publisher.status(conversation)
-            await self.publisher.message(conversation, message)
+        await self._commit_and_publish(conversation, message, created, status_changed=started)
         return message, created
 
     # --- attachments -----------------------------------------------------------------------

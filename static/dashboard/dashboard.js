@@ -39,8 +39,11 @@
   }
 
   // A message arriving on the stream that this page already shows (our own reply) is skipped.
+  // Only message events carry an id, and EventSource repeats the last id on every later event
+  // (receipts, typing): for those it says nothing, so they always go through.
   document.addEventListener("htmx:sseBeforeMessage", function (event) {
-    var id = event.detail && event.detail.lastEventId;
+    var detail = event.detail;
+    var id = detail && detail.type === "message" && detail.lastEventId;
     if (id && document.getElementById(id)) {
       event.preventDefault();
     }

@@ -105,6 +105,32 @@ class AdminController(Controller):
 
     # --- inboxes ---------------------------------------------------------------------------
 
+    async def _inboxes_page(
+        self, db: AsyncSession, user: User, error: str | None = None, status_code: int = 200
+    ) -> Template:
+        inboxes = list((await db.execute(select(Inbox).order_by(Inbox.name))).scalars())
+        risky = {i.id: risky_domains(inbox_settings(i).security.allowed_domains) for i in inboxes}
+        return Template(
+            "admin/inboxes.html",
+            context={
+                "user": user,
+                "inboxes": inboxes,
+                "risky": risky,
+                "branches": await self._branches(db),
+                "error": error,
+            },
+            status_code=status_code,
+        )
+
+    async def _branches_page(
+        self, db: AsyncSession, user: User, error: str | None = None, status_code: int = 200
+    ) -> Template:
+        return Template(
+            "admin/branches.html",
+            context={"user": user, "branches": await self._branches(db), "error": error},
+            status_code=status_code,
+        )
+
     async def _branches(self, db: AsyncSession) -> list[Branch]:
         return list((await db.execute(select(Branch).order_by(Branch.name))).scalars())
 
@@ -145,18 +171,7 @@ class AdminController(Controller):
 
     @get("/inboxes", name="admin_inboxes")
     async def inboxes(self, db_session: DB, current_user: CurrentUser) -> Template:
-        inboxes = list((await db_session.execute(select(Inbox).order_by(Inbox.name))).scalars())
-        risky = {i.id: risky_domains(inbox_settings(i).security.allowed_domains) for i in inboxes}
-        return Template(
-            "admin/inboxes.html",
-            context={
-                "user": current_user,
-                "inboxes": inboxes,
-                "risky": risky,
-                "branches": await self._branches(db_session),
-                "error": None,
-            },
-        )
+        return await self._inboxes_page(db_session, current_user)
 
     @post("/inboxes", name="admin_inbox_create", status_code=303)
     async def create_inbox(
@@ -173,18 +188,7 @@ class AdminController(Controller):
                 branch=branch,
             )
         except DomainError as exc:
-            inboxes = list((await db_session.execute(select(Inbox).order_by(Inbox.name))).scalars())
-            return Template(
-                "admin/inboxes.html",
-                context={
-                    "user": current_user,
-                    "inboxes": inboxes,
-                    "risky": {},
-                    "branches": await self._branches(db_session),
-                    "error": exc.detail,
-                },
-                status_code=400,
-            )
+            return await self._inboxes_page(db_session, current_user, exc.translated(), 400)
         return Redirect(f"/admin/inboxes/{inbox.id}", status_code=303)
 
     @get("/inboxes/{inbox_id:int}", name="admin_inbox")
@@ -231,7 +235,7 @@ class AdminController(Controller):
             await _rolled_back(db_session, current_user)
             inbox = await service.require(inbox_id)
             return await self._inbox_page(
-                request, db_session, current_user, inbox, error=exc.detail, status_code=400
+                request, db_session, current_user, inbox, error=exc.translated(), status_code=400
             )
         await db_session.refresh(inbox, attribute_names=["branch", "fallback_branch"])
         return await self._inbox_page(request, db_session, current_user, inbox, saved=True)
@@ -284,7 +288,7 @@ class AdminController(Controller):
         except DomainError as exc:
             await _rolled_back(db_session, current_user, inbox)
             return await self._inbox_page(
-                request, db_session, current_user, inbox, error=exc.detail, status_code=400
+                request, db_session, current_user, inbox, error=exc.translated(), status_code=400
             )
         return await self._inbox_page(request, db_session, current_user, inbox, saved=True)
 
@@ -328,14 +332,7 @@ class AdminController(Controller):
 
     @get("/branches", name="admin_branches")
     async def branches(self, db_session: DB, current_user: CurrentUser) -> Template:
-        return Template(
-            "admin/branches.html",
-            context={
-                "user": current_user,
-                "branches": await self._branches(db_session),
-                "error": None,
-            },
-        )
+        return await self._branches_page(db_session, current_user)
 
     @post("/branches", name="admin_branch_create", status_code=303)
     async def create_branch(
@@ -345,15 +342,7 @@ class AdminController(Controller):
         try:
             await BranchService(session=db_session).create_branch(form.get("name", ""))
         except DomainError as exc:
-            return Template(
-                "admin/branches.html",
-                context={
-                    "user": current_user,
-                    "branches": await self._branches(db_session),
-                    "error": exc.detail,
-                },
-                status_code=400,
-            )
+            return await self._branches_page(db_session, current_user, exc.translated(), 400)
         return Redirect("/admin/branches", status_code=303)
 
     @post("/branches/{branch_id:int}", name="admin_branch_save", status_code=303)
@@ -372,14 +361,11 @@ class AdminController(Controller):
             select(Branch).where(func.lower(Branch.name) == name.lower(), Branch.id != branch.id)
         )
         if not name or len(name) > 200 or clash is not None:
-            return Template(
-                "admin/branches.html",
-                context={
-                    "user": current_user,
-                    "branches": await self._branches(db_session),
-                    "error": _("A branch needs a unique name of 1 to 200 characters."),
-                },
-                status_code=400,
+            return await self._branches_page(
+                db_session,
+                current_user,
+                _("A branch needs a unique name of 1 to 200 characters."),
+                400,
             )
         branch.name = name
         branch.is_active = bool(form.get("is_active"))
@@ -427,7 +413,7 @@ class AdminController(Controller):
                 branches=branches,
             )
         except (DomainError, ValueError) as exc:
-            detail = exc.detail if isinstance(exc, DomainError) else _("Unknown role.")
+            detail = exc.translated() if isinstance(exc, DomainError) else _("Unknown role.")
             return await self._operators_page(db_session, current_user, detail, 400)
         return Redirect("/admin/operators", status_code=303)
 
@@ -465,6 +451,6 @@ class AdminController(Controller):
                 await users.set_password(target.id, password)
         except (DomainError, ValueError) as exc:
             await db_session.rollback()
-            detail = exc.detail if isinstance(exc, DomainError) else _("Unknown role.")
+            detail = exc.translated() if isinstance(exc, DomainError) else _("Unknown role.")
             return await self._operators_page(db_session, current_user, detail, 400)
         return Redirect("/admin/operators", status_code=303)
