@@ -17,6 +17,7 @@ from uuid import UUID
 import msgspec
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import raiseload
 from uuid_utils.compat import uuid7
 
 from messenger.accounts.service import normalize_email
@@ -40,7 +41,7 @@ from messenger.geo import GeoLocator, Location
 from messenger.i18n import N_
 from messenger.inboxes.availability import decide_availability
 from messenger.inboxes.privacy import resolve_privacy
-from messenger.inboxes.service import InboxService, inbox_settings
+from messenger.inboxes.service import TOKEN_PREFIX, inbox_settings
 from messenger.inboxes.settings import FORBIDDEN_CONTENT_TYPES
 from messenger.presence import Presence
 from messenger.realtime.publisher import Publisher, message_payload
@@ -156,11 +157,19 @@ class WidgetService:
 
     async def inbox_by_id(self, inbox_id: int) -> Inbox | None:
         return await self.db.scalar(
-            select(Inbox).where(Inbox.id == inbox_id, Inbox.is_active.is_(True))
+            select(Inbox)
+            .where(Inbox.id == inbox_id, Inbox.is_active.is_(True))
+            .options(raiseload("*"))
         )
 
     async def inbox_by_token(self, widget_token: str) -> Inbox | None:
-        return await InboxService(session=self.db).get_by_token(widget_token)
+        if not widget_token.startswith(TOKEN_PREFIX) or len(widget_token) > 64:
+            return None
+        return await self.db.scalar(
+            select(Inbox)
+            .where(Inbox.widget_token == widget_token, Inbox.is_active.is_(True))
+            .options(raiseload("*"))
+        )
 
     async def last_message_id(self, conversation_id: UUID) -> int:
         newest = await self.db.scalar(
@@ -173,6 +182,9 @@ class WidgetService:
         conversation = await self.db.scalar(
             select(Conversation)
             .where(Conversation.inbox_id == inbox_id, Conversation.visitor_id == visitor_id)
+            # The widget path reads columns only: no eager loads of inbox/branch/visitor/assignee
+            # on every call (they doubled the statements per poll).
+            .options(raiseload("*"))
             .order_by(Conversation.created_at.desc(), Conversation.id.desc())
             .limit(1)
         )
