@@ -12,7 +12,7 @@ import contextlib
 import functools
 import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,7 @@ from messenger.app import create_app
 from messenger.config import Settings
 from messenger.db.models import Branch, User, UserRole
 from tests.factories import PASSWORD
+from tests.widget_helpers import eventually
 
 CSRF_COOKIE = "messenger_csrf"
 
@@ -147,20 +148,6 @@ async def fresh(db: AsyncSession, model: type[Any], key: Any) -> Any:
     """The row as it is in the database now (other connections wrote meanwhile)."""
     await db.commit()
     return await db.get(model, key, populate_existing=True)
-
-
-async def eventually(
-    check: Callable[[], Awaitable[Any]], *, within: float = 5.0, interval: float = 0.05
-) -> Any:
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            msg = f"condition not met within {within}s (last value {result!r})"
-            raise AssertionError(msg)
-        await asyncio.sleep(interval)
 
 
 class Visitor:

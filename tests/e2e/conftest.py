@@ -46,6 +46,7 @@ from messenger.realtime.publisher import Publisher
 from messenger.widget.links import AttachmentLinks
 from tests.conftest import LiveServer, free_port
 from tests.factories import PASSWORD, make_branch, make_inbox, make_user
+from tests.widget_helpers import eventually as _eventually
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -300,16 +301,8 @@ class Desk:
 async def eventually(
     check: Callable[[], Awaitable[Any]], *, within: float = 10.0, interval: float = 0.1
 ) -> Any:
-    """Await ``check()`` until it returns something truthy; fail after ``within`` seconds."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            msg = f"condition not met within {within}s (last value {result!r})"
-            raise AssertionError(msg)
-        await asyncio.sleep(interval)
+    """``tests.widget_helpers.eventually`` with a browser's patience."""
+    return await _eventually(check, within=within, interval=interval)
 
 
 # --- one customer site with its inbox and a live server -------------------------------------
