@@ -36,6 +36,7 @@ from messenger.widget.links import AttachmentLinks
 from messenger.widget.sessions import SessionSigner
 from tests.conftest import TEST_SECRET, LiveServer
 from tests.factories import make_inbox
+from tests.widget_helpers import EventStream
 
 SHOP = "https://shop.example"
 OTHER = "https://other.example"
@@ -766,46 +767,6 @@ async def test_attachment_links_are_bound_to_their_signature_and_inbox_sites(
 
 
 # --- visitors never reach each other (live process: real streams) ---------------------------
-
-
-class EventStream:
-    """Server-Sent Events read off an httpx streaming response."""
-
-    def __init__(self, response: httpx.Response) -> None:
-        self._lines = response.aiter_lines()
-        self.seen: list[dict[str, Any]] = []
-
-    async def next(self) -> dict[str, Any]:
-        event: dict[str, Any] = {}
-        data: list[str] = []
-        async for line in self._lines:
-            if line == "":
-                if event or data:
-                    break
-                continue
-            if line.startswith(":"):
-                if not event and not data:
-                    return {"comment": line[1:].strip()}
-                continue
-            field, _, value = line.partition(":")
-            value = value.removeprefix(" ")
-            if field == "data":
-                data.append(value)
-            else:
-                event[field] = value
-        else:
-            raise AssertionError("the stream ended")
-        if data:
-            event["data"] = "\n".join(data)
-        return event
-
-    async def until(self, predicate: Callable[[dict[str, Any]], bool], within: float = 10) -> None:
-        async with asyncio.timeout(within):
-            while True:
-                event = await self.next()
-                self.seen.append(event)
-                if predicate(event):
-                    return
 
 
 @asynccontextmanager

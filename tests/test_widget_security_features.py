@@ -32,6 +32,7 @@ from messenger.realtime.publisher import Publisher, message_payload
 from messenger.widget.links import AttachmentLinks
 from tests.conftest import LiveServer
 from tests.factories import make_branch, make_inbox, make_user
+from tests.widget_helpers import EventStream
 
 ORIGIN = "https://shop.example"
 HEADERS = {"Origin": ORIGIN}
@@ -438,49 +439,6 @@ async def test_garbage_and_tampered_challenge_solutions_are_refused(
 
 
 # --- notes never reach the visitor -----------------------------------------------------------
-
-
-class EventStream:
-    """Server-Sent Events read off an httpx streaming response."""
-
-    def __init__(self, response: httpx.Response) -> None:
-        self._lines = response.aiter_lines()
-        self.seen: list[dict[str, Any]] = []
-
-    async def next(self) -> dict[str, Any]:
-        event: dict[str, Any] = {}
-        data: list[str] = []
-        async for line in self._lines:
-            if line == "":
-                if event or data:
-                    break
-                continue
-            if line.startswith(":"):
-                if not event and not data:
-                    return {"comment": line[1:].strip()}
-                continue
-            field, _, value = line.partition(":")
-            value = value.removeprefix(" ")
-            if field == "data":
-                data.append(value)
-            else:
-                event[field] = value
-        else:
-            raise AssertionError("the stream ended")
-        if data:
-            event["data"] = "\n".join(data)
-        return event
-
-    async def until(self, predicate: Callable[[dict[str, Any]], bool], within: float = 10) -> None:
-        async with asyncio.timeout(within):
-            while True:
-                event = await self.next()
-                self.seen.append(event)
-                if predicate(event):
-                    return
-
-    def messages(self) -> list[dict[str, Any]]:
-        return [json.loads(e["data"]) for e in self.seen if e.get("event") == "message"]
 
 
 @asynccontextmanager

@@ -371,3 +371,46 @@ class SSEStream:
 
     async def connected(self) -> SSEStream:
         return await self.wait_for(lambda s: "connected" in s.comments())
+
+
+class EventStream:
+    """Server-Sent Events read off an httpx streaming response."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self._lines = response.aiter_lines()
+        self.seen: list[dict[str, Any]] = []
+
+    async def next(self) -> dict[str, Any]:
+        event: dict[str, Any] = {}
+        data: list[str] = []
+        async for line in self._lines:
+            if line == "":
+                if event or data:
+                    break
+                continue
+            if line.startswith(":"):
+                if not event and not data:
+                    return {"comment": line[1:].strip()}
+                continue
+            field, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            if field == "data":
+                data.append(value)
+            else:
+                event[field] = value
+        else:
+            raise AssertionError("the stream ended")
+        if data:
+            event["data"] = "\n".join(data)
+        return event
+
+    async def until(self, predicate: Callable[[dict[str, Any]], bool], within: float = 10) -> None:
+        async with asyncio.timeout(within):
+            while True:
+                event = await self.next()
+                self.seen.append(event)
+                if predicate(event):
+                    return
+
+    def messages(self) -> list[dict[str, Any]]:
+        return [json.loads(e["data"]) for e in self.seen if e.get("event") == "message"]
