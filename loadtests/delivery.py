@@ -213,7 +213,7 @@ async def _operator(plan: list[tuple[str, str]], options: dict[str, Any]) -> dic
     from messenger.db import alchemy_config
     from messenger.db.models import Conversation, User
     from messenger.realtime.publisher import Publisher
-    from messenger.widget.links import AttachmentLinks
+    from messenger.attachments.links import AttachmentLinks
 
     settings = Settings.from_env()
     backends = Backends.from_settings(settings)

@@ -5,47 +5,54 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 import asyncpg
-from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
-from litestar import Litestar, MediaType, Request, Response
+from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
+from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
-from litestar.datastructures import State
-from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
 from litestar.middleware.session.server_side import ServerSideSessionConfig
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.prometheus import PrometheusConfig
-from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
-from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY, HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.template.config import TemplateConfig
 from sqlalchemy import select
-from sqlalchemy.exc import DataError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from messenger import __version__
+from messenger.attachments.links import AttachmentLinks
+from messenger.attachments.storage import Storage, storage_from_url
 from messenger.backends import Backends
 from messenger.config import Settings, SettingsError, get_settings
 from messenger.dashboard.controllers.admin import AdminController
 from messenger.dashboard.controllers.auth import AccountController, AuthController
 from messenger.dashboard.controllers.stream import StaffStreamController
 from messenger.dashboard.controllers.unified import UnifiedMessengerController
+from messenger.dashboard.deps import locale_hook
 from messenger.db import alchemy_config
 from messenger.db.models import Branch
 from messenger.demo.controllers import DemoController
-from messenger.errors import DomainError
-from messenger.i18n import N_, gettext, negotiate, use_locale
+from messenger.error_handlers import exception_handlers
 from messenger.logs import RequestLogMiddleware
-from messenger.metrics import WIDGET_REFUSALS
+from messenger.realtime.publisher import Publisher
+from messenger.realtime.transaction import commit_then_publish
 from messenger.system.controllers import MetricsController, SystemController
 from messenger.templating import build_environment
+from messenger.visitors.geo import GeoLocator
+from messenger.widget.attachments import WidgetAttachmentController
+from messenger.widget.challenge import Challenges
 from messenger.widget.controllers import WidgetController
 from messenger.widget.middleware import WidgetEdgeMiddleware
-from messenger.widget.runtime import WidgetRuntime
+from messenger.widget.origins import KnownOrigins
+from messenger.widget.sessions import SessionSigner, StreamTickets
+from messenger.widget.stream import WidgetStreamController
+from messenger.widget.throttle import Throttle
 
 log = logging.getLogger("messenger")
 
@@ -56,136 +63,11 @@ STATIC_DIR = ROOT / "static"
 #: cross-site by design and is protected by the origin allowlist, tokens and throttling).
 NON_DASHBOARD_PATHS = ["/api/", "/static/", "/schema", "/health", "/ready", "/metrics"]
 
-_STATUS_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "too_large",
-    415: "unsupported_media_type",
-    422: "invalid",
-    429: "throttled",
-    503: "unavailable",
-}
 
-
-def error_body(code: str, detail: str, **extra: object) -> dict[str, object]:
-    """Every JSON error looks like this: a stable English code and a human sentence."""
-    return {"error": code, "detail": detail, **extra}
-
-
-#: Litestar's own details, so that they are in the catalogs too.
-_FRAMEWORK_DETAILS = (
-    N_("Not Found"),
-    N_("Method Not Allowed"),
-    N_("Bad Request"),
-    N_("CSRF token verification failed"),
-    N_("Request Entity Too Large"),
-    N_("Sign in first."),
-)
-
-
-def _translated(request: Request, msgid: str) -> str:
-    with use_locale(_request_locale(request)):
-        return gettext(msgid)
-
-
-def _request_locale(request: Request) -> str:
-    """Widget API errors speak the widget's language (its Accept-Language), staff pages
-    the operator's; the ``error`` code stays English and stable."""
-    settings = request.app.state.settings
-    session = request.scope.get("session") or {}
-    preferred = session.get("locale") if isinstance(session, dict) else None
-    return negotiate(preferred, request.headers.get("accept-language"), settings.default_locale)
-
-
-def _domain_error(request: Request, exc: DomainError) -> Response:
-    with use_locale(_request_locale(request)):
-        detail = exc.translated()
-    retry_after = exc.extra.get("retry_after")
-    if exc.status_code in {428, 429}:
-        reason = str(exc.extra.get("limit", exc.code))
-        WIDGET_REFUSALS.labels(status=str(exc.status_code), reason=reason).inc()
-    return Response(
-        error_body(exc.code, detail, **exc.extra),
-        status_code=exc.status_code,
-        media_type=MediaType.JSON,
-        headers={"Retry-After": str(retry_after)} if retry_after is not None else None,
-    )
-
-
-def _undecodable_body(request: Request, exc: Exception) -> Response:
-    """Bodies msgspec cannot even decode (invalid UTF-8, absurd nesting) or values the
-    database cannot store (a NUL character): the client's mistake, said as such."""
-    log.info(
-        "refused an undecodable value on %s %s (%s)",
-        request.method,
-        request.url.path,
-        type(exc).__name__,
-    )
-    return Response(
-        error_body(
-            "invalid",
-            _translated(request, N_("The request contains data that cannot be decoded or stored.")),
-        ),
-        status_code=HTTP_422_UNPROCESSABLE_ENTITY,
-        media_type=MediaType.JSON,
-    )
-
-
-def _validation_error(request: Request, exc: ValidationException) -> Response:
-    with use_locale(_request_locale(request)):
-        detail = gettext(N_("The request is invalid; see errors."))
-    return Response(
-        error_body("invalid", detail, errors=exc.extra or []),
-        status_code=HTTP_422_UNPROCESSABLE_ENTITY,
-        media_type=MediaType.JSON,
-    )
-
-
-def _http_error(request: Request, exc: HTTPException) -> Response:
-    code = _STATUS_CODES.get(exc.status_code, "error")
-    with use_locale(_request_locale(request)):
-        detail = gettext(exc.detail)
-    return Response(
-        error_body(code, detail),
-        status_code=exc.status_code,
-        headers=exc.headers,
-        media_type=MediaType.JSON,
-    )
-
-
-def _not_signed_in(request: Request, exc: NotAuthorizedException) -> Response:
-    """Dashboard pages send a visitor without a session to the sign-in page."""
-    if request.url.path.startswith("/api/"):
-        return _http_error(request, exc)
-    if request.headers.get("hx-request"):
-        return Response(b"", status_code=401, headers={"HX-Redirect": "/login"})
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return Redirect(f"/login?next={quote(target, safe='')}", status_code=303)
-
-
-def _unexpected_error(request: Request, exc: Exception) -> Response:
-    # Logged with the traceback for us; the client gets a sentence, never a stack trace.
-    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return Response(
-        error_body(
-            "internal_error",
-            _translated(request, N_("Something went wrong on our side; please try again.")),
-        ),
-        status_code=HTTP_500_INTERNAL_SERVER_ERROR,
-        media_type=MediaType.JSON,
-    )
-
-
-async def check_default_branch(app: Litestar) -> None:
+async def check_default_branch(settings: Settings, config: SQLAlchemyAsyncConfig) -> None:
     """Fail start-up when ``MESSENGER_DEFAULT_BRANCH_ID`` names no branch."""
-    settings: Settings = app.state.settings
     if settings.default_branch_id is None:
         return
-    config = app.state.alchemy_config
     try:
         async with config.get_session() as session:
             branch = await session.scalar(
@@ -205,21 +87,91 @@ async def check_default_branch(app: Litestar) -> None:
         )
 
 
+@dataclass(frozen=True)
+class AppServices:
+    """The app's long-lived parts, built once per process from the settings: the one
+    composition root. Handlers reach each by name through dependency injection."""
+
+    settings: Settings
+    backends: Backends
+    alchemy: SQLAlchemyAsyncConfig
+    signer: SessionSigner
+    tickets: StreamTickets
+    links: AttachmentLinks
+    challenges: Challenges
+    throttle: Throttle
+    geo: GeoLocator
+    storage: Storage
+    publisher: Publisher
+    known_origins: KnownOrigins
+
+    @classmethod
+    def build(cls, settings: Settings) -> AppServices:
+        secret = settings.require_secret_key()
+        backends = Backends.from_settings(settings)
+        alchemy = alchemy_config(settings)
+        signer = SessionSigner(secret)
+        links = AttachmentLinks(secret)
+        publisher = Publisher(backends.channels, settings.redis_prefix, links)
+        alchemy.before_send_handler = commit_then_publish(publisher, alchemy.session_scope_key)
+        return cls(
+            settings=settings,
+            backends=backends,
+            alchemy=alchemy,
+            signer=signer,
+            tickets=StreamTickets(backends.state, signer),
+            links=links,
+            challenges=Challenges(backends.state, secret, settings.widget_challenge_max_number),
+            throttle=Throttle(backends.state, settings),
+            geo=GeoLocator(settings.geoip_db_path if settings.geoip_enabled else None),
+            storage=storage_from_url(settings.storage_url, settings.data_dir),
+            publisher=publisher,
+            known_origins=KnownOrigins(alchemy.get_session),
+        )
+
+    def dependencies(self) -> dict[str, Provide]:
+        """``settings``, ``publisher``, ``storage``… by name; ``channels`` comes from the
+        Channels plugin and ``db_session`` from the database plugin."""
+
+        def constant(value: object) -> Provide:
+            return Provide(lambda: value, use_cache=True, sync_to_thread=False)
+
+        named: dict[str, object] = {
+            "settings": self.settings,
+            "signer": self.signer,
+            "tickets": self.tickets,
+            "links": self.links,
+            "challenges": self.challenges,
+            "throttle": self.throttle,
+            "geo": self.geo,
+            "storage": self.storage,
+            "publisher": self.publisher,
+            "shared_state": self.backends.state,
+            "presence": self.backends.presence,
+            "backends": self.backends,
+            "sessions": self.alchemy.get_session,
+        }
+        return {name: constant(value) for name, value in named.items()}
+
+    async def close(self) -> None:
+        self.geo.close()
+        await self.backends.close()
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
-    secret = settings.require_secret_key()
-    backends = Backends.from_settings(settings)
+    services = AppServices.build(settings)
     secure_cookies = settings.public_url.startswith("https://")
-    widget = WidgetRuntime.build(settings, backends, secret)
-    config = alchemy_config(settings)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         try:
             yield
         finally:
-            widget.geo.close()
-            await backends.close()
+            await services.close()
+
+    async def check_default_branch_on_start(_: Litestar) -> None:
+        await check_default_branch(settings, services.alchemy)
 
     return Litestar(
         route_handlers=[
@@ -231,9 +183,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
             StaffStreamController,
             AdminController,
             WidgetController,
+            WidgetStreamController,
+            WidgetAttachmentController,
             DemoController,
             create_static_files_router(path="/static", directories=[STATIC_DIR]),
         ],
+        dependencies=services.dependencies(),
+        before_request=locale_hook(settings.default_locale),
         middleware=[
             RequestLogMiddleware,
             PrometheusConfig(
@@ -242,7 +198,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 group_path=True,
                 exclude=["/metrics", "/static/"],
             ).middleware,
-            WidgetEdgeMiddleware,
+            DefineMiddleware(
+                WidgetEdgeMiddleware, settings=settings, known_origins=services.known_origins
+            ),
             ServerSideSessionConfig(
                 store="sessions",
                 key="messenger_session",
@@ -254,7 +212,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ).middleware,
         ],
         csrf_config=CSRFConfig(
-            secret=secret,
+            secret=settings.require_secret_key(),
             cookie_name="messenger_csrf",
             cookie_secure=secure_cookies,
             cookie_samesite="lax",
@@ -264,17 +222,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         template_config=TemplateConfig(
             instance=JinjaTemplateEngine.from_environment(build_environment(TEMPLATES_DIR))
         ),
-        plugins=[SQLAlchemyPlugin(config=config), backends.channels],
-        stores=backends.stores,
-        state=State(
-            {
-                "settings": settings,
-                "backends": backends,
-                "alchemy_config": config,
-                "widget": widget,
-            }
-        ),
-        on_startup=[check_default_branch],
+        plugins=[SQLAlchemyPlugin(config=services.alchemy), services.backends.channels],
+        stores=services.backends.stores,
+        on_startup=[check_default_branch_on_start],
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(
             title="Messenger API",
@@ -295,16 +245,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 }
             ),
         ),
-        exception_handlers={
-            DomainError: _domain_error,
-            ValidationException: _validation_error,
-            NotAuthorizedException: _not_signed_in,
-            UnicodeDecodeError: _undecodable_body,
-            RecursionError: _undecodable_body,
-            DataError: _undecodable_body,
-            HTTPException: _http_error,
-            Exception: _unexpected_error,
-        },
+        exception_handlers=exception_handlers(settings.default_locale),
         debug=False,
         logging_config=None,  # logging is ours: JSON lines, see messenger.logs
     )

@@ -19,7 +19,6 @@ from redis.asyncio import Redis
 
 from messenger.config import Settings
 from messenger.presence import MemoryPresence, Presence, RedisPresence
-from messenger.realtime.subscriber import StreamSubscriber
 from messenger.state import MemoryState, RedisState, SharedState
 
 #: Events a slow stream may have queued before the oldest are dropped (the client then
@@ -33,7 +32,6 @@ def _channels(backend: RedisChannelsPubSubBackend | MemoryChannelsBackend) -> Ch
         arbitrary_channels_allowed=True,  # names are bounded by design: see realtime.events
         subscriber_max_backlog=STREAM_BACKLOG,
         subscriber_backlog_strategy="dropleft",
-        subscriber_class=StreamSubscriber,
     )
 
 

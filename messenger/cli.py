@@ -139,17 +139,11 @@ def check(lang: str | None, as_json: bool) -> None:
 async def _check_startup(settings: Settings) -> None:
     from messenger.app import check_default_branch
 
-    class _App:  # the start-up check reads only app.state
-        def __init__(self) -> None:
-            from litestar.datastructures import State
-
-            self.state = State({"settings": settings, "alchemy_config": alchemy_config(settings)})
-
-    app = _App()
+    config = alchemy_config(settings)
     try:
-        await check_default_branch(app)  # type: ignore[arg-type]
+        await check_default_branch(settings, config)
     finally:
-        await app.state.alchemy_config.get_engine().dispose()
+        await config.get_engine().dispose()
 
 
 @main.command()

@@ -17,6 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale
+from babel.core import negotiate_locale
 from babel.dates import format_datetime as _format_datetime
 from babel.dates import format_timedelta
 from babel.support import LazyProxy, NullTranslations, Translations
@@ -75,24 +76,52 @@ def lazy_gettext(message: str) -> LazyProxy:
     return LazyProxy(gettext, message, enable_cache=False)
 
 
+def accepted_languages(*headers: str | None) -> list[str]:
+    """Language tags named by ``Accept-Language``-like values, best first (by ``q``, then
+    by position; a later header counts after an earlier one): the one parser of them."""
+    weighted: list[tuple[float, int, str]] = []
+    position = 0
+    for header in headers:
+        for part in (header or "").split(","):
+            tag, _, params = part.strip().partition(";")
+            tag = tag.strip().lower().replace("_", "-")
+            if not tag:
+                continue
+            quality = 1.0
+            if params.strip().startswith("q="):
+                try:
+                    quality = float(params.strip()[2:])
+                except ValueError:
+                    quality = 0.0
+            if quality > 0:
+                weighted.append((quality, position, tag))
+            position += 1
+    # Headers further down the list only break ties: earlier headers win at equal weight.
+    return [tag for _q, _p, tag in sorted(weighted, key=lambda item: (-item[0], item[1]))]
+
+
 def negotiate(preferred: str | None, accept_language: str | None, default: str) -> str:
     """The operator's saved choice, else the browser's first supported language, else default."""
     if preferred in LOCALES:
         return preferred  # type: ignore[return-value]
-    weighted: list[tuple[float, str]] = []
-    for index, part in enumerate((accept_language or "").split(",")):
-        tag, _, params = part.strip().partition(";")
-        quality = 1.0
-        if params.strip().startswith("q="):
-            try:
-                quality = float(params.strip()[2:])
-            except ValueError:
-                quality = 0.0
-        weighted.append((quality - index * 1e-6, tag.strip().lower()[:2]))
-    for _quality, language in sorted(weighted, reverse=True):
-        if language in LOCALES:
-            return language
+    tags = accepted_languages(accept_language)
+    chosen = negotiate_locale(tags, list(LOCALES), sep="-") if tags else None
+    if chosen is None:
+        chosen = next((t[:2] for t in tags if t[:2] in LOCALES), None)
+    if chosen in LOCALES:
+        return chosen
     return default if default in LOCALES else LOCALES[0]
+
+
+def primary_language(*candidates: str | None) -> str | None:
+    """The visitor's language for routing and the operator: the primary subtag of the
+    first language named (``de-DE,en;q=0.8`` → ``de``), whatever the language."""
+    for candidate in candidates:
+        for tag in accepted_languages(candidate):
+            primary = tag.split("-")[0]
+            if 2 <= len(primary) <= 3 and primary.isalpha():
+                return primary
+    return None
 
 
 def _zone() -> ZoneInfo:

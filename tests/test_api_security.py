@@ -27,12 +27,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from messenger.app import create_app
+from messenger.attachments.links import AttachmentLinks
 from messenger.backends import Backends
 from messenger.config import Settings
 from messenger.db.models import Attachment, Conversation, Inbox, Message
 from messenger.logs import JsonFormatter
 from messenger.realtime.events import Envelope, encode, visitor_channel
-from messenger.widget.links import AttachmentLinks
 from messenger.widget.sessions import SessionSigner
 from tests.conftest import TEST_SECRET, LiveServer
 from tests.factories import make_inbox

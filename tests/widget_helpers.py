@@ -11,24 +11,25 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 from uuid import UUID
 
 import httpx
+from litestar.channels import Subscriber
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from messenger.attachments.links import AttachmentLinks
 from messenger.backends import Backends
 from messenger.config import Settings
+from messenger.conversations.actions import set_typing
 from messenger.conversations.service import ConversationService
 from messenger.db import alchemy_config
 from messenger.db.models import Conversation, Message, User
 from messenger.realtime.events import Envelope, decode, staff_branch_channel
 from messenger.realtime.publisher import Publisher
-from messenger.realtime.subscriber import StreamSubscriber
-from messenger.widget.links import AttachmentLinks
+from messenger.realtime.transaction import transaction
 
 ORIGIN = "https://shop.example"
 
@@ -172,54 +173,57 @@ class OperatorDesk:
             await self.backends.close()
             await self.config.get_engine().dispose()
 
+    def transaction(self) -> Any:
+        """A unit of work as the app runs one: commit, then publish what it recorded."""
+        return transaction(self.config.get_session, self.publisher)
+
     async def reply(self, conversation_id: UUID | str, user_id: int, body: str) -> Message:
-        async with self.config.get_session() as db:
+        async with self.transaction() as db:
             conversation = await db.get(Conversation, UUID(str(conversation_id)))
             user = await db.get(User, user_id)
             assert conversation is not None
             assert user is not None
             message, created = await ConversationService(session=db).reply(conversation, user, body)
             assert created
-            await db.refresh(message, attribute_names=["author", "attachments"])
-            await self.publisher.message(conversation, message)
-            return message
+        return message
 
     async def note(self, conversation_id: UUID | str, user_id: int, body: str) -> Message:
-        async with self.config.get_session() as db:
+        async with self.transaction() as db:
             conversation = await db.get(Conversation, UUID(str(conversation_id)))
             user = await db.get(User, user_id)
             assert conversation is not None
             assert user is not None
             message = await ConversationService(session=db).add_note(conversation, user, body)
-            await db.refresh(message, attribute_names=["author", "attachments"])
-            await self.publisher.message(conversation, message)
-            return message
+        return message
 
     async def operator_read(self, conversation_id: UUID | str, up_to_id: int) -> int | None:
         """Staff have read the visitor's messages up to ``up_to_id``: store and publish."""
-        async with self.config.get_session() as db:
+        async with self.transaction() as db:
             conversation = await db.get(Conversation, UUID(str(conversation_id)))
             assert conversation is not None
             marker = await ConversationService(session=db).mark_read_by_operator(
                 conversation, up_to_id
             )
             assert marker is not None
-            await self.publisher.receipt(
-                conversation, "read", marker, datetime.now(UTC), by="operator"
-            )
-            return marker
+        return marker
 
     async def typing(self, conversation_id: UUID | str, *, typing: bool, name: str) -> None:
-        async with self.config.get_session() as db:
+        async with self.transaction() as db:
             conversation = await db.get(Conversation, UUID(str(conversation_id)))
             assert conversation is not None
-            await self.publisher.typing(conversation, by_visitor=False, typing=typing, name=name)
+            await set_typing(
+                self.backends.state,
+                db,
+                conversation,
+                by_visitor=False,
+                typing=typing,
+                operator_name=name,
+            )
 
     async def watch_branch(self, branch_id: int) -> StaffWatch:
         subscriber = await self.backends.channels.subscribe(
             [staff_branch_channel(self.settings.redis_prefix, branch_id)]
         )
-        assert isinstance(subscriber, StreamSubscriber)
         # The subscription reaches Redis asynchronously: give it a moment before acting.
         await asyncio.sleep(0.2)
         return StaffWatch(subscriber)
@@ -229,8 +233,21 @@ class OperatorDesk:
 class StaffWatch:
     """A staff-side subscriber on one branch channel, decoding envelopes."""
 
-    subscriber: StreamSubscriber
+    subscriber: Subscriber
     seen: list[Envelope] = field(default_factory=list)
+    _pending: asyncio.Future[bytes] | None = None
+
+    async def _next(self, within: float) -> bytes | None:
+        """The next event, or None after ``within`` seconds (the public Channels API)."""
+        if self._pending is None:
+            if not hasattr(self, "_events"):
+                self._events = self.subscriber.iter_events()
+            self._pending = asyncio.ensure_future(anext(self._events))
+        done, _ = await asyncio.wait({self._pending}, timeout=within)
+        if self._pending not in done:
+            return None
+        raw, self._pending = self._pending.result(), None
+        return raw
 
     async def wait_for(
         self, predicate: Callable[[Envelope], bool], within: float = 5.0
@@ -240,7 +257,7 @@ class StaffWatch:
                 return envelope
         deadline = asyncio.get_running_loop().time() + within
         while (left := deadline - asyncio.get_running_loop().time()) > 0:
-            raw = await self.subscriber.next_event(left)
+            raw = await self._next(left)
             if raw is None:
                 break
             envelope = decode(raw)
@@ -254,7 +271,7 @@ class StaffWatch:
         """Everything that arrives within ``seconds``."""
         deadline = asyncio.get_running_loop().time() + seconds
         while (left := deadline - asyncio.get_running_loop().time()) > 0:
-            raw = await self.subscriber.next_event(left)
+            raw = await self._next(left)
             if raw is None:
                 break
             self.seen.append(decode(raw))

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from uuid import UUID
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from messenger.db.models import Message, MessageKind, MessageSender
+from messenger.conversations.service import receipt_event
+from messenger.db.events import record
+from messenger.db.models import Conversation, Message, MessageKind, MessageSender
 
 
 async def mark_delivered_to_visitor(
-    session: AsyncSession, conversation_id: UUID, up_to_id: int
-) -> tuple[int, datetime] | None:
+    session: AsyncSession, conversation: Conversation, up_to_id: int
+) -> int | None:
     """Stamp ``delivered_at`` on operator messages up to ``up_to_id`` not yet stamped.
 
-    Returns ``(highest id stamped, time)`` when something changed (then a receipt event is
-    due), None otherwise. Commits.
+    Returns the highest id stamped when something changed (and records the ``delivered``
+    receipt for staff), None otherwise. The caller's unit of work commits.
     """
+    conversation_id = conversation.id
     now = datetime.now(UTC)
     condition = (
         (Message.conversation_id == conversation_id)
@@ -36,5 +38,5 @@ async def mark_delivered_to_visitor(
         .values(delivered_at=now)
         .execution_options(synchronize_session=False)
     )
-    await session.commit()
-    return highest, now
+    record(session, receipt_event(conversation, "delivered", highest, now, by="visitor"))
+    return highest

@@ -1,4 +1,9 @@
-"""The rules of a conversation's life. Controllers call these; nothing here knows HTTP."""
+"""The rules of a conversation's life. Controllers call these; nothing here knows HTTP.
+
+Nothing here commits: the caller's unit of work does (the request, or
+:func:`messenger.realtime.transaction.transaction`). Every change that live screens must
+see is recorded as a domain event on the session and published after that commit.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,11 @@ from uuid import UUID
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from sqlalchemy import Select, select, update
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from messenger.conversations.timeline import VISITOR_KINDS
+from messenger.db.events import DomainEvent, about, record
 from messenger.db.models import (
     Conversation,
     ConversationChannel,
@@ -107,15 +115,15 @@ class ConversationService(SQLAlchemyAsyncRepositoryService[Conversation]):
         sender: MessageSender,
         body: str,
         kind: MessageKind = MessageKind.MESSAGE,
-        author_id: int | None = None,
+        author: User | None = None,
         client_msg_id: str | None = None,
-        commit: bool = True,
     ) -> tuple[Message, bool]:
         """Add a message; ``(message, created)``. A known ``client_msg_id`` returns the stored one.
 
         The conversation row is locked first (the UPDATE of its activity time) and the
         message id is drawn under that lock, so ids of one conversation commit in order
-        and a reader asking for "after id N" never misses a late commit.
+        and a reader asking for "after id N" never misses a late commit. A new message is
+        recorded as a ``message`` event (the publisher keeps notes away from visitors).
         """
         session = self.repository.session
         if client_msg_id is not None and (
@@ -133,25 +141,35 @@ class ConversationService(SQLAlchemyAsyncRepositoryService[Conversation]):
             # Again under the lock: a concurrent retry may have committed meanwhile.
             existing := await self._by_client_msg_id(conversation.id, client_msg_id)
         ):
-            if commit:
-                await session.commit()
             return existing, False
         message = Message(
             conversation_id=conversation.id,
             sender=sender,
             kind=kind,
             body=body,
-            author_id=author_id,
+            author_id=author.id if author is not None else None,
             client_msg_id=client_msg_id,
         )
         session.add(message)
         await session.flush()
+        # What the message shows is known here: no read-back after the write.
+        set_committed_value(message, "author", author)
+        set_committed_value(message, "attachments", [])
         conversation.last_activity_at = now
-        if commit:
-            await session.commit()
         MESSAGES.labels(sender=sender.value, kind=kind.value).inc()
-        await session.refresh(message)
+        record(session, about(conversation, "message", message=message))
         return message, True
+
+    def status_changed(self, conversation: Conversation) -> None:
+        """Record that ``conversation``'s status changed (widget and staff redraw it)."""
+        record(
+            self.repository.session,
+            about(
+                conversation,
+                "status",
+                {"conversation_id": str(conversation.id), "status": conversation.status.value},
+            ),
+        )
 
     async def reply(
         self, conversation: Conversation, author: User, body: str, client_msg_id: str | None = None
@@ -161,13 +179,15 @@ class ConversationService(SQLAlchemyAsyncRepositoryService[Conversation]):
         text = clean_body(body)
         if conversation.status in (ConversationStatus.RESOLVED, ConversationStatus.PENDING):
             conversation.status = ConversationStatus.OPEN
-        return await self.append(
+            self.status_changed(conversation)
+        message, created = await self.append(
             conversation,
             sender=MessageSender.OPERATOR,
             body=text,
-            author_id=author.id,
+            author=author,
             client_msg_id=client_msg_id,
         )
+        return message, created
 
     async def add_note(
         self, conversation: Conversation, author: User, body: str, client_msg_id: str | None = None
@@ -179,7 +199,7 @@ class ConversationService(SQLAlchemyAsyncRepositoryService[Conversation]):
             sender=MessageSender.OPERATOR,
             kind=MessageKind.NOTE,
             body=clean_body(body),
-            author_id=author.id,
+            author=author,
             client_msg_id=client_msg_id,
         )
         return message
@@ -188,63 +208,84 @@ class ConversationService(SQLAlchemyAsyncRepositoryService[Conversation]):
 
     async def change_status(
         self, conversation: Conversation, status: ConversationStatus | str, actor: User
-    ) -> Conversation:
+    ) -> Message | None:
         """Any status may follow any other (staff can reopen what they closed); an event
-        message records each real change. A *closed* conversation stays closed for the
-        visitor: their next message starts a new conversation."""
+        message records each real change and is returned (None: nothing changed). A
+        *closed* conversation stays closed for the visitor: their next message starts a
+        new conversation."""
         self._require_in_scope(conversation, actor)
         new = _parse_enum(ConversationStatus, status, "status")
         if new == conversation.status:
-            return conversation
+            return None
         conversation.status = new
-        await self.append(
+        self.status_changed(conversation)
+        event, _ = await self.append(
             conversation,
             sender=MessageSender.SYSTEM,
             kind=MessageKind.EVENT,
             body=f"status:{new.value}",
-            author_id=actor.id,
+            author=actor,
         )
-        return conversation
+        return event
 
     async def set_priority(
         self, conversation: Conversation, priority: ConversationPriority | str, actor: User
     ) -> Conversation:
         self._require_in_scope(conversation, actor)
         conversation.priority = _parse_enum(ConversationPriority, priority, "priority")
-        return await self.update(conversation, auto_commit=True)
+        await self.repository.session.flush()
+        self._staff_update(conversation, priority=conversation.priority.value)
+        return conversation
 
     async def assign(
         self, conversation: Conversation, assignee_id: int, actor: User
-    ) -> Conversation:
-        """Assign to an active operator (or admin) who is a member of the conversation's branch."""
+    ) -> Message | None:
+        """Assign to an active operator (or admin) who is a member of the conversation's
+        branch; the event message it writes is returned (None: already theirs)."""
         self._require_in_scope(conversation, actor)
         assignee = await self.repository.session.get(User, assignee_id)
         if assignee is None or not assignee.is_active:
             raise InvalidInputError(N_("Only an active operator can be assigned."))
         if conversation.branch_id is None or conversation.branch_id not in assignee.branch_ids:
             raise InvalidInputError(
-                f"{assignee.name} is not an operator of this conversation's branch."
+                N_("%(name)s is not an operator of this conversation's branch."),
+                params={"name": assignee.name},
             )
         if conversation.assignee_id == assignee.id:
-            return conversation
-        conversation.assignee_id = assignee.id
-        await self.append(
+            return None
+        conversation.assignee = assignee
+        event, _ = await self.append(
             conversation,
             sender=MessageSender.SYSTEM,
             kind=MessageKind.EVENT,
             body="assigned",
-            author_id=assignee.id,
+            author=assignee,
         )
-        await self.repository.session.refresh(conversation, attribute_names=["assignee"])
-        return conversation
+        return event
 
-    async def assign_to_me(self, conversation: Conversation, actor: User) -> Conversation:
+    async def assign_to_me(self, conversation: Conversation, actor: User) -> Message | None:
         return await self.assign(conversation, actor.id, actor)
 
     async def unassign(self, conversation: Conversation, actor: User) -> Conversation:
         self._require_in_scope(conversation, actor)
-        conversation.assignee_id = None
-        return await self.update(conversation, auto_commit=True)
+        if conversation.assignee_id is None:
+            return conversation
+        conversation.assignee = None
+        await self.repository.session.flush()
+        self._staff_update(conversation, assignee=None)
+        return conversation
+
+    def _staff_update(self, conversation: Conversation, **data: object) -> None:
+        """A change only staff screens show (priority, assignee): their list redraws."""
+        record(
+            self.repository.session,
+            about(
+                conversation,
+                "status",
+                {"conversation_id": str(conversation.id), **data},
+                to_visitor=False,
+            ),
+        )
 
     # --- read markers --------------------------------------------------------------------
 
@@ -295,17 +336,23 @@ class ConversationService(SQLAlchemyAsyncRepositoryService[Conversation]):
             conversation.visitor_last_read_id = last_id
         else:
             conversation.operator_last_read_id = last_id
-        await session.commit()
+        await session.flush()
+        # Read by the visitor concerns staff; read by an operator also shows as ticks in
+        # the widget.
+        by = "visitor" if reader == MessageSender.VISITOR else "operator"
+        record(session, receipt_event(conversation, "read", last_id, now, by=by))
         return last_id
 
     # --- helpers ---------------------------------------------------------------------------
 
     async def _by_client_msg_id(self, conversation_id: UUID, client_msg_id: str) -> Message | None:
         return await self.repository.session.scalar(
-            select(Message).where(
+            select(Message)
+            .where(
                 Message.conversation_id == conversation_id,
                 Message.client_msg_id == client_msg_id,
             )
+            .options(selectinload(Message.author), selectinload(Message.attachments))
         )
 
     @staticmethod
@@ -322,4 +369,22 @@ def _parse_enum(enum: type[_E], value: _E | str, field: str) -> _E:
         return enum(value)
     except ValueError:
         allowed = ", ".join(m.value for m in enum)
-        raise InvalidInputError(f"{field} must be one of: {allowed}.") from None
+        raise InvalidInputError(
+            N_("%(field)s must be one of: %(allowed)s."),
+            params={"field": field, "allowed": allowed},
+        ) from None
+
+
+def receipt_event(
+    conversation: Conversation, kind: str, up_to_id: int, at: datetime, *, by: str
+) -> DomainEvent:
+    """``kind`` delivered/read, ``by`` the side that received or read. Receipts about the
+    visitor concern staff; an operator's read also shows as ticks in the widget."""
+    data = {
+        "kind": kind,
+        "by": by,
+        "up_to_id": up_to_id,
+        "at": at.isoformat(),
+        "conversation_id": str(conversation.id),
+    }
+    return about(conversation, "receipt", data, to_visitor=by == "operator")

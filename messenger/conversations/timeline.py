@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from messenger.db.models import Message, MessageKind
 
 VISITOR_KINDS: tuple[MessageKind, ...] = (MessageKind.MESSAGE, MessageKind.EVENT)
+#: What a message shows besides its columns, loaded with it wherever messages are listed.
+SHOWN_WITH = (selectinload(Message.author), selectinload(Message.attachments))
 MAX_PAGE = 200
 
 
@@ -33,6 +36,7 @@ async def visitor_messages(
             Message.id > after_id,
             Message.kind.in_(VISITOR_KINDS),
         )
+        .options(*SHOWN_WITH)
         .order_by(Message.id)
         .limit(min(max(limit, 1), MAX_PAGE))
     )
@@ -53,7 +57,7 @@ async def staff_messages(
     ``after_id`` reads forward (live catch-up).
     """
     limit = min(max(limit, 1), MAX_PAGE)
-    query = select(Message).where(Message.conversation_id == conversation_id)
+    query = select(Message).where(Message.conversation_id == conversation_id).options(*SHOWN_WITH)
     if after_id is not None:
         query = query.where(Message.id > after_id).order_by(Message.id).limit(limit)
         return list((await session.execute(query)).scalars())
@@ -61,3 +65,11 @@ async def staff_messages(
         query = query.where(Message.id < before_id)
     query = query.order_by(Message.id.desc()).limit(limit)
     return list(reversed((await session.execute(query)).scalars().all()))
+
+
+async def newest_message_id(session: AsyncSession, conversation_id: UUID) -> int:
+    """The id of the conversation's newest message of any kind (0 when it has none)."""
+    newest = await session.scalar(
+        select(func.max(Message.id)).where(Message.conversation_id == conversation_id)
+    )
+    return int(newest or 0)

@@ -3,11 +3,13 @@ the staff actions, and the full-page-or-partial rule."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import Request
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
+from litestar.params import SkipValidation
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +17,7 @@ from messenger.conversations.actions import StaffActions
 from messenger.conversations.service import ConversationService
 from messenger.db.models import User
 from messenger.i18n import negotiate, set_locale
+from messenger.state import SharedState
 
 LOCALE_COOKIE = "messenger_locale"
 SESSION_LOCALE_KEY = "locale"
@@ -23,21 +26,29 @@ SESSION_TZ_KEY = "tz"
 AnyRequest = Request[Any, Any, Any]
 
 
-async def apply_locale(request: AnyRequest) -> None:
-    """before_request of every dashboard route: session choice → cookie → browser → default."""
+def locale_hook(default: str) -> Callable[[AnyRequest], Awaitable[None]]:
+    """The app's ``before_request``: every request speaks the caller's language."""
+
+    async def hook(request: AnyRequest) -> None:
+        apply_locale(request, default)
+
+    return hook
+
+
+def apply_locale(request: AnyRequest, default: str) -> None:
+    """Session choice → cookie → browser → ``MESSENGER_DEFAULT_LOCALE``."""
     session = request.scope.get("session") or {}
     preferred = session.get(SESSION_LOCALE_KEY) if isinstance(session, dict) else None
     preferred = preferred or request.cookies.get(LOCALE_COOKIE)
-    default = request.app.state.settings.default_locale
     timezone = session.get(SESSION_TZ_KEY, "UTC") if isinstance(session, dict) else "UTC"
     set_locale(negotiate(preferred, request.headers.get("accept-language"), default), timezone)
 
 
-def provide_actions(request: AnyRequest, db_session: NamedDependency[AsyncSession]) -> StaffActions:
-    widget = request.app.state.widget
-    return StaffActions(
-        ConversationService(session=db_session), widget.publisher, widget.backends.state
-    )
+def provide_actions(
+    db_session: NamedDependency[AsyncSession],
+    shared_state: NamedDependency[SkipValidation[SharedState]],
+) -> StaffActions:
+    return StaffActions(ConversationService(session=db_session), shared_state)
 
 
 def require_admin(user: User) -> None:

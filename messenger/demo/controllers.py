@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
+from litestar.params import SkipValidation
 from litestar.response import Template
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,9 +47,11 @@ class DemoController(Controller):
 
     @get("/demo", cache=False, name="demo")
     async def demo_page(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[SkipValidation[Settings]],
     ) -> Template:
-        settings: Settings = request.app.state.settings
         if not settings.enabled:
             raise NotFoundException("The messenger is switched off.")
         inbox = await db_session.scalar(

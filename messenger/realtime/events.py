@@ -14,9 +14,9 @@ from uuid import UUID
 
 import msgspec
 
-VISITOR_SHARDS = 64
+from messenger.db.events import EventName
 
-EventName = Literal["message", "typing", "receipt", "status"]
+VISITOR_SHARDS = 64
 
 
 class Envelope(msgspec.Struct, frozen=True):

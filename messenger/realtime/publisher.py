@@ -1,53 +1,28 @@
-"""Publishing domain events. Always called *after* the database commit."""
+"""Publishing committed domain events to every process's live streams.
+
+Only :mod:`messenger.realtime.transaction` calls :meth:`Publisher.publish`, with the events
+a committed transaction recorded; nothing else publishes.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable
 from typing import Any
 
+import msgspec
 from litestar.channels import ChannelsPlugin
 
+from messenger.attachments.links import AttachmentLinks
+from messenger.conversations.schemas import message_out
 from messenger.conversations.timeline import is_visible_to_visitor
-from messenger.db.models import Conversation, Message
+from messenger.db.events import DomainEvent
 from messenger.realtime.events import (
     Envelope,
-    EventName,
     encode,
     staff_all_channel,
     staff_branch_channel,
     visitor_channel,
 )
-from messenger.widget.links import AttachmentLinks
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def message_payload(message: Message, links: AttachmentLinks) -> dict[str, Any]:
-    """The Widget API's Message object (also what staff streams carry)."""
-    return {
-        "id": message.id,
-        "conversation_id": str(message.conversation_id),
-        "sender": message.sender.value,
-        "kind": message.kind.value,
-        "body": message.body,
-        "client_msg_id": message.client_msg_id,
-        "created_at": _iso(message.created_at),
-        "delivered_at": _iso(message.delivered_at),
-        "read_at": _iso(message.read_at),
-        "author": {"name": message.author.name} if message.author is not None else None,
-        "attachments": [
-            {
-                "id": str(a.id),
-                "filename": a.filename,
-                "content_type": a.content_type,
-                "size": a.size_bytes,
-                "url": links.url(a.id),
-            }
-            for a in message.attachments
-        ],
-    }
 
 
 class Publisher:
@@ -56,79 +31,50 @@ class Publisher:
         self._prefix = prefix
         self._links = links
 
-    def _staff_channels(self, branch_id: int | None) -> list[str]:
-        names = [staff_all_channel(self._prefix)]
-        if branch_id is not None:
-            names.append(staff_branch_channel(self._prefix, branch_id))
-        return names
+    def envelope(self, event: DomainEvent) -> tuple[Envelope, list[str]]:
+        """The wire form of ``event`` and the channels it goes to.
 
-    async def publish(
-        self,
-        conversation: Conversation,
-        event: EventName,
-        data: dict[str, Any],
-        *,
-        event_id: int | None = None,
-        to_visitor: bool = True,
-        to_staff: bool = True,
-    ) -> None:
+        A message goes to staff always and to the visitor only if the visitor may see it:
+        :func:`is_visible_to_visitor` is checked here, the one place a message is published,
+        so a note can never reach a visitor stream.
+        """
+        to_visitor, to_staff = event.to_visitor, event.to_staff
+        data: dict[str, Any] = event.data
+        event_id: int | None = None
+        if event.message is not None:
+            message = event.message
+            event_id = message.id
+            if is_visible_to_visitor(message):
+                data = msgspec.to_builtins(message_out(message, self._links))
+            else:
+                to_visitor = False
+                data = {
+                    "id": message.id,
+                    "conversation_id": str(message.conversation_id),
+                    "sender": message.sender.value,
+                    "kind": message.kind.value,
+                }
         channels: list[str] = []
         if to_staff:
-            channels += self._staff_channels(conversation.branch_id)
+            channels.append(staff_all_channel(self._prefix))
+            if event.branch_id is not None:
+                channels.append(staff_branch_channel(self._prefix, event.branch_id))
         if to_visitor:
-            channels.append(visitor_channel(self._prefix, conversation.visitor_id))
-        if not channels:
-            return
+            channels.append(visitor_channel(self._prefix, event.visitor_id))
         audience = "both" if to_visitor and to_staff else ("visitor" if to_visitor else "staff")
         envelope = Envelope(
-            event=event,
+            event=event.name,
             data=data,
-            visitor_id=str(conversation.visitor_id),
-            conversation_id=str(conversation.id),
-            branch_id=conversation.branch_id,
+            visitor_id=str(event.visitor_id),
+            conversation_id=str(event.conversation_id),
+            branch_id=event.branch_id,
             id=event_id,
             audience=audience,
         )
-        await self._channels.wait_published(encode(envelope), channels)
+        return envelope, channels
 
-    async def message(self, conversation: Conversation, message: Message) -> None:
-        """A new message: to staff always; to the visitor only if the visitor may see it.
-
-        This is the one place a message is published; a note can never reach a visitor
-        stream because :func:`is_visible_to_visitor` is checked here.
-        """
-        await self.publish(
-            conversation,
-            "message",
-            message_payload(message, self._links),
-            event_id=message.id,
-            to_visitor=is_visible_to_visitor(message),
-        )
-
-    async def typing(
-        self, conversation: Conversation, *, by_visitor: bool, typing: bool, name: str | None = None
-    ) -> None:
-        data = {"typing": typing, "sender": "visitor" if by_visitor else "operator"}
-        if name is not None:
-            data["author"] = {"name": name}
-        await self.publish(
-            conversation, "typing", data, to_visitor=not by_visitor, to_staff=by_visitor
-        )
-
-    async def receipt(
-        self, conversation: Conversation, kind: str, up_to_id: int, at: datetime, *, by: str
-    ) -> None:
-        """``kind`` delivered/read, ``by`` the side that received or read. Delivered and read
-        by the visitor concern staff; read by an operator also shows as ticks in the widget."""
-        data = {
-            "kind": kind,
-            "by": by,
-            "up_to_id": up_to_id,
-            "at": at.isoformat(),
-            "conversation_id": str(conversation.id),
-        }
-        await self.publish(conversation, "receipt", data, to_visitor=by == "operator")
-
-    async def status(self, conversation: Conversation) -> None:
-        data = {"conversation_id": str(conversation.id), "status": conversation.status.value}
-        await self.publish(conversation, "status", data)
+    async def publish(self, events: Iterable[DomainEvent]) -> None:
+        for event in events:
+            envelope, channels = self.envelope(event)
+            if channels:
+                await self._channels.wait_published(encode(envelope), channels)

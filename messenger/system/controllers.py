@@ -4,8 +4,9 @@ import asyncio
 import logging
 
 import msgspec
-from litestar import Controller, Request, get
+from litestar import Controller, get
 from litestar.di import NamedDependency
+from litestar.params import SkipValidation
 from litestar.plugins.prometheus import PrometheusController
 from litestar.response import Response
 from sqlalchemy import text
@@ -35,9 +36,10 @@ class SystemController(Controller):
 
     @get("/ready", summary="Readiness: the database and Redis answer", cache=False)
     async def ready(
-        self, request: Request, db_session: NamedDependency[AsyncSession]
+        self,
+        db_session: NamedDependency[AsyncSession],
+        backends: NamedDependency[SkipValidation[Backends]],
     ) -> Response[Readiness]:
-        backends: Backends = request.app.state.backends
         checks: dict[str, str] = {}
 
         async def database() -> None:

@@ -64,3 +64,11 @@ class Challenges:
             return False
         ttl_ms = int(CHALLENGE_TTL.total_seconds() * 1000) + 60_000
         return await self._state.claim(f"challenge:used:{signature}", ttl_ms) == 0
+
+    async def demand(
+        self, *, count: int, threshold: int, solution: str | None, detail: str
+    ) -> None:
+        """The challenge decision: past ``threshold`` calls, go on only with a fresh valid
+        solution; otherwise raise 428 with a new challenge to solve."""
+        if count > threshold and not await self.redeem(solution):
+            raise self.required(detail)

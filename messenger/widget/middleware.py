@@ -10,10 +10,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from litestar.connection import ASGIConnection
 from litestar.datastructures import Headers
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from messenger.client_ip import client_ip
+from messenger.config import Settings
 from messenger.i18n import N_, gettext, negotiate, use_locale
+from messenger.widget.origins import KnownOrigins
 from messenger.widget.security import CORS_DENIED_KEY, CORS_ORIGIN_KEY, log_refusal
 
 WIDGET_PREFIX = "/api/widget/"
@@ -33,15 +37,18 @@ def _json(
 
 
 class WidgetEdgeMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    """Built by the composition root with what it needs (``DefineMiddleware``)."""
+
+    def __init__(self, app: ASGIApp, *, settings: Settings, known_origins: KnownOrigins) -> None:
         self.app = app
+        self.settings = settings
+        self.known_origins = known_origins
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(WIDGET_PREFIX):
             await self.app(scope, receive, send)
             return
-        litestar_app = scope["litestar_app"]  # type: ignore[typeddict-item]
-        settings = litestar_app.state.settings
+        settings = self.settings
         headers = Headers.from_scope(scope)
         if not settings.enabled:
             body = _json(
@@ -54,11 +61,10 @@ class WidgetEdgeMiddleware:
             await _respond(send, *body)
             return
         origin = headers.get("origin")
-        runtime = litestar_app.state.widget
         if scope["method"] == "OPTIONS":
-            await self._preflight(scope, send, runtime, origin, headers)
+            await self._preflight(scope, send, origin, headers)
             return
-        known = await self._known(litestar_app, runtime, origin)
+        known = await self.known_origins.allows(origin)
 
         async def send_with_cors(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -77,22 +83,11 @@ class WidgetEdgeMiddleware:
 
         await self.app(scope, receive, send_with_cors)
 
-    async def _known(self, litestar_app: Any, runtime: Any, origin: str | None) -> bool:
-        if origin is None:
-            return False
-        async with litestar_app.state.alchemy_config.get_session() as db:
-            return await runtime.known_origins.allows(origin, db)
-
     async def _preflight(
-        self, scope: Scope, send: Send, runtime: Any, origin: str | None, headers: Headers
+        self, scope: Scope, send: Send, origin: str | None, headers: Headers
     ) -> None:
-        litestar_app = scope["litestar_app"]  # type: ignore[typeddict-item]
-        if not await self._known(litestar_app, runtime, origin):
-            from litestar.connection import ASGIConnection
-
-            from messenger.client_ip import client_ip
-
-            ip = client_ip(ASGIConnection(scope), litestar_app.state.settings.trusted_proxies)
+        if not await self.known_origins.allows(origin):
+            ip = client_ip(ASGIConnection(scope), self.settings.trusted_proxies)
             log_refusal(
                 inbox_id=None,
                 origin=origin,
@@ -108,7 +103,7 @@ class WidgetEdgeMiddleware:
                     "origin_not_allowed",
                     N_("This site is not allowed to use this chat."),
                     headers,
-                    litestar_app.state.settings.default_locale,
+                    self.settings.default_locale,
                 ),
                 extra=[(b"vary", b"Origin")],
             )

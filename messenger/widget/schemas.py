@@ -10,6 +10,15 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from messenger.conversations.schemas import (  # the one message shape, shared with streams
+    AttachmentOut,
+    Author,
+    ConversationOut,
+    MessageOut,
+)
+
+__all__ = ["AttachmentOut", "Author", "ConversationOut", "MessageOut"]
+
 # No NUL characters anywhere: PostgreSQL cannot store them in text.
 _NO_NUL = r"^[^\x00]*$"
 Str200 = Annotated[str, msgspec.Meta(max_length=200, pattern=_NO_NUL)]
@@ -58,37 +67,6 @@ class OfflineRequest(_In):
     phone: Annotated[str, msgspec.Meta(max_length=64, pattern=_NO_NUL)] | None = None
     page_url: Url | None = None
     challenge_solution: Annotated[str, msgspec.Meta(max_length=2048)] | None = None
-
-
-class Author(msgspec.Struct):
-    name: str
-
-
-class AttachmentOut(msgspec.Struct):
-    id: str
-    filename: str
-    content_type: str
-    size: int
-    url: str
-
-
-class MessageOut(msgspec.Struct):
-    id: int
-    conversation_id: str
-    sender: Literal["visitor", "operator", "system"]
-    body: str
-    client_msg_id: str | None
-    created_at: str
-    delivered_at: str | None
-    read_at: str | None
-    author: Author | None
-    attachments: list[AttachmentOut]
-    kind: Literal["message", "event"] = "message"
-
-
-class ConversationOut(msgspec.Struct):
-    id: str
-    status: Literal["open", "pending", "resolved", "closed"]
 
 
 class Privacy(msgspec.Struct):

@@ -22,8 +22,8 @@ import html
 import secrets
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -35,15 +35,17 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from messenger.attachments.links import AttachmentLinks
 from messenger.backends import Backends
 from messenger.config import Settings
+from messenger.conversations.actions import set_typing
 from messenger.conversations.service import ConversationService
 from messenger.db import alchemy_config
 from messenger.db.models import Branch, Conversation, Inbox, Message, User
 from messenger.presence import RedisPresence
 from messenger.realtime.events import Envelope, decode, staff_branch_channel
 from messenger.realtime.publisher import Publisher
-from messenger.widget.links import AttachmentLinks
+from messenger.realtime.transaction import transaction
 from tests.conftest import LiveServer, free_port
 from tests.factories import PASSWORD, make_branch, make_inbox, make_user
 from tests.widget_helpers import eventually as _eventually
@@ -235,10 +237,8 @@ class Desk:
         )
 
         async def collect() -> None:
-            while True:
-                raw = await subscriber.next_event(1.0)  # type: ignore[attr-defined]
-                if raw is not None:
-                    self.staff_events.append(decode(raw))
+            async for raw in subscriber.iter_events():
+                self.staff_events.append(decode(raw))
 
         self._watch = asyncio.create_task(collect())
         await asyncio.sleep(0.3)  # the subscription reaches Redis asynchronously
@@ -266,36 +266,51 @@ class Desk:
     async def reply(
         self, conversation_id: UUID, user_id: int, body: str, *, publish: bool = True
     ) -> Message:
-        async with self.config.get_session() as db:
+        """An operator's reply; ``publish=False`` commits it but loses the publish (as when
+        Redis hiccups), so only the database knows."""
+        unit = (
+            transaction(self.config.get_session, self.publisher)
+            if publish
+            else _commit_only(self.config.get_session)
+        )
+        async with unit as db:
             conversation = await db.get(Conversation, conversation_id)
             user = await db.get(User, user_id)
             assert conversation is not None
             assert user is not None
             message, created = await ConversationService(session=db).reply(conversation, user, body)
             assert created
-            await db.refresh(message, attribute_names=["author", "attachments"])
-            if publish:
-                await self.publisher.message(conversation, message)
-            return message
+        return message
 
     async def typing(self, conversation_id: UUID, name: str, *, typing: bool = True) -> None:
-        async with self.config.get_session() as db:
+        async with transaction(self.config.get_session, self.publisher) as db:
             conversation = await db.get(Conversation, conversation_id)
             assert conversation is not None
-            await self.publisher.typing(conversation, by_visitor=False, typing=typing, name=name)
+            await set_typing(
+                self.backends.state,
+                db,
+                conversation,
+                by_visitor=False,
+                typing=typing,
+                operator_name=name,
+            )
 
     async def read(self, conversation_id: UUID, up_to_id: int) -> None:
         """The operator has read the visitor's messages up to ``up_to_id``."""
-        async with self.config.get_session() as db:
+        async with transaction(self.config.get_session, self.publisher) as db:
             conversation = await db.get(Conversation, conversation_id)
             assert conversation is not None
             marker = await ConversationService(session=db).mark_read_by_operator(
                 conversation, up_to_id
             )
             assert marker is not None
-            await self.publisher.receipt(
-                conversation, "read", marker, datetime.now(UTC), by="operator"
-            )
+
+
+@asynccontextmanager
+async def _commit_only(sessions: Callable[[], Any]) -> AsyncIterator[AsyncSession]:
+    async with sessions() as db:
+        yield db
+        await db.commit()
 
 
 async def eventually(

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from messenger.accounts.service import UserService, check_password_policy
 from messenger.branches.service import BranchService
-from messenger.dashboard.deps import AnyRequest, apply_locale, require_admin
+from messenger.dashboard.deps import AnyRequest, require_admin
 from messenger.dashboard.sessions import provide_current_user
 from messenger.db.models import Branch, Inbox, RoutingRule, User, UserRole
 from messenger.errors import DomainError, InvalidInputError
@@ -100,7 +100,6 @@ def settings_from_form(form: FormMultiDict) -> dict[str, Any]:
 class AdminController(Controller):
     path = "/admin"
     include_in_schema = False
-    before_request = apply_locale
     dependencies = {"current_user": Provide(provide_admin)}
 
     # --- inboxes ---------------------------------------------------------------------------

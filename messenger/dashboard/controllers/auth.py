@@ -8,17 +8,17 @@ from urllib.parse import urlsplit
 import msgspec
 from litestar import Controller, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import QueryParameter, URLEncodedBody
+from litestar.params import QueryParameter, SkipValidation, URLEncodedBody
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from messenger.accounts.service import UserService
 from messenger.client_ip import client_ip
+from messenger.config import Settings
 from messenger.dashboard.deps import (
     LOCALE_COOKIE,
     SESSION_LOCALE_KEY,
     AnyRequest,
-    apply_locale,
 )
 from messenger.dashboard.sessions import (
     SESSION_EPOCH_KEY,
@@ -31,6 +31,7 @@ from messenger.db.models import User
 from messenger.errors import DomainError
 from messenger.i18n import LOCALES
 from messenger.i18n import gettext as _
+from messenger.state import SharedState
 
 #: Sign-in attempts per IP and per e-mail address in SIGN_IN_WINDOW seconds; the next is refused.
 SIGN_IN_ATTEMPTS = 5
@@ -64,7 +65,6 @@ def safe_next(target: str) -> str:
 
 class AuthController(Controller):
     include_in_schema = False
-    before_request = apply_locale
 
     @get("/login", name="login")
     async def login_page(
@@ -82,13 +82,16 @@ class AuthController(Controller):
         self,
         request: AnyRequest,
         db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[SkipValidation[Settings]],
+        shared_state: NamedDependency[SkipValidation[SharedState]],
         data: URLEncodedBody[LoginForm],
     ) -> Template | Redirect:
-        state = request.app.state.backends.state
-        ip = client_ip(request, request.app.state.settings.trusted_proxies)
+        ip = client_ip(request, settings.trusted_proxies)
         email = data.email.strip().lower()
-        by_ip, ip_wait = await state.hit(f"signin:ip:{ip}", SIGN_IN_WINDOW * 1000)
-        by_email, email_wait = await state.hit(f"signin:email:{email}", SIGN_IN_WINDOW * 1000)
+        by_ip, ip_wait = await shared_state.hit(f"signin:ip:{ip}", SIGN_IN_WINDOW * 1000)
+        by_email, email_wait = await shared_state.hit(
+            f"signin:email:{email}", SIGN_IN_WINDOW * 1000
+        )
         context = {"next": safe_next(data.next), "email": data.email}
         if by_ip > SIGN_IN_ATTEMPTS or by_email > SIGN_IN_ATTEMPTS:
             minutes = max(1, round(max(ip_wait, email_wait) / 60000))
@@ -124,7 +127,6 @@ class AuthController(Controller):
 
 class AccountController(Controller):
     include_in_schema = False
-    before_request = apply_locale
     dependencies = {"current_user": Provide(provide_current_user)}
 
     @post("/account/locale", status_code=303)

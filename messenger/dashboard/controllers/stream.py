@@ -3,44 +3,156 @@ receipts and typing, rendered as HTML fragments for htmx's SSE extension.
 
 While the stream is open the operator counts as online (presence in Redis, refreshed on
 every heartbeat). Each heartbeat also re-reads the operator: a deactivation or a password
-change (new session epoch) closes the stream.
+change (new session epoch) closes the stream. The engine is :class:`LiveStream`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import secrets
-import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, get
+from litestar.channels import ChannelsPlugin
 from litestar.di import NamedDependency, Provide
-from litestar.params import QueryParameter
+from litestar.params import QueryParameter, SkipValidation
 from litestar.response import ServerSentEvent, ServerSentEventMessage
+from litestar.template import TemplateEngineProtocol
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from messenger.config import Settings
 from messenger.conversations.service import ConversationService
-from messenger.dashboard.deps import AnyRequest, apply_locale
+from messenger.conversations.timeline import SHOWN_WITH
+from messenger.dashboard.deps import AnyRequest
 from messenger.dashboard.sessions import SESSION_EPOCH_KEY, provide_current_user
 from messenger.db.models import Conversation, Message, MessageSender, User
-from messenger.metrics import OPEN_STREAMS
-from messenger.presence import DEFAULT_TTL_SECONDS
-from messenger.realtime.events import Envelope, decode, staff_all_channel, staff_branch_channel
+from messenger.presence import DEFAULT_TTL_SECONDS, Presence
+from messenger.realtime.events import Envelope, staff_all_channel, staff_branch_channel
+from messenger.realtime.stream import LiveStream
 
 MAX_STREAM_SECONDS = 60 * 60
 PRESENCE_REFRESH_SECONDS = 15.0
 RECEIPT_TICKS_LIMIT = 100
-#: Clean-ups of closed streams still running (the set keeps a reference to each task).
-_CLEAN_UPS: set[asyncio.Task[None]] = set()
+
+Sessions = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+
+
+class StaffStreamSource:
+    """What one operator's stream sends: a list refresh for every event in scope, and
+    fragments for the conversation they have open."""
+
+    def __init__(
+        self,
+        user: User,
+        epoch: int | None,
+        open_id: UUID | None,
+        *,
+        sessions: Sessions,
+        presence: Presence,
+        templates: TemplateEngineProtocol[Any, Any],
+    ) -> None:
+        self._user = user
+        self._epoch = epoch
+        self._open_id = open_id
+        self._sessions = sessions
+        self._presence = presence
+        self._templates = templates
+        self._branch_ids = sorted(user.branch_ids)
+        self._connection = secrets.token_hex(8)
+
+    def _render(self, name: str, **context: Any) -> str:
+        return self._templates.get_template(name).render(**context)
+
+    def _visible(self, envelope: Envelope) -> bool:
+        return envelope.audience != "visitor" and (
+            self._user.is_admin
+            or (envelope.branch_id is not None and envelope.branch_id in self._user.branch_ids)
+        )
+
+    async def catch_up(self) -> AsyncIterator[ServerSentEventMessage]:
+        await self._presence.touch(
+            self._user.id, self._branch_ids, DEFAULT_TTL_SECONDS, self._connection
+        )
+        return
+        yield  # an async generator that yields nothing: no replay on the staff stream yet
+
+    async def on_event(self, envelope: Envelope) -> AsyncIterator[ServerSentEventMessage]:
+        if not self._visible(envelope):
+            return
+        yield ServerSentEventMessage(event="list", data="1")
+        if self._open_id is None or envelope.conversation_id != str(self._open_id):
+            return
+        async with self._sessions() as db:
+            conversation = await db.get(Conversation, self._open_id)
+            if conversation is None:
+                return
+            fragment = await self._fragment(db, conversation, envelope)
+        if fragment is not None:
+            yield fragment
+
+    async def _fragment(
+        self, db: AsyncSession, conversation: Conversation, envelope: Envelope
+    ) -> ServerSentEventMessage | None:
+        if envelope.event == "message" and envelope.id is not None:
+            message = await db.scalar(
+                select(Message).where(Message.id == envelope.id).options(*SHOWN_WITH)
+            )
+            if message is None:
+                return None
+            html = self._render(
+                "dashboard/partials/message.html", message=message, conversation=conversation
+            )
+            return ServerSentEventMessage(event="message", data=html, id=f"msg-{message.id}")
+        if envelope.event == "receipt":
+            up_to = int(envelope.data.get("up_to_id", 0))
+            sender = (
+                MessageSender.OPERATOR
+                if envelope.data.get("by") == "visitor"
+                else MessageSender.VISITOR
+            )
+            rows = await db.execute(
+                select(Message)
+                .where(
+                    Message.conversation_id == conversation.id,
+                    Message.id <= up_to,
+                    Message.sender == sender,
+                )
+                .order_by(Message.id.desc())
+                .limit(RECEIPT_TICKS_LIMIT)
+            )
+            html = "".join(
+                self._render("dashboard/partials/ticks.html", message=m, oob=True)
+                for m in rows.scalars()
+            )
+            return ServerSentEventMessage(event="receipt", data=html) if html else None
+        if envelope.event == "typing" and envelope.data.get("sender") == "visitor":
+            html = self._render(
+                "dashboard/partials/typing.html", typing=bool(envelope.data.get("typing"))
+            )
+            return ServerSentEventMessage(event="typing", data=html)
+        if envelope.event == "status":
+            return ServerSentEventMessage(event="status", data="1")
+        return None
+
+    async def on_beat(self) -> bool:
+        async with self._sessions() as db:
+            fresh = await db.scalar(select(User).where(User.id == self._user.id))
+        if fresh is None or not fresh.is_active or fresh.session_epoch != self._epoch:
+            return False
+        await self._presence.touch(
+            self._user.id, self._branch_ids, DEFAULT_TTL_SECONDS, self._connection
+        )
+        return True
+
+    async def on_close(self) -> None:
+        await self._presence.leave(self._user.id, self._branch_ids, self._connection)
 
 
 class StaffStreamController(Controller):
     include_in_schema = False
-    before_request = apply_locale
     dependencies = {"current_user": Provide(provide_current_user)}
 
     @get("/dashboard/stream", name="staff_stream", cache=False)
@@ -49,6 +161,10 @@ class StaffStreamController(Controller):
         request: AnyRequest,
         db_session: NamedDependency[AsyncSession],
         current_user: NamedDependency[User],
+        settings: NamedDependency[SkipValidation[Settings]],
+        channels: NamedDependency[SkipValidation[ChannelsPlugin]],
+        presence: NamedDependency[SkipValidation[Presence]],
+        sessions: NamedDependency[SkipValidation[Sessions]],
         conversation: Annotated[UUID | None, QueryParameter()] = None,
     ) -> ServerSentEvent:
         open_id: UUID | None = None
@@ -59,132 +175,27 @@ class StaffStreamController(Controller):
                     conversation, current_user
                 )
             ).id
-        widget = request.app.state.widget
-        prefix = request.app.state.settings.redis_prefix
-        channels = (
+        prefix = settings.redis_prefix
+        names = (
             [staff_all_channel(prefix)]
             if current_user.is_admin
             else [staff_branch_channel(prefix, b) for b in sorted(current_user.branch_ids)]
         )
-        subscriber = await widget.backends.channels.subscribe(channels)
-        epoch = request.session.get(SESSION_EPOCH_KEY)
+        source = StaffStreamSource(
+            current_user,
+            request.session.get(SESSION_EPOCH_KEY),
+            open_id,
+            sessions=sessions,
+            presence=presence,
+            templates=request.app.template_engine,
+        )
+        live = LiveStream(
+            channels,
+            names,
+            audience="staff",
+            heartbeat_seconds=min(settings.stream_heartbeat_seconds, PRESENCE_REFRESH_SECONDS),
+            max_seconds=MAX_STREAM_SECONDS,
+        )
         return ServerSentEvent(
-            _events(request, current_user, epoch, subscriber, open_id),
-            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+            live.events(source), headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
         )
-
-
-async def _events(
-    request: AnyRequest, user: User, epoch: int | None, subscriber: Any, open_id: UUID | None
-) -> AsyncIterator[ServerSentEventMessage]:
-    app = request.app
-    widget = app.state.widget
-    presence = widget.backends.presence
-    alchemy = app.state.alchemy_config
-    templates = app.template_engine
-    branch_ids = sorted(user.branch_ids)
-    heartbeat = min(app.state.settings.stream_heartbeat_seconds, PRESENCE_REFRESH_SECONDS)
-    connection = secrets.token_hex(8)
-
-    def render(name: str, **context: Any) -> str:
-        return templates.get_template(name).render(**context)
-
-    async def still_allowed() -> bool:
-        async with alchemy.get_session() as db:
-            fresh = await db.scalar(select(User).where(User.id == user.id))
-        return fresh is not None and fresh.is_active and fresh.session_epoch == epoch
-
-    async def fragments(envelope: Envelope) -> list[ServerSentEventMessage]:
-        out = [ServerSentEventMessage(event="list", data="1")]
-        if open_id is None or envelope.conversation_id != str(open_id):
-            return out
-        async with alchemy.get_session() as db:
-            conversation = await db.get(Conversation, open_id)
-            if conversation is None:
-                return out
-            if envelope.event == "message" and envelope.id is not None:
-                message = await db.get(Message, envelope.id)
-                if message is not None:
-                    html = render(
-                        "dashboard/partials/message.html",
-                        message=message,
-                        conversation=conversation,
-                    )
-                    out.append(
-                        ServerSentEventMessage(event="message", data=html, id=f"msg-{message.id}")
-                    )
-            elif envelope.event == "receipt":
-                up_to = int(envelope.data.get("up_to_id", 0))
-                sender = (
-                    MessageSender.OPERATOR
-                    if envelope.data.get("by") == "visitor"
-                    else MessageSender.VISITOR
-                )
-                rows = await db.execute(
-                    select(Message)
-                    .where(
-                        Message.conversation_id == open_id,
-                        Message.id <= up_to,
-                        Message.sender == sender,
-                    )
-                    .order_by(Message.id.desc())
-                    .limit(RECEIPT_TICKS_LIMIT)
-                )
-                html = "".join(
-                    render("dashboard/partials/ticks.html", message=m, oob=True)
-                    for m in rows.scalars()
-                )
-                if html:
-                    out.append(ServerSentEventMessage(event="receipt", data=html))
-            elif envelope.event == "typing" and envelope.data.get("sender") == "visitor":
-                html = render(
-                    "dashboard/partials/typing.html", typing=bool(envelope.data.get("typing"))
-                )
-                out.append(ServerSentEventMessage(event="typing", data=html))
-            elif envelope.event == "status":
-                out.append(ServerSentEventMessage(event="status", data="1"))
-        return out
-
-    def visible(envelope: Envelope) -> bool:
-        return user.is_admin or (
-            envelope.branch_id is not None and envelope.branch_id in user.branch_ids
-        )
-
-    OPEN_STREAMS.labels(audience="staff").inc()
-    try:
-        await presence.touch(user.id, branch_ids, DEFAULT_TTL_SECONDS, connection)
-        yield ServerSentEventMessage(comment="connected", data=None, retry=3000)
-        started = time.monotonic()
-        last_check = started
-        while time.monotonic() - started < MAX_STREAM_SECONDS:
-            raw = await subscriber.next_event(heartbeat)
-            if time.monotonic() - last_check >= heartbeat or raw is None:
-                last_check = time.monotonic()
-                if not await still_allowed():
-                    return
-                await presence.touch(user.id, branch_ids, DEFAULT_TTL_SECONDS, connection)
-            if raw is None:
-                yield ServerSentEventMessage(comment="keep-alive", data=None)
-                continue
-            envelope = decode(raw)
-            if envelope.audience == "visitor" or not visible(envelope):
-                continue
-            for event in await fragments(envelope):
-                yield event
-    finally:
-        OPEN_STREAMS.labels(audience="staff").dec()
-
-        async def clean_up() -> None:
-            with contextlib.suppress(Exception):
-                await widget.backends.channels.unsubscribe(subscriber)
-            with contextlib.suppress(Exception):
-                await presence.leave(user.id, branch_ids, connection)
-
-        # When the client goes away the stream is cancelled and every await here raises
-        # CancelledError at once, so the clean-up runs as a task of its own that finishes
-        # anyway: the operator leaves presence now, not when the TTL runs out.
-        task = asyncio.get_running_loop().create_task(clean_up())
-        _CLEAN_UPS.add(task)
-        task.add_done_callback(_CLEAN_UPS.discard)
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.shield(task)

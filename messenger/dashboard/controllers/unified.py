@@ -9,11 +9,13 @@ import msgspec
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, QueryParameter, URLEncodedBody
+from litestar.params import FromPath, QueryParameter, SkipValidation, URLEncodedBody
 from litestar.response import Redirect, Template
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from messenger.attachments.files import download_headers
+from messenger.attachments.storage import Storage
 from messenger.conversations.actions import StaffActions
 from messenger.conversations.listing import (
     VIEWS,
@@ -26,7 +28,6 @@ from messenger.conversations.service import ConversationService, can_see
 from messenger.conversations.timeline import staff_messages
 from messenger.dashboard.deps import (
     AnyRequest,
-    apply_locale,
     page_or_partial,
     provide_actions,
 )
@@ -41,7 +42,6 @@ from messenger.db.models import (
     User,
     user_branches,
 )
-from messenger.widget.service import content_disposition
 
 HISTORY_PAGE = 50
 
@@ -142,7 +142,6 @@ Scoped = NamedDependency[Conversation]
 
 class UnifiedMessengerController(Controller):
     include_in_schema = False
-    before_request = apply_locale
     dependencies = {
         "current_user": Provide(provide_current_user),
         "actions": Provide(provide_actions, sync_to_thread=False),
@@ -364,9 +363,9 @@ class UnifiedMessengerController(Controller):
     @get("/attachments/{attachment_id:uuid}", name="staff_attachment")
     async def attachment(
         self,
-        request: AnyRequest,
         db_session: DB,
         current_user: CurrentUser,
+        storage: NamedDependency[SkipValidation[Storage]],
         attachment_id: FromPath[UUID],
     ) -> Response[bytes]:
         attachment = await db_session.get(Attachment, attachment_id)
@@ -377,13 +376,8 @@ class UnifiedMessengerController(Controller):
         )
         if attachment is None or conversation is None or not can_see(current_user, conversation):
             raise NotFoundException()
-        content = await request.app.state.widget.storage.load(attachment.storage_key)
         return Response(
-            content,
+            await storage.load(attachment.storage_key),
             media_type="application/octet-stream",
-            headers={
-                "Content-Disposition": content_disposition(attachment.filename),
-                "X-Content-Type-Options": "nosniff",
-                "Content-Security-Policy": "default-src 'none'; sandbox",
-            },
+            headers=download_headers(attachment.filename),
         )

@@ -1,0 +1,127 @@
+"""The one live-stream engine behind the widget's and the operators' Server-Sent Events.
+
+A stream subscribes to its channels *inside* the response generator (the request's
+database session is closed by then: every read opens its own), then asks its source to
+catch up from the database, then forwards live events, with a heartbeat on a fixed
+schedule. What to send is the source's business (:class:`StreamSource`); how to wait,
+beat, time out and clean up is written here once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from typing import Protocol
+
+from litestar.channels import ChannelsPlugin, Subscriber
+from litestar.response import ServerSentEventMessage
+
+from messenger.metrics import OPEN_STREAMS
+from messenger.realtime.events import Envelope, decode
+
+#: Clean-ups of closed streams still running (the set keeps a reference to each task).
+_CLEAN_UPS: set[asyncio.Task[None]] = set()
+
+
+class StreamSource(Protocol):
+    async def catch_up(self) -> AsyncIterator[ServerSentEventMessage]:
+        """What the database holds that the client has not seen (after subscribing)."""
+        ...  # pragma: no cover
+
+    def on_event(self, envelope: Envelope) -> AsyncIterator[ServerSentEventMessage]:
+        """What a live event becomes for this client (often nothing)."""
+        ...  # pragma: no cover
+
+    async def on_beat(self) -> bool:
+        """Called on every heartbeat; False ends the stream (e.g. access was withdrawn)."""
+        ...  # pragma: no cover
+
+    async def on_close(self) -> None: ...  # pragma: no cover
+
+
+class LiveStream:
+    def __init__(
+        self,
+        channels: ChannelsPlugin,
+        names: list[str],
+        *,
+        audience: str,
+        heartbeat_seconds: float,
+        max_seconds: float,
+        catch_up_again_after: float | None = None,
+    ) -> None:
+        self._channels = channels
+        self._names = names
+        self._audience = audience
+        self._heartbeat = heartbeat_seconds
+        self._max_seconds = max_seconds
+        self._catch_up_again_after = catch_up_again_after
+
+    async def events(self, source: StreamSource) -> AsyncIterator[ServerSentEventMessage]:
+        OPEN_STREAMS.labels(audience=self._audience).inc()
+        subscriber: Subscriber | None = None
+        waiting: asyncio.Future[bytes] | None = None
+        try:
+            # Subscribed first, then caught up: nothing published in between is missed.
+            subscriber = await self._channels.subscribe(self._names)
+            yield ServerSentEventMessage(comment="connected", data=None, retry=3000)
+            async for event in source.catch_up():
+                yield event
+            incoming = subscriber.iter_events()
+            started = time.monotonic()
+            next_beat = started + self._heartbeat
+            # One more read shortly after subscribing: a publish that raced the
+            # subscription is still delivered (from the database, by id).
+            again_at = (
+                started + self._catch_up_again_after
+                if self._catch_up_again_after is not None
+                else None
+            )
+            while time.monotonic() - started < self._max_seconds:
+                wake = min(next_beat, again_at) if again_at is not None else next_beat
+                if waiting is None:
+                    waiting = asyncio.ensure_future(anext(incoming))
+                done, _ = await asyncio.wait({waiting}, timeout=max(0.0, wake - time.monotonic()))
+                raw: bytes | None = None
+                if waiting in done:
+                    raw = waiting.result()
+                    waiting = None
+                now = time.monotonic()
+                if again_at is not None and now >= again_at:
+                    again_at = None
+                    async for event in source.catch_up():
+                        yield event
+                if now >= next_beat:
+                    next_beat = now + self._heartbeat
+                    if not await source.on_beat():
+                        return
+                    yield ServerSentEventMessage(comment="keep-alive", data=None)
+                if raw is not None:
+                    async for event in source.on_event(decode(raw)):
+                        yield event
+        finally:
+            OPEN_STREAMS.labels(audience=self._audience).dec()
+            if waiting is not None:
+                waiting.cancel()
+            await self._clean_up(subscriber, source)
+
+    async def _clean_up(self, subscriber: Subscriber | None, source: StreamSource) -> None:
+        channels = self._channels
+
+        async def clean_up() -> None:
+            if subscriber is not None:
+                with contextlib.suppress(Exception):
+                    await channels.unsubscribe(subscriber)
+            with contextlib.suppress(Exception):
+                await source.on_close()
+
+        # When the client goes away the stream is cancelled and every await here raises
+        # CancelledError at once, so the clean-up runs as a task of its own that finishes
+        # anyway: the subscription is freed and presence left now, not at a timeout.
+        task = asyncio.get_running_loop().create_task(clean_up())
+        _CLEAN_UPS.add(task)
+        task.add_done_callback(_CLEAN_UPS.discard)
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(task)

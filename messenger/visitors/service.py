@@ -1,0 +1,77 @@
+"""What the request tells about a visitor, and the visitor's row (written with the first
+message, never by a bootstrap)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from messenger.config import Settings
+from messenger.db.models import Inbox, Visitor
+from messenger.i18n import primary_language
+from messenger.routing.conditions import VisitorContext
+from messenger.visitors.geo import GeoLocator, Location
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """What the request tells about the visitor, beyond the body."""
+
+    ip: str
+    user_agent: str | None = None
+    accept_language: str | None = None
+
+
+class VisitorService:
+    def __init__(self, db: AsyncSession, settings: Settings, geo: GeoLocator) -> None:
+        self.db = db
+        self.settings = settings
+        self.geo = geo
+
+    def locate(self, caller: Caller) -> Location:
+        return self.geo.locate(caller.ip) if self.settings.geoip_enabled else Location()
+
+    def context(self, caller: Caller, page_url: str | None, locale: str | None) -> VisitorContext:
+        """What routing rules look at: place, page and language."""
+        location = self.locate(caller)
+        return VisitorContext(
+            country_code=location.country_code,
+            city=location.city,
+            page_url=page_url,
+            language=primary_language(locale, caller.accept_language),
+        )
+
+    async def upsert(
+        self,
+        inbox: Inbox,
+        visitor_id: UUID,
+        caller: Caller,
+        page_url: str | None,
+        *,
+        contact: dict[str, str | None] | None = None,
+    ) -> Visitor:
+        """The visitor's row, created with the first message and refreshed by later ones
+        (a value the request does not carry keeps the stored one)."""
+        visitor = await self.db.get(Visitor, visitor_id)
+        location = self.locate(caller)
+        fields: dict[str, Any] = {
+            "page_url": page_url,
+            "user_agent": (caller.user_agent or "")[:512] or None,
+            "locale": primary_language(caller.accept_language),
+            "country_code": location.country_code,
+            "country": location.country,
+            "city": location.city,
+            **(contact or {}),
+        }
+        if visitor is None:
+            visitor = Visitor(id=visitor_id, inbox_id=inbox.id, **fields)
+            self.db.add(visitor)
+            await self.db.flush()
+        else:
+            for key, value in fields.items():
+                if value is not None:
+                    setattr(visitor, key, value)
+        return visitor

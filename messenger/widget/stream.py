@@ -1,0 +1,204 @@
+"""The visitor's live stream: replay from the database by id, then live events for this
+visitor only, deduplicated by message id (the engine is :class:`LiveStream`)."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, get
+from litestar.channels import ChannelsPlugin
+from litestar.di import NamedDependency, Provide
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import QueryParameter, SkipValidation
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from messenger.attachments.links import AttachmentLinks
+from messenger.conversations.intake import current_conversation
+from messenger.conversations.receipts import mark_delivered_to_visitor
+from messenger.conversations.schemas import MessageOut, message_out
+from messenger.conversations.timeline import MAX_PAGE, newest_message_id, visitor_messages
+from messenger.db.models import MessageSender
+from messenger.realtime.events import Envelope, visitor_channel
+from messenger.realtime.publisher import Publisher
+from messenger.realtime.stream import LiveStream
+from messenger.realtime.transaction import transaction
+from messenger.widget.deps import (
+    AnyRequest,
+    LinksDep,
+    Service,
+    SettingsDep,
+    SignerDep,
+    TicketsDep,
+    Visit,
+    bearer,
+    errors,
+    provide_service,
+    visit_of,
+)
+
+MAX_STREAM_SECONDS = 30 * 60
+CATCH_UP_AGAIN_AFTER_SECONDS = 2.0
+SEEN_IDS = 1024
+
+Sessions = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+
+
+class VisitorStreamSource:
+    """What one visitor's stream sends; remembers the ids sent to drop duplicates."""
+
+    def __init__(
+        self,
+        visit: Visit,
+        *,
+        after: int | None,
+        sessions: Sessions,
+        publisher: Publisher,
+        links: AttachmentLinks,
+    ) -> None:
+        self._visit = visit
+        self._cursor = after
+        self._sessions = sessions
+        self._publisher = publisher
+        self._links = links
+        self._visitor_key = str(visit.session.visitor_id)
+        self._recent: deque[int] = deque(maxlen=SEEN_IDS)
+        self._seen: set[int] = set()
+
+    def _remember(self, message_id: int) -> bool:
+        if message_id in self._seen:
+            return False
+        if len(self._recent) == self._recent.maxlen:
+            self._seen.discard(self._recent[0])
+        self._recent.append(message_id)
+        self._seen.add(message_id)
+        return True
+
+    @staticmethod
+    def _event(message: MessageOut) -> ServerSentEventMessage:
+        return ServerSentEventMessage(
+            data=msgspec.json.encode(message).decode(), event="message", id=str(message.id)
+        )
+
+    async def _page(self) -> list[MessageOut]:
+        """The next page after the cursor; operator messages in it are stamped delivered."""
+        visit = self._visit
+        async with transaction(self._sessions, self._publisher) as db:
+            conversation = await current_conversation(db, visit.inbox.id, visit.session.visitor_id)
+            if conversation is None:
+                # Nothing yet: whatever appears later is new to this client.
+                self._cursor = self._cursor or 0
+                return []
+            if self._cursor is None:
+                # No Last-Event-ID: the client has what bootstrap gave; live from here.
+                self._cursor = await newest_message_id(db, conversation.id)
+                return []
+            page = await visitor_messages(db, conversation.id, after_id=self._cursor)
+            operator_ids = [m.id for m in page if m.sender == MessageSender.OPERATOR]
+            if operator_ids:
+                await mark_delivered_to_visitor(db, conversation, max(operator_ids))
+            return [message_out(m, self._links) for m in page]
+
+    async def catch_up(self) -> AsyncIterator[ServerSentEventMessage]:
+        while True:
+            page = await self._page()
+            for message in page:
+                self._cursor = max(self._cursor or 0, message.id)
+                if self._remember(message.id):
+                    yield self._event(message)
+            if len(page) < MAX_PAGE:
+                return
+
+    async def on_event(self, envelope: Envelope) -> AsyncIterator[ServerSentEventMessage]:
+        if envelope.visitor_id != self._visitor_key or envelope.audience == "staff":
+            return
+        data = msgspec.json.encode(envelope.data).decode()
+        if envelope.event != "message":
+            yield ServerSentEventMessage(data=data, event=envelope.event)
+            return
+        if envelope.id is None or envelope.data.get("kind") == "note":
+            return
+        if not self._remember(envelope.id):
+            return
+        yield ServerSentEventMessage(data=data, event="message", id=str(envelope.id))
+        if envelope.data.get("sender") == "operator" and envelope.conversation_id:
+            await self._delivered(envelope.id, envelope.conversation_id)
+
+    async def _delivered(self, up_to_id: int, conversation_id: str) -> None:
+        visit = self._visit
+        async with transaction(self._sessions, self._publisher) as db:
+            current = await current_conversation(db, visit.inbox.id, visit.session.visitor_id)
+            if current is not None and str(current.id) == conversation_id:
+                await mark_delivered_to_visitor(db, current, up_to_id)
+
+    async def on_beat(self) -> bool:
+        return True
+
+    async def on_close(self) -> None:
+        return None
+
+
+class WidgetStreamController(Controller):
+    path = "/api/widget"
+    tags = ["widget"]
+    dependencies = {"service": Provide(provide_service, sync_to_thread=False)}
+
+    @get(
+        "/stream",
+        summary="Server-Sent Events: message, typing, receipt, status",
+        description=(
+            "Authenticate with `Authorization: Bearer <session_token>` or `?ticket=` (from "
+            "bootstrap or /stream/ticket; single use). `Last-Event-ID` or `?last_event_id=` "
+            "replays every message after that id first. Comment lines are heartbeats."
+        ),
+        security=[],
+        cache=False,
+        responses={
+            200: ResponseSpec(
+                data_container=str,
+                media_type="text/event-stream",
+                description=(
+                    "Server-Sent Events: `message` (with `id:` = Message id, data = Message), "
+                    "`typing`, `receipt`, `status`; comment lines are heartbeats."
+                ),
+            ),
+            **errors(401, 403),
+        },
+    )
+    async def stream(
+        self,
+        request: AnyRequest,
+        settings: SettingsDep,
+        signer: SignerDep,
+        tickets: TicketsDep,
+        links: LinksDep,
+        service: Service,
+        channels: NamedDependency[SkipValidation[ChannelsPlugin]],
+        publisher: NamedDependency[SkipValidation[Publisher]],
+        sessions: NamedDependency[SkipValidation[Sessions]],
+        ticket: Annotated[str | None, QueryParameter(max_length=128)] = None,
+        last_event_id: Annotated[int | None, QueryParameter(ge=0, le=2**62)] = None,
+    ) -> ServerSentEvent:
+        token = bearer(request)
+        session = signer.verify(token) if token else await tickets.redeem(ticket)
+        visit = await visit_of(request, settings, service, session)
+        header_id = request.headers.get("last-event-id", "").strip()
+        after = int(header_id) if header_id.isdigit() else last_event_id
+        source = VisitorStreamSource(
+            visit, after=after, sessions=sessions, publisher=publisher, links=links
+        )
+        live = LiveStream(
+            channels,
+            [visitor_channel(settings.redis_prefix, visit.session.visitor_id)],
+            audience="visitor",
+            heartbeat_seconds=settings.stream_heartbeat_seconds,
+            max_seconds=MAX_STREAM_SECONDS,
+            catch_up_again_after=CATCH_UP_AGAIN_AFTER_SECONDS,
+        )
+        return ServerSentEvent(
+            live.events(source), headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+        )
