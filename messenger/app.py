@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from urllib.parse import quote
 
-import asyncpg
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
 from litestar import Litestar, MediaType, Request, Response
 from litestar.config.csrf import CSRFConfig
@@ -24,23 +24,22 @@ from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY, HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.template.config import TemplateConfig
-from sqlalchemy import select
-from sqlalchemy.exc import DataError, SQLAlchemyError
+from sqlalchemy.exc import DataError
 
 from messenger import __version__
 from messenger.backends import Backends
-from messenger.config import Settings, SettingsError, get_settings
+from messenger.config import Settings, get_settings
 from messenger.dashboard.controllers.admin import AdminController
 from messenger.dashboard.controllers.auth import AccountController, AuthController
 from messenger.dashboard.controllers.stream import StaffStreamController
 from messenger.dashboard.controllers.unified import UnifiedMessengerController
 from messenger.db import alchemy_config
-from messenger.db.models import Branch
 from messenger.demo.controllers import DemoController
 from messenger.errors import DomainError
 from messenger.i18n import N_, gettext, negotiate, use_locale
 from messenger.logs import RequestLogMiddleware
 from messenger.metrics import WIDGET_REFUSALS
+from messenger.startup import check_default_branch
 from messenger.system.controllers import MetricsController, SystemController
 from messenger.templating import build_environment
 from messenger.widget.controllers import WidgetController
@@ -180,31 +179,6 @@ def _unexpected_error(request: Request, exc: Exception) -> Response:
     )
 
 
-async def check_default_branch(app: Litestar) -> None:
-    """Fail start-up when ``MESSENGER_DEFAULT_BRANCH_ID`` names no branch."""
-    settings: Settings = app.state.settings
-    if settings.default_branch_id is None:
-        return
-    config = app.state.alchemy_config
-    try:
-        async with config.get_session() as session:
-            branch = await session.scalar(
-                select(Branch).where(Branch.id == settings.default_branch_id)
-            )
-    except (SQLAlchemyError, OSError, asyncpg.PostgresError) as exc:
-        raise SettingsError(
-            "MESSENGER_DEFAULT_BRANCH_ID",
-            f"cannot check branch {settings.default_branch_id}: the database is not ready "
-            f"({type(exc).__name__}); run 'messenger db upgrade' first",
-        ) from None
-    if branch is None:
-        raise SettingsError(
-            "MESSENGER_DEFAULT_BRANCH_ID",
-            f"there is no branch with id {settings.default_branch_id}; "
-            "create it with 'messenger branch create' or fix the value",
-        )
-
-
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     secret = settings.require_secret_key()
@@ -274,7 +248,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "widget": widget,
             }
         ),
-        on_startup=[check_default_branch],
+        on_startup=[partial(check_default_branch, settings, config)],
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(
             title="Messenger API",
