@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
 from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
@@ -22,26 +21,24 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.prometheus import PrometheusConfig
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
-from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 
 from messenger import __version__
 from messenger.attachments.links import AttachmentLinks
 from messenger.attachments.storage import Storage, storage_from_url
 from messenger.backends import Backends
-from messenger.config import Settings, SettingsError, get_settings
+from messenger.config import Settings, get_settings
 from messenger.dashboard.controllers.admin import AdminController
 from messenger.dashboard.controllers.auth import AccountController, AuthController
 from messenger.dashboard.controllers.stream import StaffStreamController
 from messenger.dashboard.controllers.unified import UnifiedMessengerController
 from messenger.dashboard.deps import locale_hook
 from messenger.db import alchemy_config
-from messenger.db.models import Branch
 from messenger.demo.controllers import DemoController
 from messenger.error_handlers import exception_handlers
 from messenger.logs import RequestLogMiddleware
 from messenger.realtime.publisher import Publisher
 from messenger.realtime.transaction import commit_then_publish
+from messenger.startup import check_default_branch
 from messenger.system.controllers import MetricsController, SystemController
 from messenger.templating import build_environment
 from messenger.visitors.geo import GeoLocator
@@ -62,29 +59,6 @@ STATIC_DIR = ROOT / "static"
 #: Paths that are not the dashboard: no operator session, no CSRF (the Widget API is
 #: cross-site by design and is protected by the origin allowlist, tokens and throttling).
 NON_DASHBOARD_PATHS = ["/api/", "/static/", "/schema", "/health", "/ready", "/metrics"]
-
-
-async def check_default_branch(settings: Settings, config: SQLAlchemyAsyncConfig) -> None:
-    """Fail start-up when ``MESSENGER_DEFAULT_BRANCH_ID`` names no branch."""
-    if settings.default_branch_id is None:
-        return
-    try:
-        async with config.get_session() as session:
-            branch = await session.scalar(
-                select(Branch).where(Branch.id == settings.default_branch_id)
-            )
-    except (SQLAlchemyError, OSError, asyncpg.PostgresError) as exc:
-        raise SettingsError(
-            "MESSENGER_DEFAULT_BRANCH_ID",
-            f"cannot check branch {settings.default_branch_id}: the database is not ready "
-            f"({type(exc).__name__}); run 'messenger db upgrade' first",
-        ) from None
-    if branch is None:
-        raise SettingsError(
-            "MESSENGER_DEFAULT_BRANCH_ID",
-            f"there is no branch with id {settings.default_branch_id}; "
-            "create it with 'messenger branch create' or fix the value",
-        )
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import json
 import re
 import shlex
 import subprocess
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,8 +14,9 @@ import asyncpg
 import pytest
 
 from messenger.accounts.passwords import verify_password
-from messenger.cli import DEMO_ADMIN_EMAIL, DEMO_BRANCH, DEMO_INBOX, DEMO_OPERATOR_EMAIL
-from tests.conftest import TABLES, cli_env, run_cli
+from messenger.config import VARIABLES, markdown_table
+from messenger.demo.seed import DEMO_ADMIN_EMAIL, DEMO_BRANCH, DEMO_INBOX, DEMO_OPERATOR_EMAIL
+from tests.conftest import ROOT, TABLES, cli_env, run_cli
 
 PASSWORD = "correct horse battery"
 
@@ -303,6 +305,30 @@ async def test_demo_is_idempotent_and_prints_working_logins(
     assert verify_password(hashes[DEMO_ADMIN_EMAIL], data["admin"]["password"])
     roles = dict(await pg.fetch("SELECT email, role FROM users"))
     assert roles == {DEMO_OPERATOR_EMAIL: "operator", DEMO_ADMIN_EMAIL: "admin"}
+
+
+def test_settings_prints_the_declared_table_whatever_the_environment(cli: dict[str, str]) -> None:
+    # Documentation, not configuration: a bad value does not stop it.
+    broken = {**cli, "MESSENGER_DEFAULT_LOCALE": "de"}
+
+    text = ok(run_cli("settings", env=broken)).stdout
+    data = ok_json(run_cli("settings", "--json", env=broken))
+
+    assert text == markdown_table()
+    assert [v["name"] for v in data["variables"]] == [v.name for v in VARIABLES]
+    rate = next(v for v in data["variables"] if v["name"] == "MESSENGER_WIDGET_SEND_RATE_PER_IP")
+    assert rate["default"] == "60/minute"
+    assert rate["type"] == "Rate"
+    assert rate["checked_by_messenger_check"] is True
+
+
+def test_the_cli_does_not_import_the_app_to_start() -> None:
+    """Start-up checks live in messenger.startup; the app is loaded by uvicorn only."""
+    code = "import sys, messenger.cli; print('messenger.app' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert result.stdout.strip() == "False"
 
 
 # --- bad input: a clear message, non-zero exit, nothing written -------------------------------

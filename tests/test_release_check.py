@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from messenger.checks import ReleaseCheck
-from messenger.config import Settings
+from messenger.checks import release_check
+from messenger.config import VARIABLES, Settings, settings_audit
 from messenger.db.models import RoutingRule
 from messenger.i18n import use_locale
 from tests.conftest import _admin, _dsn_for, asyncpg_url, cli_env, run_cli
@@ -46,7 +46,7 @@ async def run(env, **overrides):
     environment = {**env, **GOOD, **overrides}
     environment = {k: v for k, v in environment.items() if v is not None}
     with use_locale("en"):
-        results = await ReleaseCheck(Settings.from_env(environment), environment).run()
+        results = await release_check(Settings.from_env(environment), environment)
     return {r.name: r for r in results}
 
 
@@ -189,3 +189,28 @@ async def test_cli_exits_non_zero_with_json_and_speaks_russian(env, db_session):
     assert "Общий канал без правил маршрутизации" in russian.stdout
     english = run_cli("check", "--lang", "en", env=cli_env(**env, **GOOD))
     assert "A global inbox without routing rules" in english.stdout
+
+
+def test_settings_items_are_derived_from_the_declaration():
+    """One item per variable whose declaration names an audit, then the cross-checks."""
+    rates = [
+        v.name for v in VARIABLES if v.name.startswith("MESSENGER_WIDGET_") and "_RATE_" in v.name
+    ]
+    with use_locale("en"):
+        english = settings_audit(Settings.from_env({}), {})
+    with use_locale("ru"):
+        russian = settings_audit(Settings.from_env({}), {})
+
+    assert [r.name for r in english] == [
+        "messenger_enabled",
+        "geoip",
+        *rates,
+        "MESSENGER_WIDGET_POLL_MIN_INTERVAL_SECONDS",
+        "secret_key",
+        "trusted_proxies",
+        "widget_rates_sane",
+    ]
+    assert len(english) == sum(v.audit is not None for v in VARIABLES) + 1
+    assert [r.status for r in english] == [r.status for r in russian]
+    for en, ru in zip(english, russian, strict=True):
+        assert en.reason != ru.reason, en.reason  # every reason has its Russian

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
-import re
 import socket
 import subprocess
 import sys
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from messenger.app import create_app
 from messenger.config import (
     DEFAULT_PUBLIC_URL,
+    VARIABLES,
     Rate,
     Settings,
     SettingsError,
@@ -32,13 +33,8 @@ RATE_VARIABLES = (
     "MESSENGER_WIDGET_POLL_RATE_PER_SESSION",
 )
 POLL_INTERVAL = "MESSENGER_WIDGET_POLL_MIN_INTERVAL_SECONDS"
-#: Every variable messenger/config.py reads, straight from its source.
-CONFIG_VARIABLES = set(
-    re.findall(
-        r'"((?:MESSENGER_[A-Z_]+)|DATABASE_URL|REDIS_URL)"',
-        (ROOT / "messenger" / "config.py").read_text(),
-    )
-)
+#: Every variable the settings read: the declaration is the one list.
+CONFIG_VARIABLES = {variable.name for variable in VARIABLES}
 A_SECRET = "s" * 32
 
 
@@ -92,6 +88,58 @@ def test_defaults_with_an_empty_environment() -> None:
     assert settings.widget_challenge_max_number == 100_000
     assert settings.stream_heartbeat_seconds == 15.0
     assert settings.defaults_used == frozenset({*RATE_VARIABLES, POLL_INTERVAL})
+
+
+def test_the_declaration_is_complete_and_matches_the_settings_object() -> None:
+    """One declared variable per setting; the attribute names the code uses stay."""
+    attributes = [f.name for f in dataclasses.fields(Settings) if f.name != "defaults_used"]
+    assert [v.attribute for v in VARIABLES] == attributes
+    assert {v.name: v.attribute for v in VARIABLES} == {
+        "DATABASE_URL": "database_url",
+        "REDIS_URL": "redis_url",
+        "MESSENGER_ENABLED": "enabled",
+        "MESSENGER_DEFAULT_BRANCH_ID": "default_branch_id",
+        "MESSENGER_GEOIP_ENABLED": "geoip_enabled",
+        "MESSENGER_GEOIP_DB_PATH": "geoip_db_path",
+        "MESSENGER_WIDGET_BOOTSTRAP_RATE_PER_IP": "widget_bootstrap_rate_per_ip",
+        "MESSENGER_WIDGET_BOOTSTRAP_RATE_PER_TOKEN": "widget_bootstrap_rate_per_token",
+        "MESSENGER_WIDGET_SEND_RATE_PER_SESSION": "widget_send_rate_per_session",
+        "MESSENGER_WIDGET_SEND_RATE_PER_IP": "widget_send_rate_per_ip",
+        "MESSENGER_WIDGET_POLL_RATE_PER_SESSION": "widget_poll_rate_per_session",
+        POLL_INTERVAL: "widget_poll_min_interval_seconds",
+        "MESSENGER_WIDGET_CHALLENGE_THRESHOLD": "widget_challenge_threshold",
+        "MESSENGER_WIDGET_CHALLENGE_MAX_NUMBER": "widget_challenge_max_number",
+        "MESSENGER_PRIVACY_URL": "privacy_url",
+        "MESSENGER_PRIVACY_TEXT": "privacy_text",
+        "MESSENGER_DEFAULT_LOCALE": "default_locale",
+        "MESSENGER_SECRET_KEY": "secret_key",
+        "MESSENGER_TRUSTED_PROXIES": "trusted_proxies",
+        "MESSENGER_PUBLIC_URL": "public_url",
+        "MESSENGER_DATA_DIR": "data_dir",
+        "MESSENGER_STORAGE_URL": "storage_url",
+        "MESSENGER_REDIS_PREFIX": "redis_prefix",
+        "MESSENGER_STREAM_HEARTBEAT_SECONDS": "stream_heartbeat_seconds",
+        "MESSENGER_ENV": "environment",
+    }
+    assert {v.name for v in VARIABLES if v.warn_at_default} == {*RATE_VARIABLES, POLL_INTERVAL}
+
+
+@pytest.mark.parametrize("variable", VARIABLES, ids=lambda v: v.name)
+def test_a_declared_default_is_what_writing_it_out_gives(variable) -> None:
+    """The default text in the declaration (and the README) means the value used when unset."""
+    unset = getattr(Settings.from_env({}), variable.attribute)
+    assert unset == variable.default_value
+    if variable.default:
+        written = Settings.from_env({variable.name: variable.default})
+        assert getattr(written, variable.attribute) == unset
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+@pytest.mark.parametrize("variable", ["MESSENGER_ENABLED", "MESSENGER_GEOIP_ENABLED"])
+def test_an_empty_boolean_is_off(variable: str, value: str) -> None:
+    """As before the declaration: ``MESSENGER_ENABLED=`` switches the widget API off."""
+    settings = Settings.from_env({variable: value})
+    assert getattr(settings, variable.removeprefix("MESSENGER_").lower()) is False
 
 
 def test_blank_values_count_as_unset() -> None:

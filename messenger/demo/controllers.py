@@ -19,9 +19,9 @@ from litestar.response import Template
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from messenger.cli import DEMO_INBOX
 from messenger.config import Settings
 from messenger.db.models import Inbox
+from messenger.demo.seed import DEMO_INBOX
 
 #: The other name of the same machine: the demo page opened under it is another origin.
 _TWIN_HOSTS = {"127.0.0.1": "localhost", "localhost": "127.0.0.1"}

@@ -1,0 +1,73 @@
+"""What every command shares: settings loading, one database session, output, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn, TypeVar
+
+import asyncpg
+import click
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from messenger.config import Settings, SettingsError, get_settings
+from messenger.db import alchemy_config
+from messenger.errors import DomainError
+
+T = TypeVar("T")
+# Raised by the driver while connecting (refused, unknown host, no such database); SQLAlchemy
+# wraps errors of statements, not these.
+CONNECT_ERRORS = (OSError, asyncpg.PostgresError)
+
+
+class CliError(click.ClickException):
+    """A message for the person at the terminal, and exit status 1."""
+
+    def format_message(self) -> str:
+        return self.message
+
+
+def configuration_error(exc: SettingsError) -> NoReturn:
+    """A bad setting: one line on stderr, exit status 2."""
+    click.echo(f"configuration error: {exc}", err=True)
+    sys.exit(2)
+
+
+def load_settings() -> Settings:
+    try:
+        return get_settings()
+    except SettingsError as exc:
+        configuration_error(exc)
+
+
+def run_db(work: Callable[[AsyncSession, Settings], Awaitable[T]]) -> T:
+    """Run ``work`` in one session; domain and database errors become clean CLI errors."""
+    settings = load_settings()
+    config = alchemy_config(settings)
+
+    async def runner() -> T:
+        try:
+            async with config.get_session() as session:
+                return await work(session, settings)
+        finally:
+            await config.get_engine().dispose()
+
+    try:
+        return asyncio.run(runner())
+    except DomainError as exc:
+        raise CliError(f"{exc.detail}") from None
+    except (SQLAlchemyError, *CONNECT_ERRORS) as exc:
+        raise CliError(
+            f"the database refused the operation ({type(exc).__name__}); "
+            "is it reachable and migrated ('messenger db upgrade')?"
+        ) from None
+
+
+def emit(as_json: bool, data: dict[str, Any], text: str) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2) if as_json else text)
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
