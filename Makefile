@@ -8,7 +8,7 @@ PORT ?= 8000
 # Embed snippets and printed links use the address we serve on, unless told otherwise.
 export MESSENGER_PUBLIC_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: run test install lint format services tools vendor migrate demo clean messages compile-messages screenshots load
+.PHONY: run test install lint test-js format services tools vendor widget migrate demo clean messages compile-messages screenshots load
 
 ## run: install, migrate, seed the demo and serve on http://$(HOST):$(PORT)
 run: install
@@ -18,11 +18,12 @@ run: install
 	@echo "Demo site embedding the widget from another origin: http://localhost:$(PORT)/demo"
 	$(BIN)/messenger serve --host $(HOST) --port $(PORT)
 
-## test: install everything, make sure PostgreSQL/Redis/chromium are there, lint, run the suite
-test: install services tools lint
+## test: install everything, make sure PostgreSQL/Redis/chromium are there, lint, the widget's
+## unit tests (node --test), then the suite
+test: install services tools lint test-js
 	$(BIN)/pytest
 
-install: $(BIN)/.stamp-install node_modules/.stamp-install vendor compile-messages
+install: $(BIN)/.stamp-install node_modules/.stamp-install vendor widget compile-messages
 
 $(BIN)/.stamp-install: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +42,17 @@ vendor: node_modules/.stamp-install
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
 	cp node_modules/htmx-ext-sse/dist/sse.js static/vendor/htmx-ext-sse.js
 
+# The widget's two served files are built from widget/src by esbuild, never committed
+# (docs/widget.md, "Building the widget"). Rebuilt when a source or the build script changes.
+WIDGET_OUT := static/messenger/widget.js static/messenger/widget-app.js
+widget: $(WIDGET_OUT)
+
+# One build writes both files (no grouped target: make 3.81 has none).
+static/messenger/widget.js: widget/build.mjs $(wildcard widget/src/*.js) node_modules/.stamp-install
+	npm run --silent build
+static/messenger/widget-app.js: static/messenger/widget.js
+	test -f $@ || npm run --silent build
+
 ## messages: extract translatable strings and merge them into the ru/en catalogs
 messages: $(BIN)/.stamp-install
 	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k N_ --no-location --omit-header -o messenger/locale/messages.pot .
@@ -54,6 +66,10 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	npm run --silent lint
+
+## test-js: the widget's unit tests (transport, outbox, back-off, live, proof of work) in Node
+test-js: node_modules/.stamp-install
+	npm run --silent test
 
 format: install
 	$(BIN)/ruff check --fix .
@@ -91,4 +107,4 @@ $(BIN)/.stamp-install-load: pyproject.toml
 	touch $@
 
 clean:
-	rm -rf $(VENV) node_modules static/vendor .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules static/vendor $(WIDGET_OUT) .pytest_cache .ruff_cache

@@ -71,3 +71,12 @@ def test_nginx_passes_the_client_address_and_does_not_buffer_streams():
     conf = (ROOT / "docker" / "nginx.conf").read_text()
     assert "proxy_set_header X-Forwarded-For $remote_addr;" in conf
     assert "proxy_buffering off;" in conf
+
+
+def test_the_image_builds_the_widget_from_its_sources():
+    # static/messenger/widget.js and widget-app.js are built, never committed (docs/widget.md)
+    dockerfile = (ROOT / "docker" / "Dockerfile").read_text()
+    assert "COPY widget ./widget" in dockerfile
+    assert "npm run build" in dockerfile
+    for name in ("widget.js", "widget-app.js"):
+        assert f"/build/static/messenger/{name}" in dockerfile
