@@ -30,10 +30,7 @@ from sqlalchemy.exc import DataError, SQLAlchemyError
 from messenger import __version__
 from messenger.backends import Backends
 from messenger.config import Settings, SettingsError, get_settings
-from messenger.dashboard.controllers.admin import AdminController
-from messenger.dashboard.controllers.auth import AccountController, AuthController
-from messenger.dashboard.controllers.stream import StaffStreamController
-from messenger.dashboard.controllers.unified import UnifiedMessengerController
+from messenger.dashboard.router import dashboard_router
 from messenger.db import alchemy_config
 from messenger.db.models import Branch
 from messenger.demo.controllers import DemoController
@@ -225,11 +222,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[
             SystemController,
             MetricsController,
-            AuthController,
-            AccountController,
-            UnifiedMessengerController,
-            StaffStreamController,
-            AdminController,
+            dashboard_router,
             WidgetController,
             DemoController,
             create_static_files_router(path="/static", directories=[STATIC_DIR]),
