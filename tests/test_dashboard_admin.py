@@ -527,7 +527,7 @@ async def test_refusals_are_shown_in_the_admins_language(admin, staff, db_sessio
         (settings_form(timezone="Mars/Olympus"), "неизвестный часовой пояс"),
         (settings_form(allowed_domains="http://x/"), "укажите имя хоста"),
         (settings_form(color="red"), "значение в неверном формате"),
-        (settings_form(hours_mon="09:00-25:00"), "не время в формате ЧЧ:ММ"),
+        (settings_form(hours_mon="09:00-25:00"), "не время в формате"),
     ):
         refused = await form_post(admin, url, form)
         assert refused.status_code == 400
