@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from messenger.db.models import Branch, Inbox, RoutingRule, User, UserRole
 from tests.dashboard_helpers import (
@@ -431,7 +432,9 @@ async def test_operators_create_edit_branches_and_deactivate(app_env, admin, sta
     created = await form_post(admin, "/admin/operators", form)
     assert created.status_code == 303
     await db_session.commit()
-    nina = await db_session.scalar(select(User).where(User.email == "nina@example.com"))
+    nina = await db_session.scalar(
+        select(User).where(User.email == "nina@example.com").options(selectinload(User.branches))
+    )
     assert nina is not None
     assert (nina.role, nina.is_active) == (UserRole.OPERATOR, True)
     assert nina.branch_ids == {staff.alpha.id, staff.beta.id}
