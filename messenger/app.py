@@ -27,11 +27,8 @@ from messenger.attachments.links import AttachmentLinks
 from messenger.attachments.storage import Storage, storage_from_url
 from messenger.backends import Backends
 from messenger.config import Settings, get_settings
-from messenger.dashboard.controllers.admin import AdminController
-from messenger.dashboard.controllers.auth import AccountController, AuthController
-from messenger.dashboard.controllers.stream import StaffStreamController
-from messenger.dashboard.controllers.unified import UnifiedMessengerController
 from messenger.dashboard.deps import locale_hook
+from messenger.dashboard.router import dashboard_router
 from messenger.db import alchemy_config
 from messenger.demo.controllers import DemoController
 from messenger.error_handlers import exception_handlers
@@ -112,6 +109,7 @@ class AppServices:
 
         named: dict[str, object] = {
             "settings": self.settings,
+            "public_url": self.settings.public_url,
             "signer": self.signer,
             "tickets": self.tickets,
             "links": self.links,
@@ -151,11 +149,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[
             SystemController,
             MetricsController,
-            AuthController,
-            AccountController,
-            UnifiedMessengerController,
-            StaffStreamController,
-            AdminController,
+            dashboard_router,
             WidgetController,
             WidgetStreamController,
             WidgetAttachmentController,

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from messenger.accounts.passwords import hash_password
 from messenger.app import create_app
@@ -145,9 +146,10 @@ def message_ids(html: str) -> list[int]:
 
 
 async def fresh(db: AsyncSession, model: type[Any], key: Any) -> Any:
-    """The row as it is in the database now (other connections wrote meanwhile)."""
+    """The row as it is in the database now (other connections wrote meanwhile), with its
+    relationships (loaded here, whatever the models' default loading)."""
     await db.commit()
-    return await db.get(model, key, populate_existing=True)
+    return await db.get(model, key, populate_existing=True, options=[selectinload("*")])
 
 
 class Visitor:

@@ -1,4 +1,8 @@
-"""Small builders of domain rows for tests, written through the real services."""
+"""Small builders of domain rows for tests, written through the real services.
+
+Services never commit (the request or the command does); each builder commits what it
+built, so that the app under test (another session) sees it.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,9 @@ PASSWORD = "correct horse battery"
 
 
 async def make_branch(session: AsyncSession, name: str = "Moscow") -> Branch:
-    return await BranchService(session=session).create_branch(name)
+    branch = await BranchService(session=session).create_branch(name)
+    await session.commit()
+    return branch
 
 
 async def make_user(
@@ -33,6 +39,7 @@ async def make_user(
     )
     if not active:
         user = await users.set_active(user.id, active=False)
+    await session.commit()
     return user
 
 
@@ -47,13 +54,15 @@ async def make_inbox(
 ) -> Inbox:
     from messenger.inboxes.service import InboxService
 
-    return await InboxService(session=session).create_inbox(
+    inbox = await InboxService(session=session).create_inbox(
         name=name,
         domains=domains if domains is not None else ["shop.example"],
         branch=branch,
         fallback_branch=fallback,
         settings=settings,
     )
+    await session.commit()
+    return inbox
 
 
 async def make_conversation(

@@ -40,6 +40,7 @@ async def test_create_user(db_session: AsyncSession, settings: Settings):
     assert user.is_active
     assert user.branch_ids == {moscow.id, kazan.id}
 
+    await db_session.commit()  # the caller's unit of work commits, never the service
     [row] = await committed_users(settings)
     assert row["email"] == "olga.petrova@example.com"
     assert row["password_hash"] != PASSWORD
@@ -156,6 +157,7 @@ async def test_an_old_hash_is_upgraded_at_login(db_session: AsyncSession, settin
     await db_session.commit()
 
     assert await UserService(session=db_session).authenticate("olga@example.com", PASSWORD)
+    await db_session.commit()  # the sign-in request commits the upgraded hash
     [row] = await committed_users(settings)
     assert row["password_hash"] != weak
     assert not PasswordHasher().check_needs_rehash(row["password_hash"])

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from messenger.db.models import Branch, Inbox, RoutingRule, User, UserRole
 from tests.dashboard_helpers import (
@@ -431,7 +432,9 @@ async def test_operators_create_edit_branches_and_deactivate(app_env, admin, sta
     created = await form_post(admin, "/admin/operators", form)
     assert created.status_code == 303
     await db_session.commit()
-    nina = await db_session.scalar(select(User).where(User.email == "nina@example.com"))
+    nina = await db_session.scalar(
+        select(User).where(User.email == "nina@example.com").options(selectinload(User.branches))
+    )
     assert nina is not None
     assert (nina.role, nina.is_active) == (UserRole.OPERATOR, True)
     assert nina.branch_ids == {staff.alpha.id, staff.beta.id}
@@ -515,3 +518,29 @@ async def test_operators_create_edit_branches_and_deactivate(app_env, admin, sta
     stored = await fresh(db_session, User, staff.admin.id)
     assert (stored.is_active, stored.role) == (True, UserRole.ADMIN)
     assert (await admin.get("/admin/operators")).status_code == 200
+
+
+async def test_refusals_are_shown_in_the_admins_language(admin, staff, db_session):
+    """The reasons from the settings structs, the allowlist and the routing conditions are
+    catalog messages: a Russian admin reads them in Russian, in the form (400)."""
+    inbox = await make_inbox(db_session, name="Kept", branch=staff.alpha, domains=["kept.ru"])
+    url = f"/admin/inboxes/{inbox.id}"
+    admin.headers["Accept-Language"] = "ru"
+    for form, expected in (
+        (settings_form(timezone="Mars/Olympus"), "неизвестный часовой пояс"),
+        (settings_form(allowed_domains="http://x/"), "укажите имя хоста"),
+        (settings_form(color="red"), "значение в неверном формате"),
+        (settings_form(hours_mon="09:00-25:00"), "не время в формате"),
+    ):
+        refused = await form_post(admin, url, form)
+        assert refused.status_code == 400
+        alert = re.search(r'<p class="error" role="alert">(.*?)</p>', refused.text, re.S)
+        assert alert
+        assert expected in alert.group(1), alert.group(1)
+    bad_rule = await form_post(
+        admin,
+        f"{url}/rules",
+        {"name": "Bad", "countries": "Russia", "target_branch_id": str(staff.alpha.id)},
+    )
+    assert bad_rule.status_code == 400
+    assert "не двухбуквенный код страны" in bad_rule.text

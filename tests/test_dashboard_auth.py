@@ -94,6 +94,7 @@ async def test_deactivated_operator_is_out_at_once(client, db_session):
     assert (await sign_in(client, "olga@example.com", PASSWORD)).status_code == 303
     assert (await client.get("/")).status_code == 200
     await UserService(session=db_session).set_active(user.id, active=False)
+    await db_session.commit()
     response = await client.get("/", follow_redirects=False)
     assert response.status_code == 303
     assert (await sign_in(client, "olga@example.com", PASSWORD)).status_code == 400

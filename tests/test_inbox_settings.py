@@ -245,6 +245,7 @@ async def test_update_settings_refuses_bad_documents_and_keeps_the_old_one(
     assert (await _committed_settings(settings, inbox.id))["greeting"] == "Hello"
 
     await service.update_settings(inbox.id, {"greeting": "Привет"})
+    await db_session.commit()  # the caller's unit of work commits, never the service
     stored = await _committed_settings(settings, inbox.id)
     assert stored["greeting"] == "Привет"
     assert stored["security"]["allowed_domains"] == []  # a full replacement, not a merge
@@ -391,6 +392,7 @@ async def test_rotate_token(db_session: AsyncSession, settings: Settings):
     assert await service.get_by_token(old) is None
     assert (await service.get_by_token(new)).id == inbox.id
 
+    await db_session.commit()
     conn = await asyncpg.connect(settings.effective_database_url.replace("+asyncpg", ""))
     try:
         stored = await conn.fetchval("SELECT widget_token FROM inboxes WHERE id = $1", inbox.id)
@@ -416,6 +418,7 @@ async def test_set_domains_replaces_the_list_and_keeps_the_rest(
     service = InboxService(session=db_session)
     updated = await service.set_domains(inbox_id, ["New.Example", "*.new.example", "new.example"])
     assert updated.settings["security"]["allowed_domains"] == ["new.example", "*.new.example"]
+    await db_session.commit()
     stored = await _committed_settings(settings, inbox_id)
     assert stored["security"]["allowed_domains"] == ["new.example", "*.new.example"]
     assert stored["greeting"] == "Hi"
@@ -427,4 +430,5 @@ async def test_set_domains_replaces_the_list_and_keeps_the_rest(
     assert stored["security"]["allowed_domains"] == ["new.example", "*.new.example"]
 
     await service.set_domains(inbox_id, [])
+    await db_session.commit()
     assert (await _committed_settings(settings, inbox_id))["security"]["allowed_domains"] == []

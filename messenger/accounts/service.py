@@ -1,3 +1,9 @@
+"""Staff users: creation, sign-in, password, role, activity and branch membership.
+
+Nothing here commits: the caller's unit of work does (a dashboard request commits when it
+answers below 400, a CLI command when it ends).
+"""
+
 from __future__ import annotations
 
 import re
@@ -5,6 +11,7 @@ import re
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from messenger.accounts.passwords import (
     MAX_PASSWORD_LENGTH,
@@ -17,6 +24,7 @@ from messenger.db.models import Branch, User, UserRole
 from messenger.errors import ConflictError, InvalidInputError, NotFoundError
 from messenger.i18n import N_
 
+MAX_NAME_LENGTH = 200
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 
 
@@ -25,6 +33,27 @@ def normalize_email(email: str) -> str:
     if len(email) > 320 or not _EMAIL.match(email):
         raise InvalidInputError(N_("%(email)r is not an e-mail address."), params={"email": email})
     return email
+
+
+def parse_role(value: str) -> UserRole:
+    try:
+        return UserRole(value)
+    except ValueError:
+        raise InvalidInputError(N_("Unknown role.")) from None
+
+
+def check_user_name(name: str) -> str:
+    """The name as stored (trimmed), or refused."""
+    name = name.strip()
+    if not name or len(name) > MAX_NAME_LENGTH:
+        raise InvalidInputError(N_("A user needs a name of 1 to 200 characters."))
+    return name
+
+
+def check_membership(role: UserRole, branches: list[Branch]) -> None:
+    """An operator works in at least one branch (an admin sees every branch anyway)."""
+    if role == UserRole.OPERATOR and not branches:
+        raise InvalidInputError(N_("An operator needs at least one branch."))
 
 
 def check_password_policy(password: str) -> None:
@@ -48,7 +77,9 @@ class UserService(SQLAlchemyAsyncRepositoryService[User]):
 
     async def get_by_email(self, email: str) -> User | None:
         return await self.repository.session.scalar(
-            select(User).where(func.lower(User.email) == email.strip().lower())
+            select(User)
+            .where(func.lower(User.email) == email.strip().lower())
+            .options(selectinload(User.branches))
         )
 
     async def create_user(
@@ -61,9 +92,7 @@ class UserService(SQLAlchemyAsyncRepositoryService[User]):
         branches: list[Branch] | None = None,
     ) -> User:
         email = normalize_email(email)
-        name = name.strip()
-        if not name or len(name) > 200:
-            raise InvalidInputError(N_("A user needs a name of 1 to 200 characters."))
+        name = check_user_name(name)
         check_password_policy(password)
         if await self.get_by_email(email) is not None:
             raise ConflictError(
@@ -76,7 +105,7 @@ class UserService(SQLAlchemyAsyncRepositoryService[User]):
             role=role,
             branches=list(branches or []),
         )
-        return await self.create(user, auto_commit=True)
+        return await self.create(user, auto_refresh=False)
 
     async def authenticate(self, email: str, password: str) -> User | None:
         """The active user with these credentials, or None (same work either way)."""
@@ -86,28 +115,83 @@ class UserService(SQLAlchemyAsyncRepositoryService[User]):
             return None
         if needs_rehash(user.password_hash):
             user.password_hash = hash_password(password)
-            await self.repository.session.commit()
+            await self.repository.session.flush()
         return user
 
     async def set_password(self, user_id: int, password: str) -> User:
         check_password_policy(password)
         user = await self.require(user_id)
+        self._new_password(user, password)
+        await self.repository.session.flush()
+        return user
+
+    @staticmethod
+    def _new_password(user: User, password: str) -> None:
         user.password_hash = hash_password(password)
         user.session_epoch += 1  # ends every other session of this user, streams included
-        return await self.update(user, auto_commit=True)
 
     async def set_active(self, user_id: int, *, active: bool) -> User:
         user = await self.require(user_id)
         user.is_active = active
-        return await self.update(user, auto_commit=True)
+        await self.repository.session.flush()
+        return user
 
     async def set_branches(self, user_id: int, branches: list[Branch]) -> User:
         user = await self.require(user_id)
         user.branches = list(branches)
-        return await self.update(user, auto_commit=True)
+        await self.repository.session.flush()
+        return user
+
+    async def set_locale(self, user: User, locale: str) -> User:
+        """The language the user chose (kept for the next sign-in too)."""
+        user.locale = locale
+        await self.repository.session.flush()
+        return user
+
+    async def update_staff(
+        self,
+        user_id: int,
+        *,
+        actor: User,
+        name: str,
+        role: UserRole,
+        active: bool,
+        branches: list[Branch],
+        password: str = "",
+    ) -> User:
+        """An admin's edit of a user: every rule is checked before anything changes.
+
+        Nobody can deactivate themselves or take away their own admin role (an admin
+        locked out of the admin pages would need the CLI to get back in).
+        """
+        target = await self.require(user_id)
+        check_membership(role, branches)
+        if target.id == actor.id and (not active or role != UserRole.ADMIN):
+            raise InvalidInputError(
+                N_("You cannot deactivate yourself or take away your own admin role.")
+            )
+        name = check_user_name(name)
+        if password:
+            check_password_policy(password)
+        target.name = name
+        target.role = role
+        target.is_active = active
+        target.branches = list(branches)
+        if password:
+            self._new_password(target, password)
+        await self.repository.session.flush()
+        return target
+
+    async def staff(self) -> list[User]:
+        """Every user by name, with their branches (the operators page)."""
+        return list(
+            await self.repository.session.scalars(
+                select(User).order_by(User.name).options(selectinload(User.branches))
+            )
+        )
 
     async def require(self, user_id: int) -> User:
-        user = await self.get_one_or_none(id=user_id)
+        user = await self.get_one_or_none(id=user_id, load=[selectinload(User.branches)])
         if user is None:
             raise NotFoundError(N_("There is no user with id %(id)s."), params={"id": user_id})
         return user

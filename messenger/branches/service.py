@@ -1,3 +1,6 @@
+"""Branches: create, rename, (de)activate. Nothing here commits: the caller's unit of work does
+(a dashboard request, a CLI command)."""
+
 from __future__ import annotations
 
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
@@ -8,6 +11,8 @@ from messenger.db.models import Branch
 from messenger.errors import ConflictError, InvalidInputError, NotFoundError
 from messenger.i18n import N_
 
+MAX_NAME_LENGTH = 200
+
 
 class BranchService(SQLAlchemyAsyncRepositoryService[Branch]):
     class Repo(SQLAlchemyAsyncRepository[Branch]):
@@ -15,19 +20,44 @@ class BranchService(SQLAlchemyAsyncRepositoryService[Branch]):
 
     repository_type = Repo
 
+    async def _named(self, name: str, *, other_than: int | None = None) -> Branch | None:
+        """The branch with this name, compared case-insensitively ("alpha" is "Alpha")."""
+        query = select(Branch).where(func.lower(Branch.name) == name.lower())
+        if other_than is not None:
+            query = query.where(Branch.id != other_than)
+        return await self.repository.session.scalar(query)
+
     async def create_branch(self, name: str) -> Branch:
         name = name.strip()
-        if not name or len(name) > 200:
+        if not name or len(name) > MAX_NAME_LENGTH:
             raise InvalidInputError(N_("A branch needs a name of 1 to 200 characters."))
-        existing = await self.repository.session.scalar(
-            select(Branch).where(func.lower(Branch.name) == name.lower())
-        )
+        existing = await self._named(name)
         if existing is not None:
             raise ConflictError(
                 N_("A branch named %(name)r already exists (id %(id)d)."),
                 params={"name": name, "id": existing.id},
             )
-        return await self.create(Branch(name=name), auto_commit=True)
+        return await self.create(Branch(name=name), auto_refresh=False)
+
+    async def rename(self, branch_id: int, name: str) -> Branch:
+        """A new, still unique name; refused before anything changes."""
+        branch = await self.require(branch_id)
+        name = name.strip()
+        if (
+            not name
+            or len(name) > MAX_NAME_LENGTH
+            or await self._named(name, other_than=branch.id) is not None
+        ):
+            raise InvalidInputError(N_("A branch needs a unique name of 1 to 200 characters."))
+        branch.name = name
+        await self.repository.session.flush()
+        return branch
+
+    async def set_active(self, branch_id: int, *, active: bool) -> Branch:
+        branch = await self.require(branch_id)
+        branch.is_active = active
+        await self.repository.session.flush()
+        return branch
 
     async def require(self, branch_id: int) -> Branch:
         branch = await self.get_one_or_none(id=branch_id)
@@ -36,5 +66,8 @@ class BranchService(SQLAlchemyAsyncRepositoryService[Branch]):
         return branch
 
     async def require_all(self, branch_ids: list[int]) -> list[Branch]:
-        branches = [await self.require(branch_id) for branch_id in dict.fromkeys(branch_ids)]
-        return branches
+        return [await self.require(branch_id) for branch_id in dict.fromkeys(branch_ids)]
+
+    async def ordered(self) -> list[Branch]:
+        """Every branch by name (the admin pages' choices)."""
+        return list(await self.repository.session.scalars(select(Branch).order_by(Branch.name)))

@@ -51,7 +51,9 @@ def run_db(work: Callable[[AsyncSession, Settings], Awaitable[T]]) -> T:
     async def runner() -> T:
         try:
             async with config.get_session() as session:
-                return await work(session, settings)
+                result = await work(session, settings)
+                await session.commit()  # the command is the unit of work: services never commit
+                return result
         finally:
             await config.get_engine().dispose()
 

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from messenger.conversations.service import scope_query
 from messenger.db.models import (
@@ -89,6 +90,13 @@ async def list_conversations(
         _filtered(user, filters)
         .order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
         .limit(limit)
+        # A row shows who wrote, where (inbox, branch) and to whom it is assigned.
+        .options(
+            joinedload(Conversation.visitor),
+            joinedload(Conversation.inbox),
+            joinedload(Conversation.branch),
+            joinedload(Conversation.assignee),
+        )
     )
     conversations = list((await session.execute(query)).scalars())
     if not conversations:

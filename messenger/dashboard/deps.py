@@ -1,5 +1,6 @@
-"""What every dashboard page shares: the language of the request, the signed-in user,
-the staff actions, and the full-page-or-partial rule."""
+"""What every dashboard page shares: the language of the request, the staff actions, and the
+full-page-or-partial rule. (The router, ``messenger.dashboard.router``, applies them; the
+signed-in user comes from ``messenger.dashboard.sessions``, admin access from ``guards``.)"""
 
 from __future__ import annotations
 
@@ -8,14 +9,13 @@ from typing import Any
 
 from litestar import Request
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException
 from litestar.params import SkipValidation
+from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from messenger.conversations.actions import StaffActions
 from messenger.conversations.service import ConversationService
-from messenger.db.models import User
 from messenger.i18n import negotiate, set_locale
 from messenger.state import SharedState
 
@@ -24,6 +24,8 @@ SESSION_LOCALE_KEY = "locale"
 SESSION_TZ_KEY = "tz"
 
 AnyRequest = Request[Any, Any, Any]
+#: The dashboard router's request class: ``request.htmx`` tells an htmx request apart.
+DashboardRequest = HTMXRequest
 
 
 def locale_hook(default: str) -> Callable[[AnyRequest], Awaitable[None]]:
@@ -51,18 +53,19 @@ def provide_actions(
     return StaffActions(ConversationService(session=db_session), shared_state)
 
 
-def require_admin(user: User) -> None:
-    """Admin pages answer 404 to operators: they do not learn the page exists."""
-    if not user.is_admin:
-        raise NotFoundException()
-
-
 def page_or_partial(
-    request: AnyRequest, page: str, partial: str, context: dict[str, Any], status_code: int = 200
+    request: DashboardRequest,
+    page: str,
+    partial: str,
+    context: dict[str, Any],
+    status_code: int = 200,
 ) -> Template:
     """One rule for every view: an htmx request (not a boosted navigation) gets the partial,
     anything else the full page that includes it."""
-    htmx = (
-        request.headers.get("hx-request") == "true" and request.headers.get("hx-boosted") != "true"
+    return Template(
+        partial if wants_partial(request) else page, context=context, status_code=status_code
     )
-    return Template(partial if htmx else page, context=context, status_code=status_code)
+
+
+def wants_partial(request: DashboardRequest) -> bool:
+    return bool(request.htmx) and not request.htmx.boosted

@@ -33,7 +33,11 @@ def alchemy_config(settings: Settings) -> SQLAlchemyAsyncConfig:
         connection_string=url,
         engine_config=engine_config,
         session_config=AsyncSessionConfig(expire_on_commit=False),
-        before_send_handler="autocommit",
+        # The request is the unit of work: it commits when it answers 2xx or 3xx (admin
+        # forms answer 303), rolls back otherwise. Services never commit. The app replaces
+        # this handler with messenger.realtime.transaction.commit_then_publish, which does
+        # the same and then publishes the committed domain events.
+        before_send_handler="autocommit_include_redirects",
         create_all=False,
         alembic_config=AlembicAsyncConfig(
             script_location=str(MIGRATIONS_DIR),

@@ -22,7 +22,16 @@ import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-__all__ = ["is_allowed", "normalize_domain_pattern", "parse_origin", "risky_domains"]
+from messenger.errors import Message
+from messenger.i18n import N_
+
+__all__ = [
+    "DomainPatternError",
+    "is_allowed",
+    "normalize_domain_pattern",
+    "parse_origin",
+    "risky_domains",
+]
 
 #: Names reserved for tests and documentation (RFC 2606, RFC 6761): never a real customer site.
 TEST_SUFFIXES = (".test", ".example", ".invalid", ".localhost", ".local")
@@ -30,6 +39,14 @@ TEST_NAMES = {"localhost", "example.com", "example.net", "example.org"}
 
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+class DomainPatternError(ValueError):
+    """Why an allowlist entry is refused, as a catalog message (shown to admins)."""
+
+    def __init__(self, msgid: str, **params: object) -> None:
+        self.reason = Message(msgid, params)
+        super().__init__(str(self.reason))
 
 
 def _is_port(text: str) -> bool:
@@ -48,7 +65,7 @@ def _is_ip(host: str) -> bool:
 def _normalize_host(host: str) -> str:
     host = host.strip().lower().rstrip(".")
     if not host:
-        raise ValueError("empty host")
+        raise DomainPatternError(N_("an empty host name"))
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
     if _is_ip(host):
@@ -56,13 +73,15 @@ def _normalize_host(host: str) -> str:
     try:
         host = host.encode("idna").decode("ascii")
     except UnicodeError:
-        raise ValueError(f"{host!r} is not a valid host name") from None
+        raise DomainPatternError(N_("%(value)r is not a valid host name"), value=host) from None
     labels = host.split(".")
     if not all(_LABEL.match(label) for label in labels):
-        raise ValueError(f"{host!r} is not a valid host name")
+        raise DomainPatternError(N_("%(value)r is not a valid host name"), value=host)
     if labels[-1].isdigit():
         # A numeric last label is an IP address in disguise (127.1, 2130706433): refused.
-        raise ValueError(f"{host!r} is not a canonical IP address or host name")
+        raise DomainPatternError(
+            N_("%(value)r is not a canonical IP address or host name"), value=host
+        )
     return host
 
 
@@ -70,7 +89,9 @@ def normalize_domain_pattern(raw: str) -> str:
     """Validate and canonicalise one allowlist entry; raise ``ValueError`` with a reason."""
     text = raw.strip().lower()
     if "://" in text or "/" in text or "@" in text:
-        raise ValueError(f"{raw!r}: write a host name such as 'shop.example', not a URL")
+        raise DomainPatternError(
+            N_("%(value)r: write a host name such as 'shop.example', not a URL"), value=raw
+        )
     wildcard = text.startswith("*.")
     if wildcard:
         text = text[2:]
@@ -79,21 +100,25 @@ def normalize_domain_pattern(raw: str) -> str:
         host_part, _, rest = text[1:].partition("]")
         if rest:
             if not rest.startswith(":") or not _is_port(rest[1:]):
-                raise ValueError(f"{raw!r}: bad port")
+                raise DomainPatternError(N_("%(value)r: bad port"), value=raw)
             port = int(rest[1:])
         text = host_part
     elif text.count(":") == 1:
         text, _, port_text = text.partition(":")
         if not _is_port(port_text):
-            raise ValueError(f"{raw!r}: bad port")
+            raise DomainPatternError(N_("%(value)r: bad port"), value=raw)
         port = int(port_text)
     if port is not None and not 0 < port < 65536:
-        raise ValueError(f"{raw!r}: port out of range")
+        raise DomainPatternError(N_("%(value)r: port out of range"), value=raw)
     host = _normalize_host(text)
     if wildcard and (_is_ip(host) or "." not in host):
-        raise ValueError(f"{raw!r}: a wildcard needs a domain with at least two labels")
+        raise DomainPatternError(
+            N_("%(value)r: a wildcard needs a domain with at least two labels"), value=raw
+        )
     if "*" in host:
-        raise ValueError(f"{raw!r}: '*' is only allowed as the leading label")
+        raise DomainPatternError(
+            N_("%(value)r: '*' is only allowed as the leading label"), value=raw
+        )
     ip = _is_ip(host)
     shown = f"[{host}]" if ip and ":" in host else host
     return ("*." if wildcard else "") + shown + (f":{port}" if port is not None else "")

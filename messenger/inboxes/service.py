@@ -1,3 +1,6 @@
+"""Inboxes: creation, settings, widget tokens. Nothing here commits: the caller's unit of work
+does (a dashboard request, a CLI command)."""
+
 from __future__ import annotations
 
 import secrets
@@ -9,11 +12,12 @@ import msgspec
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from messenger.db.models import Branch, Inbox
 from messenger.errors import InvalidInputError, NotFoundError
 from messenger.i18n import N_
-from messenger.inboxes.settings import InboxSettings, parse_settings
+from messenger.inboxes.settings import InboxSettings, normalize_settings, parse_settings
 
 TOKEN_PREFIX = "wt_"  # noqa: S105 - a prefix, not a secret
 
@@ -36,6 +40,13 @@ def inbox_settings(inbox: Inbox) -> InboxSettings:
     return parse_settings(inbox.settings)
 
 
+def check_inbox_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise InvalidInputError(N_("An inbox needs a name of 1 to 200 characters."))
+    return name
+
+
 class InboxService(SQLAlchemyAsyncRepositoryService[Inbox]):
     class Repo(SQLAlchemyAsyncRepository[Inbox]):
         model_type = Inbox
@@ -51,9 +62,7 @@ class InboxService(SQLAlchemyAsyncRepositoryService[Inbox]):
         fallback_branch: Branch | None = None,
         settings: dict[str, Any] | None = None,
     ) -> Inbox:
-        name = name.strip()
-        if not name or len(name) > 200:
-            raise InvalidInputError(N_("An inbox needs a name of 1 to 200 characters."))
+        name = check_inbox_name(name)
         if branch is not None and fallback_branch is not None:
             raise InvalidInputError(N_("A fallback branch is only for global inboxes (no branch)."))
         document = dict(settings or {})
@@ -67,7 +76,7 @@ class InboxService(SQLAlchemyAsyncRepositoryService[Inbox]):
             fallback_branch_id=fallback_branch.id if fallback_branch else None,
             settings=document,
         )
-        return await self.create(inbox, auto_commit=True)
+        return await self.create(inbox, auto_refresh=False)
 
     async def require(self, inbox_id: int) -> Inbox:
         inbox = await self.get_one_or_none(id=inbox_id)
@@ -88,16 +97,52 @@ class InboxService(SQLAlchemyAsyncRepositoryService[Inbox]):
         inbox = await self.require(inbox_id)
         inbox.widget_token = new_widget_token()
         inbox.token_rotated_at = datetime.now(UTC)
-        return await self.update(inbox, auto_commit=True)
+        await self.repository.session.flush()
+        return inbox
 
     async def set_domains(self, inbox_id: int, domains: list[str]) -> Inbox:
         inbox = await self.require(inbox_id)
         document = msgspec.to_builtins(inbox_settings(inbox))
         document["security"]["allowed_domains"] = list(domains)
         inbox.settings = document
-        return await self.update(inbox, auto_commit=True)
+        await self.repository.session.flush()
+        return inbox
 
     async def update_settings(self, inbox_id: int, settings: dict[str, Any]) -> Inbox:
         inbox = await self.require(inbox_id)
         inbox.settings = settings
-        return await self.update(inbox, auto_commit=True)
+        await self.repository.session.flush()
+        return inbox
+
+    async def update_inbox(
+        self,
+        inbox_id: int,
+        *,
+        name: str,
+        settings: dict[str, Any],
+        branch: Branch | None,
+        fallback_branch: Branch | None,
+        is_active: bool,
+    ) -> Inbox:
+        """An admin's save of the whole inbox form: every rule is checked before anything
+        changes. A branch inbox has no fallback branch (only global inboxes are routed)."""
+        inbox = await self.require(inbox_id)
+        name = check_inbox_name(name)
+        document = normalize_settings(settings)
+        inbox.settings = document
+        inbox.name = name
+        inbox.branch_id = branch.id if branch else None
+        inbox.fallback_branch_id = (
+            None if branch else (fallback_branch.id if fallback_branch else None)
+        )
+        inbox.is_active = is_active
+        await self.repository.session.flush()
+        return inbox
+
+    async def ordered(self) -> list[Inbox]:
+        """Every inbox by name, with its branch (the admin list)."""
+        return list(
+            await self.repository.session.scalars(
+                select(Inbox).order_by(Inbox.name).options(selectinload(Inbox.branch))
+            )
+        )

@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
-from messenger.errors import InvalidInputError
-from messenger.inboxes.allowlist import normalize_domain_pattern
+from messenger.errors import InvalidInputError, Message, invalid_field, validation_reason
+from messenger.i18n import N_
+from messenger.inboxes.allowlist import DomainPatternError, normalize_domain_pattern
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -121,51 +122,60 @@ def _check(settings: InboxSettings) -> InboxSettings:
     for raw in settings.security.allowed_domains:
         try:
             pattern = normalize_domain_pattern(raw)
-        except ValueError as exc:
-            raise InvalidInputError(f"security.allowed_domains: {exc}") from None
+        except DomainPatternError as exc:
+            raise invalid_field("security.allowed_domains", exc.reason) from None
         if pattern not in domains:
             domains.append(pattern)
     settings.security.allowed_domains = domains
     if settings.working_hours is not None:
-        try:
-            ZoneInfo(settings.working_hours.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            msg = f"working_hours.timezone: unknown time zone {settings.working_hours.timezone!r}"
-            raise InvalidInputError(msg) from None
-        for day, intervals in settings.working_hours.week.items():
-            for interval in intervals:
-                for value in (interval.start, interval.end):
-                    if not _HHMM.match(value):
-                        msg = f"working_hours.week.{day}: {value!r} is not a HH:MM time"
-                        raise InvalidInputError(msg)
-                if interval.start == "24:00":
-                    msg = f"working_hours.week.{day}: 24:00 can only end an interval"
-                    raise InvalidInputError(msg)
-                if interval.end != "24:00" and _parse_hhmm(interval.end) <= _parse_hhmm(
-                    interval.start
-                ):
-                    span = f"{interval.start}-{interval.end}"
-                    msg = f"working_hours.week.{day}: {span} ends before it starts"
-                    raise InvalidInputError(msg)
+        _check_working_hours(settings.working_hours)
     types: list[str] = []
     for raw in settings.attachments.content_types:
         content_type = raw.strip().lower()
         if not re.fullmatch(
             r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9*][a-z0-9!#$&^_.+-]*", content_type
         ):
-            raise InvalidInputError(f"attachments.content_types: {raw!r} is not a media type")
-        if content_type in FORBIDDEN_CONTENT_TYPES:
-            msg = (
-                f"attachments.content_types: {content_type} can carry active content "
-                "and is never accepted"
+            raise invalid_field(
+                "attachments.content_types",
+                Message(N_("%(value)r is not a media type"), {"value": raw}),
             )
-            raise InvalidInputError(msg)
+        if content_type in FORBIDDEN_CONTENT_TYPES:
+            raise invalid_field(
+                "attachments.content_types",
+                Message(
+                    N_("%(value)s can carry active content and is never accepted"),
+                    {"value": content_type},
+                ),
+            )
         if content_type not in types:
             types.append(content_type)
     settings.attachments.content_types = types
     if settings.privacy.url and not settings.privacy.url.startswith(("https://", "http://")):
-        raise InvalidInputError("privacy.url: must be an http(s) URL")
+        raise invalid_field("privacy.url", Message(N_("must be an http(s) URL")))
     return settings
+
+
+def _check_working_hours(hours: WorkingHours) -> None:
+    try:
+        ZoneInfo(hours.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise invalid_field(
+            "working_hours.timezone",
+            Message(N_("unknown time zone %(value)r"), {"value": hours.timezone}),
+        ) from None
+    for day, intervals in hours.week.items():
+        field = f"working_hours.week.{day}"
+        for interval in intervals:
+            for value in (interval.start, interval.end):
+                if not _HHMM.match(value):
+                    reason = Message(N_("%(value)r is not a HH:MM time"), {"value": value})
+                    raise invalid_field(field, reason)
+            if interval.start == "24:00":
+                raise invalid_field(field, Message(N_("24:00 can only end an interval")))
+            if interval.end != "24:00" and _parse_hhmm(interval.end) <= _parse_hhmm(interval.start):
+                span = f"{interval.start}-{interval.end}"
+                reason = Message(N_("%(value)s ends before it starts"), {"value": span})
+                raise invalid_field(field, reason)
 
 
 def parse_settings(value: Any) -> InboxSettings:
@@ -178,9 +188,10 @@ def parse_settings(value: Any) -> InboxSettings:
         else:
             settings = msgspec.convert(value or {}, InboxSettings)
     except msgspec.ValidationError as exc:
-        raise InvalidInputError(f"inbox settings: {exc}") from None
-    except msgspec.DecodeError as exc:
-        raise InvalidInputError(f"inbox settings are not valid JSON: {exc}") from None
+        field, reason = validation_reason(exc)
+        raise invalid_field(field or "inbox settings", reason) from None
+    except msgspec.DecodeError:
+        raise InvalidInputError(N_("The inbox settings are not valid JSON.")) from None
     return _check(settings)
 
 

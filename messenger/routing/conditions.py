@@ -12,7 +12,8 @@ from typing import Annotated, Any
 
 import msgspec
 
-from messenger.errors import InvalidInputError
+from messenger.errors import InvalidInputError, invalid_field, validation_reason
+from messenger.i18n import N_
 
 _Item = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
 
@@ -55,12 +56,13 @@ def parse_conditions(value: Any) -> RoutingConditions:
     try:
         conditions = msgspec.convert(value or {}, RoutingConditions)
     except msgspec.ValidationError as exc:
-        raise InvalidInputError(f"routing conditions: {exc}") from None
+        field, reason = validation_reason(exc)
+        raise invalid_field(field or "conditions", reason) from None
     countries = [c.strip().upper() for c in conditions.countries]
     for code in countries:
         if len(code) != 2 or not code.isalpha():
             raise InvalidInputError(
-                f"routing conditions: {code!r} is not a two-letter country code"
+                N_("%(value)r is not a two-letter country code."), params={"value": code}
             )
     conditions.countries = countries
     conditions.cities = [c.strip() for c in conditions.cities]

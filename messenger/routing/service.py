@@ -1,12 +1,22 @@
-"""Routing service: rules in order → the inbox's fallback branch → the default branch."""
+"""Routing service: rules in order → the inbox's fallback branch → the default branch.
+
+Also the admin's edits of an inbox's rule list (add, move, delete). Nothing here commits:
+the caller's unit of work does.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+import msgspec
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
-from messenger.db.models import Inbox, RoutingRule
+from messenger.db.models import Branch, Inbox, RoutingRule
+from messenger.errors import InvalidInputError, NotFoundError
+from messenger.i18n import N_
 from messenger.routing.conditions import VisitorContext, parse_conditions
 
 
@@ -18,13 +28,67 @@ class RoutingRuleService(SQLAlchemyAsyncRepositoryService[RoutingRule]):
 
     repository_type = Repo
 
-    async def rules_of(self, inbox_id: int) -> list[RoutingRule]:
-        result = await self.repository.session.execute(
+    async def rules_of(self, inbox_id: int, *, with_branches: bool = False) -> list[RoutingRule]:
+        """The inbox's rules in the order they are tried (with their target branches loaded
+        when a page shows them)."""
+        query = (
             select(RoutingRule)
             .where(RoutingRule.inbox_id == inbox_id)
             .order_by(RoutingRule.position, RoutingRule.id)
         )
+        if with_branches:
+            query = query.options(selectinload(RoutingRule.target_branch))
+        result = await self.repository.session.execute(query)
         return list(result.scalars())
+
+    async def add_rule(
+        self, inbox_id: int, *, name: str, conditions: dict[str, Any], target_branch_id: int
+    ) -> RoutingRule:
+        """A new rule at the end of the inbox's list (tried last)."""
+        session = self.repository.session
+        target = await session.get(Branch, target_branch_id) if target_branch_id else None
+        if target is None:
+            raise NotFoundError(
+                N_("There is no branch with id %(id)s."), params={"id": target_branch_id}
+            )
+        parsed = parse_conditions(conditions)
+        rules = await self.rules_of(inbox_id)
+        rule = RoutingRule(
+            inbox_id=inbox_id,
+            position=(max((r.position for r in rules), default=0)) + 1,
+            name=name.strip()[:200],
+            conditions=msgspec.to_builtins(parsed),
+            target_branch_id=target.id,
+        )
+        return await self.create(rule, auto_refresh=False)
+
+    async def move(self, inbox_id: int, rule_id: int, offset: int) -> list[RoutingRule]:
+        """Move a rule ``offset`` places (-1: up, +1: down), within the list's ends; the
+        positions are renumbered 1..n."""
+        rules = await self.rules_of(inbox_id)
+        index = self._index(rules, rule_id)
+        target = min(max(index + offset, 0), len(rules) - 1)
+        rules.insert(target, rules.pop(index))
+        return await self._renumber(rules)
+
+    async def delete_rule(self, inbox_id: int, rule_id: int) -> list[RoutingRule]:
+        rules = await self.rules_of(inbox_id)
+        await self.repository.session.delete(rules.pop(self._index(rules, rule_id)))
+        return await self._renumber(rules)
+
+    @staticmethod
+    def _index(rules: list[RoutingRule], rule_id: int) -> int:
+        """Where the rule is in its inbox's list; a rule of another inbox is refused."""
+        index = next((i for i, rule in enumerate(rules) if rule.id == rule_id), None)
+        if index is None:
+            raise InvalidInputError(N_("No such routing rule."))
+        return index
+
+    async def _renumber(self, rules: list[RoutingRule]) -> list[RoutingRule]:
+        for position, rule in enumerate(rules, start=1):
+            rule.position = position
+        await self.repository.session.flush()
+        return rules
 
     async def route(
         self, inbox: Inbox, visitor: VisitorContext, default_branch_id: int | None

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 from litestar import Controller, get, post
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import QueryParameter, SkipValidation, URLEncodedBody
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,18 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from messenger.accounts.service import UserService
 from messenger.client_ip import client_ip
 from messenger.config import Settings
-from messenger.dashboard.deps import (
-    LOCALE_COOKIE,
-    SESSION_LOCALE_KEY,
-    AnyRequest,
-)
-from messenger.dashboard.sessions import (
-    SESSION_EPOCH_KEY,
-    load_session_user,
-    provide_current_user,
-    sign_in,
-    sign_out,
-)
+from messenger.dashboard.deps import LOCALE_COOKIE, SESSION_LOCALE_KEY, DashboardRequest
+from messenger.dashboard.sessions import SESSION_EPOCH_KEY, load_session_user, sign_in, sign_out
 from messenger.db.models import User
 from messenger.errors import DomainError
 from messenger.i18n import LOCALES
@@ -64,12 +54,10 @@ def safe_next(target: str) -> str:
 
 
 class AuthController(Controller):
-    include_in_schema = False
-
     @get("/login", name="login")
     async def login_page(
         self,
-        request: AnyRequest,
+        request: DashboardRequest,
         db_session: NamedDependency[AsyncSession],
         next_: Annotated[str, QueryParameter(name="next", max_length=2000)] = "/",
     ) -> Template | Redirect:
@@ -77,10 +65,10 @@ class AuthController(Controller):
             return Redirect(safe_next(next_))
         return Template("auth/login.html", context={"next": safe_next(next_), "error": None})
 
-    @post("/login", status_code=303)
+    @post("/login", name="login_submit", status_code=303)
     async def login(
         self,
-        request: AnyRequest,
+        request: DashboardRequest,
         db_session: NamedDependency[AsyncSession],
         settings: NamedDependency[SkipValidation[Settings]],
         shared_state: NamedDependency[SkipValidation[SharedState]],
@@ -119,28 +107,24 @@ class AuthController(Controller):
         request.session["tz"] = user.timezone
         return Redirect(safe_next(data.next), status_code=303)
 
-    @post("/logout", status_code=303)
-    async def logout(self, request: AnyRequest) -> Redirect:
+    @post("/logout", name="logout", status_code=303)
+    async def logout(self, request: DashboardRequest) -> Redirect:
         sign_out(request)
-        return Redirect("/login", status_code=303)
+        return Redirect(request.app.route_reverse("login"), status_code=303)
 
 
 class AccountController(Controller):
-    include_in_schema = False
-    dependencies = {"current_user": Provide(provide_current_user)}
-
-    @post("/account/locale", status_code=303)
+    @post("/account/locale", name="account_locale", status_code=303)
     async def switch_locale(
         self,
-        request: AnyRequest,
+        request: DashboardRequest,
         db_session: NamedDependency[AsyncSession],
         current_user: NamedDependency[User],
         data: URLEncodedBody[LocaleForm],
     ) -> Redirect:
         """Save the operator's language (kept for the next sign-in too)."""
         if data.locale in LOCALES:
-            current_user.locale = data.locale
-            await db_session.commit()
+            await UserService(session=db_session).set_locale(current_user, data.locale)
             request.session[SESSION_LOCALE_KEY] = data.locale
         back = safe_next(data.next or "/")
         response = Redirect(back, status_code=303)
@@ -155,10 +139,10 @@ class AccountController(Controller):
             "dashboard/account.html", context={"user": current_user, "error": None, "done": False}
         )
 
-    @post("/account/password", status_code=200)
+    @post("/account/password", name="account_password", status_code=200)
     async def change_password(
         self,
-        request: AnyRequest,
+        request: DashboardRequest,
         db_session: NamedDependency[AsyncSession],
         current_user: NamedDependency[User],
         data: URLEncodedBody[PasswordForm],

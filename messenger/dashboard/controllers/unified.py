@@ -27,11 +27,11 @@ from messenger.conversations.listing import (
 from messenger.conversations.service import ConversationService, can_see
 from messenger.conversations.timeline import staff_messages
 from messenger.dashboard.deps import (
-    AnyRequest,
+    DashboardRequest,
     page_or_partial,
     provide_actions,
+    wants_partial,
 )
-from messenger.dashboard.sessions import provide_current_user
 from messenger.db.models import (
     Attachment,
     Branch,
@@ -141,9 +141,7 @@ Scoped = NamedDependency[Conversation]
 
 
 class UnifiedMessengerController(Controller):
-    include_in_schema = False
     dependencies = {
-        "current_user": Provide(provide_current_user),
         "actions": Provide(provide_actions, sync_to_thread=False),
         "conversation": Provide(provide_conversation),
     }
@@ -174,13 +172,13 @@ class UnifiedMessengerController(Controller):
         }
 
     @get("/", name="home")
-    async def home(self, current_user: CurrentUser) -> Redirect:
-        return Redirect("/conversations")
+    async def home(self, request: DashboardRequest, current_user: CurrentUser) -> Redirect:
+        return Redirect(request.app.route_reverse("conversations"))
 
     @get("/conversations", name="conversations")
     async def conversations(
         self,
-        request: AnyRequest,
+        request: DashboardRequest,
         db_session: DB,
         current_user: CurrentUser,
         view: Annotated[str | None, QueryParameter(max_length=20)] = None,
@@ -204,7 +202,7 @@ class UnifiedMessengerController(Controller):
     @get("/conversations/{conversation_id:uuid}", name="conversation")
     async def conversation(
         self,
-        request: AnyRequest,
+        request: DashboardRequest,
         db_session: DB,
         current_user: CurrentUser,
         actions: Actions,
@@ -212,10 +210,7 @@ class UnifiedMessengerController(Controller):
     ) -> Template:
         pane = await self._pane_context(db_session, current_user, conversation, actions)
         context = {"user": current_user, **pane}
-        if (
-            request.headers.get("hx-request") == "true"
-            and request.headers.get("hx-boosted") != "true"
-        ):
+        if wants_partial(request):
             return Template("dashboard/partials/conversation_pane.html", context=context)
         filters = _filters(None, None, None, None, None, None)
         context.update(await self._list_context(db_session, current_user, filters))
