@@ -2,7 +2,7 @@
 
 N visitors (default 200) bootstrap, send a first message and open their stream. Then an
 operator process acts as one more app process on the staff side — the app's own
-``StaffActions`` with ``Publisher`` on ``Backends.from_settings``, publishing through Redis
+``ConversationService.reply`` in a ``transaction`` (commit, then ``Publisher``) on ``Backends.from_settings``, publishing through Redis
 — and replies to random visitors at a fixed rate, noting the time just before each reply
 call. This process, which holds the streams, notes when each reply's ``message`` event
 arrives. Meanwhile a third process keeps every visitor using the Widget API (polls, sends,
@@ -206,14 +206,14 @@ def operator_main(conn: Connection, plan: list[tuple[str, str]], options: dict[s
 async def _operator(plan: list[tuple[str, str]], options: dict[str, Any]) -> dict[str, Any]:
     from sqlalchemy import select
 
+    from messenger.attachments.links import AttachmentLinks
     from messenger.backends import Backends
     from messenger.config import Settings
-    from messenger.conversations.actions import StaffActions
     from messenger.conversations.service import ConversationService
     from messenger.db import alchemy_config
     from messenger.db.models import Conversation, User
     from messenger.realtime.publisher import Publisher
-    from messenger.attachments.links import AttachmentLinks
+    from messenger.realtime.transaction import transaction
 
     settings = Settings.from_env()
     backends = Backends.from_settings(settings)
@@ -229,14 +229,16 @@ async def _operator(plan: list[tuple[str, str]], options: dict[str, Any]) -> dic
         operator_id = await db.scalar(select(User.id).where(User.email == options["operator"]))
 
     async def reply(conversation_id: str, body: str) -> None:
-        async with limit, config.get_session() as db:
-            conversation = await db.get(Conversation, uuid.UUID(conversation_id))
-            author = await db.get(User, operator_id)
-            assert conversation is not None
-            assert author is not None
-            actions = StaffActions(ConversationService(session=db), publisher, backends.state)
-            starts[body] = started = time.monotonic()
-            await actions.reply(conversation, author, body)
+        async with limit:
+            started = 0.0
+            # One unit of work per reply, as a request runs it: commit, then publish.
+            async with transaction(config.get_session, publisher) as db:
+                conversation = await db.get(Conversation, uuid.UUID(conversation_id))
+                author = await db.get(User, operator_id)
+                assert conversation is not None
+                assert author is not None
+                starts[body] = started = time.monotonic()
+                await ConversationService(session=db).reply(conversation, author, body)
             calls.append((time.monotonic() - started) * 1000)
 
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 import pytest
@@ -79,8 +80,31 @@ async def world(db_session: AsyncSession) -> World:
         admin=admin,
         inbox=inbox,
         conversation=conversation,
-        service=ConversationService(session=db_session),
+        service=UnitOfWork(ConversationService(session=db_session)),  # type: ignore[arg-type]
     )
+
+
+class UnitOfWork:
+    """The service as a request uses it: each call is one unit of work, committed when it
+    returns and rolled back when it raises (services never commit themselves)."""
+
+    def __init__(self, service: ConversationService) -> None:
+        self._service = service
+        self.repository = service.repository
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._service, name)
+        session = self._service.repository.session
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            # A savepoint stands in for the request's transaction: a refusal rolls back
+            # whatever the call wrote (and only that: the test's objects stay loaded).
+            async with session.begin_nested():
+                result = await method(*args, **kwargs)
+            await session.commit()
+            return result
+
+        return call
 
 
 async def fetch(settings: Settings, sql: str, *args: object) -> list[asyncpg.Record]:
@@ -120,15 +144,19 @@ async def visitor_says(
 
 
 async def test_status_change_is_committed_and_writes_an_event(world: World, settings: Settings):
-    conversation = await world.service.change_status(world.conversation, "pending", world.olga)
+    event = await world.service.change_status(world.conversation, "pending", world.olga)
 
-    assert conversation.status == ConversationStatus.PENDING
+    assert world.conversation.status == ConversationStatus.PENDING
     row = await committed_conversation(settings, world.conversation.id)
     assert row["status"] == "pending"
     messages = await committed_messages(settings, world.conversation.id)
     assert [(m["sender"], m["kind"], m["body"], m["author_id"]) for m in messages] == [
         ("system", "event", "status:pending", world.olga.id)
     ]
+    # The change returns the event message it wrote (what the dashboard shows at once).
+    assert event is not None
+    assert (event.id, event.body) == (messages[0]["id"], "status:pending")
+    assert await world.service.change_status(world.conversation, "pending", world.olga) is None
 
 
 async def test_every_status_change_writes_one_event_in_order(world: World, settings: Settings):
@@ -193,8 +221,11 @@ async def test_assign_to_an_active_operator_of_the_branch(world: World, settings
     other = await make_user(
         world.service.repository.session, [world.moscow], email="petr@example.com", name="Petr"
     )
-    conversation = await world.service.assign(world.conversation, other.id, world.olga)
+    event = await world.service.assign(world.conversation, other.id, world.olga)
+    conversation = world.conversation
 
+    assert event is not None
+    assert event.body == "assigned"
     assert conversation.assignee_id == other.id
     assert conversation.assignee is not None
     assert conversation.assignee.id == other.id
@@ -569,9 +600,11 @@ async def test_concurrent_retries_store_one_message(
             async with config.get_session() as session:
                 conversation = await session.get(Conversation, world.conversation.id)
                 assert conversation is not None
-                return await ConversationService(session=session).append(
+                result = await ConversationService(session=session).append(
                     conversation, sender=MessageSender.VISITOR, body=body, client_msg_id="race"
                 )
+                await session.commit()  # each "process" ends its unit of work
+                return result
 
         results = await asyncio.gather(*(send(f"try {i}") for i in range(4)))
     finally:

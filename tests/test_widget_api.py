@@ -229,6 +229,7 @@ async def test_poll_after_returns_only_newer_messages_in_order(
         conversations = ConversationService(session=db_session)
         reply, _ = await conversations.reply(conversation, operator, "three (operator)")
         note = await conversations.add_note(conversation, operator, "internal: VIP customer")
+        await db_session.commit()  # the staff side's unit of work ends here
         four = await tab.send("four")
 
         everything = await tab.poll(0)

@@ -335,8 +335,7 @@ async def test_reconnect_replays_a_long_gap_completely_and_in_order(
                 conversation,
                 sender=MessageSender.OPERATOR,
                 body=f"while you were away {n}",
-                author_id=shop.operator.id,
-                commit=False,
+                author=shop.operator,
             )
             missed.append(message.id)
         await db_session.commit()

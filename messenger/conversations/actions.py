@@ -34,9 +34,12 @@ async def set_typing(
     operator_name: str | None = None,
 ) -> None:
     """Remember who types for a few seconds and tell the other side (never the typist)."""
-    who = "visitor" if by_visitor else f"operator:{operator.id if operator else 0}"
     name = operator.name if operator is not None else operator_name
-    key = f"typing:{who}:{conversation.id}"
+    key = (
+        f"typing:visitor:{conversation.id}"
+        if by_visitor
+        else f"typing:operator:{conversation.id}:{operator.id if operator else 0}"
+    )
     if typing:
         await state.put(key, b"1", TYPING_TTL_MS)
     else:

@@ -17,7 +17,7 @@ from sqlalchemy import Select, select, update
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from messenger.conversations.timeline import VISITOR_KINDS
+from messenger.conversations.timeline import SHOWN_WITH, VISITOR_KINDS
 from messenger.db.events import DomainEvent, about, record
 from messenger.db.models import (
     Conversation,
@@ -84,7 +84,17 @@ class ConversationService(SQLAlchemyAsyncRepositoryService[Conversation]):
 
     async def get_for_staff(self, conversation_id: UUID, user: User) -> Conversation:
         """The conversation if ``user`` may see it; otherwise 404, never a hint it exists."""
-        conversation = await self.get_one_or_none(id=conversation_id)
+        conversation = await self.repository.session.scalar(
+            select(Conversation)
+            .where(Conversation.id == conversation_id)
+            # What the conversation pane shows about it, loaded with it.
+            .options(
+                selectinload(Conversation.visitor),
+                selectinload(Conversation.inbox),
+                selectinload(Conversation.branch),
+                selectinload(Conversation.assignee),
+            )
+        )
         if conversation is None or not can_see(user, conversation):
             raise NotFoundError(N_("No such conversation."))
         return conversation
@@ -352,7 +362,7 @@ class ConversationService(SQLAlchemyAsyncRepositoryService[Conversation]):
                 Message.conversation_id == conversation_id,
                 Message.client_msg_id == client_msg_id,
             )
-            .options(selectinload(Message.author), selectinload(Message.attachments))
+            .options(*SHOWN_WITH)
         )
 
     @staticmethod

@@ -8,7 +8,9 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
+from sqlalchemy import event
 
+from messenger.db.models import Inbox
 from messenger.errors import InvalidInputError, Message, invalid_field, validation_reason
 from messenger.i18n import N_
 from messenger.inboxes.allowlist import DomainPatternError, normalize_domain_pattern
@@ -198,3 +200,12 @@ def parse_settings(value: Any) -> InboxSettings:
 def normalize_settings(value: Any) -> dict[str, Any]:
     """The canonical JSON document stored in ``Inbox.settings``."""
     return msgspec.to_builtins(parse_settings(value))
+
+
+@event.listens_for(Inbox.settings, "set", retval=True)
+def _validated_on_write(_target: Inbox, value: Any, _old: Any, _initiator: Any) -> dict[str, Any]:
+    """Every write of ``Inbox.settings`` goes through the typed structs (and is normalised).
+
+    Registered here, by the domain rule, so the model imports no domain code.
+    """
+    return normalize_settings(value)

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import msgspec
+from sqlalchemy import event
 
+from messenger.db.models import RoutingRule
 from messenger.errors import InvalidInputError, invalid_field, validation_reason
 from messenger.i18n import N_
 
@@ -72,3 +74,14 @@ def parse_conditions(value: Any) -> RoutingConditions:
 
 def normalize_conditions(value: Any) -> dict[str, Any]:
     return msgspec.to_builtins(parse_conditions(value))
+
+
+@event.listens_for(RoutingRule.conditions, "set", retval=True)
+def _validated_on_write(
+    _target: RoutingRule, value: Any, _old: Any, _initiator: Any
+) -> dict[str, Any]:
+    """Every write of ``RoutingRule.conditions`` goes through the typed structs (and is normalised).
+
+    Registered here, by the domain rule, so the model imports no domain code.
+    """
+    return normalize_conditions(value)

@@ -6,7 +6,7 @@ from typing import Any
 from advanced_alchemy.base import BigIntAuditBase
 from advanced_alchemy.types import DateTimeUTC, JsonB
 from sqlalchemy import ForeignKey, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from messenger.db.models.branch import Branch
 
@@ -36,10 +36,3 @@ class Inbox(BigIntAuditBase):
     @property
     def is_global(self) -> bool:
         return self.branch_id is None
-
-    @validates("settings")
-    def _validate_settings(self, _key: str, value: Any) -> dict[str, Any]:
-        """Every write of ``settings`` goes through the typed structs (and is normalised)."""
-        from messenger.inboxes.settings import normalize_settings
-
-        return normalize_settings(value)

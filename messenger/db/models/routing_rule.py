@@ -5,7 +5,7 @@ from typing import Any
 from advanced_alchemy.base import BigIntAuditBase
 from advanced_alchemy.types import JsonB
 from sqlalchemy import ForeignKey, Index, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from messenger.db.models.branch import Branch
 
@@ -26,9 +26,3 @@ class RoutingRule(BigIntAuditBase):
     target_branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id", ondelete="CASCADE"))
 
     target_branch: Mapped[Branch] = relationship(lazy="selectin")
-
-    @validates("conditions")
-    def _validate_conditions(self, _key: str, value: Any) -> dict[str, Any]:
-        from messenger.routing.conditions import normalize_conditions
-
-        return normalize_conditions(value)
