@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from messenger.config import CheckResult, Settings, settings_audit
 from messenger.config.audit import Status
@@ -113,7 +114,13 @@ async def check_contents(session: AsyncSession, settings: Settings) -> list[Chec
     if migrations.status == "fail":
         return [migrations]
     inboxes = list(
-        (await session.execute(select(Inbox).where(Inbox.is_active.is_(True)))).scalars()
+        (
+            await session.execute(
+                select(Inbox)
+                .where(Inbox.is_active.is_(True))
+                .options(selectinload(Inbox.fallback_branch))  # named in the routing line
+            )
+        ).scalars()
     )
     return [
         migrations,

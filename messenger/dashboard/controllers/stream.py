@@ -22,6 +22,7 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.template import TemplateEngineProtocol
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from messenger.config import Settings
 from messenger.conversations.service import ConversationService
@@ -86,7 +87,11 @@ class StaffStreamSource:
         if self._open_id is None or envelope.conversation_id != str(self._open_id):
             return
         async with self._sessions() as db:
-            conversation = await db.get(Conversation, self._open_id)
+            conversation = await db.scalar(
+                select(Conversation)
+                .where(Conversation.id == self._open_id)
+                .options(selectinload(Conversation.visitor))  # the fragments name the visitor
+            )
             if conversation is None:
                 return
             fragment = await self._fragment(db, conversation, envelope)

@@ -58,7 +58,9 @@ class Conversation(UUIDv7AuditBase):
     operator_last_read_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
     last_activity_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=_now)
 
-    inbox: Mapped[Inbox] = relationship(lazy="selectin")
-    branch: Mapped[Branch | None] = relationship(lazy="selectin")
-    visitor: Mapped[Visitor] = relationship(lazy="selectin")
-    assignee: Mapped[User | None] = relationship(lazy="selectin")
+    # Relationships are loaded where a query says so (selectinload/joinedload), never by
+    # default: a forgotten load raises instead of costing a query per row.
+    inbox: Mapped[Inbox] = relationship(lazy="raise")
+    branch: Mapped[Branch | None] = relationship(lazy="raise")
+    visitor: Mapped[Visitor] = relationship(lazy="raise")
+    assignee: Mapped[User | None] = relationship(lazy="raise")

@@ -28,9 +28,9 @@ class Inbox(BigIntAuditBase):
     is_active: Mapped[bool] = mapped_column(default=True)
     token_rotated_at: Mapped[datetime | None] = mapped_column(DateTimeUTC, default=None)
 
-    branch: Mapped[Branch | None] = relationship(foreign_keys=[branch_id], lazy="selectin")
+    branch: Mapped[Branch | None] = relationship(foreign_keys=[branch_id], lazy="raise")
     fallback_branch: Mapped[Branch | None] = relationship(
-        foreign_keys=[fallback_branch_id], lazy="selectin"
+        foreign_keys=[fallback_branch_id], lazy="raise"
     )
 
     @property

@@ -43,9 +43,9 @@ class Message(BigIntAuditBase):
     delivered_at: Mapped[datetime | None] = mapped_column(DateTimeUTC, default=None)
     read_at: Mapped[datetime | None] = mapped_column(DateTimeUTC, default=None)
 
-    author: Mapped[User | None] = relationship(lazy="selectin")
+    author: Mapped[User | None] = relationship(lazy="raise")
     attachments: Mapped[list[Attachment]] = relationship(
-        lazy="selectin", order_by="Attachment.created_at"
+        lazy="raise", order_by="Attachment.created_at"
     )
 
     @property

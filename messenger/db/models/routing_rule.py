@@ -25,4 +25,4 @@ class RoutingRule(BigIntAuditBase):
     conditions: Mapped[dict[str, Any]] = mapped_column(JsonB, default=dict)
     target_branch_id: Mapped[int] = mapped_column(ForeignKey("branches.id", ondelete="CASCADE"))
 
-    target_branch: Mapped[Branch] = relationship(lazy="selectin")
+    target_branch: Mapped[Branch] = relationship(lazy="raise")

@@ -32,6 +32,8 @@ class User(BigIntAuditBase):
     # Bumped on a password change: every session signed in under an older epoch ends.
     session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
 
+    # The one relationship loaded with its row: a user is always used with its branch scope
+    # (every permission check reads ``branch_ids``), so it comes in the same round trip.
     branches: Mapped[list[Branch]] = relationship(
         secondary=user_branches, lazy="selectin", order_by=Branch.id
     )
