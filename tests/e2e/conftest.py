@@ -46,9 +46,9 @@ from messenger.presence import RedisPresence
 from messenger.realtime.events import Envelope, decode, staff_branch_channel
 from messenger.realtime.publisher import Publisher
 from messenger.realtime.transaction import transaction
-from tests.conftest import LiveServer, free_port
-from tests.factories import PASSWORD, make_branch, make_inbox, make_user
-from tests.widget_helpers import eventually as _eventually
+from tests.support.factories import PASSWORD, make_branch, make_inbox, make_user
+from tests.support.servers import LiveServer, free_port
+from tests.support.widget import eventually as _eventually
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -316,7 +316,7 @@ async def _commit_only(sessions: Callable[[], Any]) -> AsyncIterator[AsyncSessio
 async def eventually(
     check: Callable[[], Awaitable[Any]], *, within: float = 10.0, interval: float = 0.1
 ) -> Any:
-    """``tests.widget_helpers.eventually`` with a browser's patience."""
+    """``tests.support.widget.eventually`` with a browser's patience."""
     return await _eventually(check, within=within, interval=interval)
 
 

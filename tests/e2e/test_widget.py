@@ -16,7 +16,6 @@ from playwright.async_api import Page, Request, expect
 from sqlalchemy import select
 
 from messenger.db.models import Attachment, ConversationChannel, Message, Visitor
-from tests.conftest import LiveServer
 from tests.e2e.conftest import (
     JS_SHADOW_ACTIVE,
     RELAXED_ENV,
@@ -32,6 +31,7 @@ from tests.e2e.conftest import (
     open_chat,
     send,
 )
+from tests.support.servers import LiveServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
 
@@ -544,7 +544,7 @@ async def test_a_proof_of_work_challenge_is_solved_with_a_visible_notice(
 
 
 async def test_russian_and_english(widget_site: Any, open_page: Pages, db_session: Any) -> None:
-    from tests.factories import make_inbox
+    from tests.support.factories import make_inbox
 
     site: Site = await widget_site(inbox_settings={"locale": "ru"})
     neutral = await make_inbox(
@@ -696,8 +696,8 @@ async def test_the_demo_page_embeds_the_widget_from_another_origin(
 ) -> None:
     from messenger.cli import DEMO_DOMAINS, DEMO_INBOX
     from messenger.presence import RedisPresence
-    from tests.conftest import free_port
-    from tests.factories import make_branch, make_inbox, make_user
+    from tests.support.factories import make_branch, make_inbox, make_user
+    from tests.support.servers import free_port
 
     branch = await make_branch(db_session, "Demo branch")
     operator = await make_user(db_session, [branch], email="demo-op@example.com")
