@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from messenger.config import Settings
 from messenger.db import alchemy_config
+from tests.support.desk import OperatorDesk
 from tests.support.env import (
     REDIS_URL,
     RUN_ID,
@@ -133,3 +134,10 @@ def live_server(env: dict[str, str], clean_db: None) -> Iterator[Callable[..., L
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+async def desk(settings: Settings) -> AsyncIterator[OperatorDesk]:
+    """The staff side from the test process (``tests.support.desk``), one more app process."""
+    async with OperatorDesk(settings) as operator_desk:
+        yield operator_desk

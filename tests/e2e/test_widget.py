@@ -92,7 +92,8 @@ async def test_widget_appears_and_calls_nothing_until_the_visitor_shows_interest
     font = await button.evaluate("el => getComputedStyle(el).fontSize")
     assert font != "40px"
 
-    await page.wait_for_timeout(500)
+    # The page's network went quiet (Playwright's "networkidle" event), not a fixed pause.
+    await page.wait_for_load_state("networkidle")
     to_api = [line for line in seen if site.server.url in line]
     assert to_api == [f"GET {site.server.url}/static/messenger/widget.js"], seen
     # no global styles, nothing else added to the page than the host element
@@ -276,7 +277,7 @@ async def test_message_round_trip_with_a_live_operator_reply(
     widget_site: Any, open_page: Pages
 ) -> None:
     site: Site = await widget_site()
-    await site.desk.watch_branch(site.branch.id)
+    staff = await site.desk.watch_branch(site.branch.id)
     page = await open_page.open(site.page())
     await page.evaluate(JS_RECORD_EVENTS)
     await open_chat(page)
@@ -300,12 +301,12 @@ async def test_message_round_trip_with_a_live_operator_reply(
         lambda: _async(
             any(
                 e.event == "typing" and e.data.get("typing") and e.data.get("sender") == "visitor"
-                for e in site.desk.staff_events
+                for e in staff.seen
             )
         )
     )
     # ...and the operator's typing reaches the visitor
-    await site.desk.typing(conversation.id, "Olga")
+    await site.desk.typing(conversation.id, name="Olga")
     typing_line = dialog(page).get_by_text("Olga is typing…")
     await expect(typing_line).to_be_visible()
 

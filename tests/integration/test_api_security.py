@@ -24,12 +24,12 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from messenger.app import create_app
 from messenger.attachments.links import AttachmentLinks
 from messenger.config import Settings
 from messenger.db.models import Attachment, Conversation, Inbox, Message
 from messenger.logs import JsonFormatter
 from messenger.widget.sessions import SessionSigner
+from tests.support.app import app_client
 from tests.support.env import TEST_SECRET
 from tests.support.factories import make_inbox
 
@@ -93,7 +93,7 @@ def app_env(env: dict[str, str], tmp_path: Path) -> dict[str, str]:
 
 @pytest.fixture
 async def client(app_env: dict[str, str], inboxes: Inboxes) -> AsyncIterator[AsyncTestClient]:
-    async with AsyncTestClient(app=create_app(Settings.from_env(app_env))) as test_client:
+    async with app_client(Settings.from_env(app_env)) as test_client:
         yield test_client
 
 
@@ -534,7 +534,7 @@ async def test_disabled_messenger_answers_404_on_every_widget_path(
     enabled = Settings.from_env(app_env)
     token = SessionSigner(enabled.require_secret_key()).issue(inboxes.shop.id, uuid.uuid4())
     headers = auth(token)
-    async with AsyncTestClient(app=create_app(settings)) as client:
+    async with app_client(settings) as client:
         calls = [
             (
                 "POST",

@@ -8,8 +8,8 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 import pytest
 from litestar.testing import AsyncTestClient
 
-from messenger.app import create_app
 from messenger.config import Settings
+from tests.support.app import app_client
 
 CLOSED_REDIS = "redis://127.0.0.1:1/0"
 CLOSED_DATABASE = "postgresql+asyncpg://postgres@127.0.0.1:1/messenger"
@@ -24,7 +24,7 @@ def client_for(env: dict[str, str]) -> ClientFactory:
     @asynccontextmanager
     async def factory(**overrides: str) -> AsyncIterator[AsyncTestClient]:
         settings = Settings.from_env({**env, **overrides})
-        async with AsyncTestClient(app=create_app(settings)) as client:
+        async with app_client(settings) as client:
             yield client
 
     return factory

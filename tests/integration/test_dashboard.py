@@ -36,9 +36,9 @@ from messenger.db.models import (
     UserRole,
 )
 from messenger.realtime.events import decode, visitor_channel
+from tests.support.app import app_client
 from tests.support.dashboard import (
     Visitor,
-    app_client,
     csrf_of,
     form_post,
     fresh,
@@ -116,7 +116,7 @@ def app_env(env: dict[str, str], tmp_path: Any) -> dict[str, str]:
 
 @pytest.fixture
 async def client(app_env: dict[str, str]) -> Any:
-    async with app_client(app_env) as test_client:
+    async with app_client(app_env, relaxed=True) as test_client:
         yield test_client
 
 
@@ -241,7 +241,7 @@ async def test_operator_gets_404_on_another_branchs_conversation_partials_action
     assert (await hx_post(client, f"/conversations/{a_id}/assign-me")).status_code == 200
 
     # An admin sees and acts on both.
-    async with app_client(app_env) as admin:
+    async with app_client(app_env, relaxed=True) as admin:
         await signed_in(admin, world.admin.email)
         for conversation_id in (a_id, b_id):
             assert (await admin.get(f"/conversations/{conversation_id}")).status_code == 200
@@ -283,7 +283,7 @@ async def test_another_branchs_conversations_never_appear_in_the_list(client, wo
     found = await client.get("/conversations", params={"status": "any", "q": "shared words"})
     assert listed_ids(found.text) == {a_id}
 
-    async with app_client(app_env) as admin:
+    async with app_client(app_env, relaxed=True) as admin:
         await signed_in(admin, world.admin.email)
         everything = await admin.get("/conversations", params={"status": "any"})
         assert listed_ids(everything.text) == {a_id, b_id}
@@ -442,7 +442,7 @@ async def change_password(client: httpx.AsyncClient, current: str, new: str) -> 
 
 
 async def test_password_change_ends_the_users_other_sessions(app_env, world, db_session):
-    async with app_client(app_env) as one, app_client(app_env) as two:
+    async with app_client(app_env, relaxed=True) as one, app_client(app_env, relaxed=True) as two:
         await signed_in(one, world.operator.email)
         await signed_in(two, world.operator.email)
         assert (await two.get("/conversations")).status_code == 200
@@ -927,7 +927,7 @@ async def test_language_follows_the_browser_when_the_operator_has_no_preference(
         ("ru-RU,ru;q=0.9,en;q=0.8", "Назначить меня", "Assign me", "ru"),
         ("en-US,en;q=0.9", "Assign me", "Назначить меня", "en"),
     ):
-        async with app_client(app_env, MESSENGER_DEFAULT_LOCALE="ru") as browser:
+        async with app_client(app_env, relaxed=True, MESSENGER_DEFAULT_LOCALE="ru") as browser:
             browser.headers["Accept-Language"] = header
             await signed_in(browser, world.operator.email)
             page = await browser.get(f"/conversations/{row.id}")
@@ -938,7 +938,7 @@ async def test_language_follows_the_browser_when_the_operator_has_no_preference(
 
 async def test_language_follows_a_browser_change_during_the_session(app_env, world, db_session):
     row = await make_conversation(db_session, world.inbox_a, world.branch_a.id, name="Ivan")
-    async with app_client(app_env) as browser:
+    async with app_client(app_env, relaxed=True) as browser:
         browser.headers["Accept-Language"] = "en"
         await signed_in(browser, world.operator.email)
         assert "Assign me" in (await browser.get(f"/conversations/{row.id}")).text
@@ -949,7 +949,7 @@ async def test_language_follows_a_browser_change_during_the_session(app_env, wor
 async def test_saved_language_is_kept_and_wins_over_the_browser(app_env, world, db_session):
     row = await make_conversation(db_session, world.inbox_a, world.branch_a.id, name="Ivan")
     page_url = f"/conversations/{row.id}"
-    async with app_client(app_env) as browser:
+    async with app_client(app_env, relaxed=True) as browser:
         browser.headers["Accept-Language"] = "en-US,en"
         await signed_in(browser, world.operator.email)
         assert "Assign me" in (await browser.get(page_url)).text
@@ -968,7 +968,7 @@ async def test_saved_language_is_kept_and_wins_over_the_browser(app_env, world, 
         assert (await fresh(db_session, User, world.operator.id)).locale == "ru"
 
     # Another browser, in English, another sign-in: the saved choice still wins.
-    async with app_client(app_env) as other:
+    async with app_client(app_env, relaxed=True) as other:
         other.headers["Accept-Language"] = "en-US,en"
         await signed_in(other, world.operator.email)
         assert "Назначить меня" in (await other.get(page_url)).text
@@ -984,7 +984,7 @@ async def test_default_language_applies_when_the_browser_names_neither(app_env, 
         ("ru", "Назначить меня", "Assign me"),
         ("en", "Assign me", "Назначить меня"),
     ):
-        async with app_client(app_env, MESSENGER_DEFAULT_LOCALE=default) as browser:
+        async with app_client(app_env, relaxed=True, MESSENGER_DEFAULT_LOCALE=default) as browser:
             browser.headers["Accept-Language"] = "de-DE,de;q=0.9,fr;q=0.8"
             await signed_in(browser, world.operator.email)
             page = await browser.get(f"/conversations/{row.id}")

@@ -13,15 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from messenger.db.models import Branch, Inbox, RoutingRule, User, UserRole
-from tests.support.dashboard import (
-    app_client,
-    form_post,
-    fresh,
-    listed_ids,
-    quick_user,
-    sign_in,
-    signed_in,
-)
+from tests.support.app import app_client
+from tests.support.dashboard import form_post, fresh, listed_ids, quick_user, sign_in, signed_in
 from tests.support.factories import make_branch, make_conversation, make_inbox
 
 pytestmark = pytest.mark.timeout(90)
@@ -56,7 +49,7 @@ async def staff(db_session: AsyncSession) -> Staff:
 
 @pytest.fixture
 async def admin(app_env: dict[str, str], staff: Staff) -> Any:
-    async with app_client(app_env) as client:
+    async with app_client(app_env, relaxed=True) as client:
         await signed_in(client, staff.admin.email)
         yield client
 
@@ -451,7 +444,7 @@ async def test_operators_create_edit_branches_and_deactivate(app_env, admin, sta
         assert 'role="alert"' in refused.text
     assert await count(db_session, User) == 3
 
-    async with app_client(app_env) as browser:
+    async with app_client(app_env, relaxed=True) as browser:
         await signed_in(browser, "nina@example.com", NEW_OPERATOR_PASSWORD)
         both = await browser.get("/conversations", params={"status": "any"})
         assert listed_ids(both.text) == {str(beta_conversation.id), str(alpha_conversation.id)}

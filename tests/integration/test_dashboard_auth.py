@@ -3,17 +3,16 @@
 import re
 
 import pytest
-from litestar.testing import AsyncTestClient
 
 from messenger.accounts.service import UserService
-from messenger.app import create_app
 from messenger.config import Settings
+from tests.support.app import app_client
 from tests.support.factories import PASSWORD, make_branch, make_user
 
 
 @pytest.fixture
 async def client(env):
-    async with AsyncTestClient(app=create_app(Settings.from_env(env))) as test_client:
+    async with app_client(Settings.from_env(env)) as test_client:
         test_client.headers["Accept-Language"] = "en"
         yield test_client
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import html
 
-from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from messenger.app import create_app
 from messenger.cli import DEMO_DOMAINS, DEMO_INBOX
 from messenger.config import Settings
 from messenger.demo.controllers import twin_url
+from tests.support.app import app_client
 from tests.support.factories import make_branch, make_inbox
 
 
@@ -21,7 +20,7 @@ async def test_demo_page_embeds_the_widget_from_the_public_url(
     inbox = await make_inbox(db_session, name=DEMO_INBOX, branch=branch, domains=DEMO_DOMAINS)
     await db_session.commit()
     settings = Settings.from_env({**env, "MESSENGER_PUBLIC_URL": "http://127.0.0.1:8000"})
-    async with AsyncTestClient(app=create_app(settings)) as client:
+    async with app_client(settings) as client:
         response = await client.get("/demo")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
@@ -39,14 +38,14 @@ async def test_demo_page_is_404_without_the_demo_inbox_or_when_switched_off(
 ) -> None:
     await make_inbox(db_session, name="Some shop", domains=["shop.example"])
     await db_session.commit()
-    async with AsyncTestClient(app=create_app(Settings.from_env(env))) as client:
+    async with app_client(Settings.from_env(env)) as client:
         assert (await client.get("/demo")).status_code == 404
     await make_inbox(db_session, name=DEMO_INBOX, domains=DEMO_DOMAINS)
     await db_session.commit()
     off = Settings.from_env({**env, "MESSENGER_ENABLED": "0"})
-    async with AsyncTestClient(app=create_app(off)) as client:
+    async with app_client(off) as client:
         assert (await client.get("/demo")).status_code == 404
-    async with AsyncTestClient(app=create_app(Settings.from_env(env))) as client:
+    async with app_client(Settings.from_env(env)) as client:
         assert (await client.get("/demo")).status_code == 200
 
 

@@ -1,13 +1,10 @@
-"""Russian and English catalogs: complete, compiled, and used by the pages."""
+"""The catalogs used by the app: widget API errors in the widget's language."""
+
+from tests.support.app import app_client
 
 
 async def test_widget_api_errors_speak_the_widgets_language(env):
-    from litestar.testing import AsyncTestClient
-
-    from messenger.app import create_app
-    from messenger.config import Settings
-
-    async with AsyncTestClient(app=create_app(Settings.from_env(env))) as client:
+    async with app_client(env) as client:
         body = {"widget_token": "wt_unknown-token"}
         origin = {"Origin": "https://shop.example"}
         ru = await client.post(

@@ -1,9 +1,7 @@
 """Release readiness: two processes behave as one, metrics count refusals, logs stay clean."""
 
-from litestar.testing import AsyncTestClient
-
-from messenger.app import create_app
 from messenger.config import Settings
+from tests.support.app import app_client
 from tests.support.factories import make_branch, make_inbox
 from tests.support.widget import ORIGIN
 
@@ -20,7 +18,7 @@ async def test_metrics_count_403_and_429_after_they_happen(env, db_session):
     branch = await make_branch(db_session)
     inbox = await make_inbox(db_session, branch=branch, domains=["shop.example"])
     settings = Settings.from_env({**env, "MESSENGER_WIDGET_BOOTSTRAP_RATE_PER_TOKEN": "1/minute"})
-    async with AsyncTestClient(app=create_app(settings)) as client:
+    async with app_client(settings) as client:
         name = "messenger_widget_refusals_total"
         before_403 = await metric(client, name, status="403", reason="origin_not_in_allowlist")
         before_429 = await metric(client, name, status="429", reason="bootstrap_per_token")

@@ -7,14 +7,13 @@ import subprocess
 import sys
 
 import pytest
-from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from messenger.app import create_app
 from messenger.config import (
     Settings,
     SettingsError,
 )
+from tests.support.app import app_client
 from tests.support.env import ROOT, cli_env
 from tests.support.factories import make_branch
 
@@ -58,10 +57,8 @@ async def test_app_start_up_fails_when_the_default_branch_does_not_exist(
     env: dict[str, str],
 ) -> None:
     settings = Settings.from_env({**env, "MESSENGER_DEFAULT_BRANCH_ID": "987654"})
-    app = create_app(settings)
-
     with pytest.raises(ExceptionGroup) as excinfo:
-        async with AsyncTestClient(app=app) as client:
+        async with app_client(settings) as client:
             await client.get("/health")
     assert excinfo.group_contains(SettingsError, match="MESSENGER_DEFAULT_BRANCH_ID")
 
@@ -72,7 +69,7 @@ async def test_app_starts_when_the_default_branch_exists(
     branch = await make_branch(db_session, "Fallback")
     settings = Settings.from_env({**env, "MESSENGER_DEFAULT_BRANCH_ID": str(branch.id)})
 
-    async with AsyncTestClient(app=create_app(settings)) as client:
+    async with app_client(settings) as client:
         response = await client.get("/health")
 
     assert response.status_code == 200

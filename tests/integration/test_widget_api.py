@@ -16,11 +16,9 @@ from typing import Any
 
 import httpx
 import pytest
-from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from messenger.app import create_app
 from messenger.config import Settings
 from messenger.conversations.service import ConversationService
 from messenger.db.models import (
@@ -33,15 +31,10 @@ from messenger.db.models import (
     Visitor,
 )
 from messenger.presence import RedisPresence
+from tests.support.app import RELAXED_ENV, app_client
+from tests.support.desk import OperatorDesk
 from tests.support.factories import make_branch, make_inbox, make_user
-from tests.support.widget import (
-    ORIGIN,
-    RELAXED_ENV,
-    OperatorDesk,
-    WidgetVisitor,
-    count,
-    fresh,
-)
+from tests.support.widget import ORIGIN, WidgetVisitor, count, fresh
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -64,16 +57,10 @@ def widget_client(env: dict[str, str], tmp_path: Path) -> ClientFactory:
         settings = Settings.from_env(
             {**env, **RELAXED_ENV, "MESSENGER_DATA_DIR": str(tmp_path), **overrides}
         )
-        async with AsyncTestClient(app=create_app(settings)) as client:
+        async with app_client(settings) as client:
             yield client
 
     return factory
-
-
-@pytest.fixture
-async def desk(settings: Settings) -> AsyncIterator[OperatorDesk]:
-    async with OperatorDesk(settings) as operator_desk:
-        yield operator_desk
 
 
 async def add_rule(
@@ -576,8 +563,13 @@ async def test_visitor_typing_reaches_staff_only_after_the_first_message(
         tab = WidgetVisitor(client, inbox.widget_token)
         await tab.bootstrap()
         early = await tab.post("/typing", {"typing": True})
-        before_first = [e for e in await watch.drain(0.3) if e.event == "typing"]
         hello = await tab.send("hello")
+        # The app publishes in request order: a typing event of the early call would have
+        # reached the channel before the first message's event.
+        first_message = await watch.wait_for(
+            lambda e: e.event == "message" and e.data["id"] == hello["id"]
+        )
+        before_first = [e for e in watch.before(first_message) if e.event == "typing"]
         started = await tab.post("/typing", {"typing": True})
         typing_on = await watch.wait_for(lambda e: e.event == "typing" and e.data["typing"])
         stopped = await tab.post("/typing", {"typing": False})

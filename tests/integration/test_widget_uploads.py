@@ -11,13 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from messenger.app import create_app
 from messenger.config import Settings
 from messenger.db.models import Attachment
+from tests.support.app import app_client
 from tests.support.factories import make_inbox
 
 ORIGIN = "https://shop.example"
@@ -69,7 +68,7 @@ async def test_uploads_are_checked_and_served_as_inert_downloads(
         },
     )
     plain = await make_inbox(db_session, name="No files", domains=["shop.example"])
-    async with AsyncTestClient(app=create_app(Settings.from_env(app_env))) as client:
+    async with app_client(Settings.from_env(app_env)) as client:
 
         async def session_of(widget_token: str) -> str:
             response = await client.post(

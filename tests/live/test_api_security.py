@@ -23,14 +23,14 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from messenger.app import create_app
 from messenger.backends import Backends
 from messenger.config import Settings
 from messenger.db.models import Conversation, Inbox
 from messenger.realtime.events import Envelope, encode, visitor_channel
+from tests.support.app import app_client
 from tests.support.factories import make_inbox
 from tests.support.servers import LiveServer
-from tests.support.widget import EventStream
+from tests.support.sse import SSEStream
 
 SHOP = "https://shop.example"
 
@@ -80,7 +80,7 @@ def app_env(env: dict[str, str], tmp_path: Path) -> dict[str, str]:
 
 @pytest.fixture
 async def client(app_env: dict[str, str], inboxes: Inboxes) -> AsyncIterator[AsyncTestClient]:
-    async with AsyncTestClient(app=create_app(Settings.from_env(app_env))) as test_client:
+    async with app_client(Settings.from_env(app_env)) as test_client:
         yield test_client
 
 
@@ -182,13 +182,11 @@ async def test_an_oversized_chunked_body_is_413_on_a_live_server(
 @asynccontextmanager
 async def open_stream(
     http: httpx.AsyncClient, url: str, headers: dict[str, str], **params: str
-) -> AsyncIterator[EventStream]:
-    async with http.stream(
-        "GET", url, headers=headers, params=params, timeout=httpx.Timeout(10.0, read=15.0)
-    ) as response:
-        assert response.status_code == 200, (await response.aread())[:500]
-        stream = EventStream(response)
-        await stream.until(lambda e: e.get("comment") == "connected")
+) -> AsyncIterator[SSEStream]:
+    async with SSEStream(http, url, headers=headers, params=params) as stream:
+        assert stream.response is not None
+        assert stream.response.status_code == 200, stream.response.text[:500]
+        await stream.connected()
         yield stream
 
 
@@ -249,15 +247,14 @@ async def test_a_visitor_never_sees_another_visitors_conversation(
                 )
                 mine = await send(http, bob, "BOB-OWN")
                 assert mine.status_code == 201, mine.text
+                mine_id = str(mine.json()["id"])
                 for stream in (by_ticket, replaying):
-                    await stream.until(lambda e: e.get("id") == str(mine.json()["id"]))
+                    await stream.wait_for(lambda s: mine_id in [e.id for e in s.items])
         finally:
             await backends.close()
 
         for stream in (by_ticket, replaying):
-            bodies = [
-                json.loads(e["data"])["body"] for e in stream.seen if e.get("event") == "message"
-            ]
+            bodies = [m["body"] for m in stream.messages()]
             assert "ALICE-PRIVATE-1" not in bodies
             assert "ALICE-PRIVATE-2" not in bodies
             assert bodies == ["BOB-OWN"]

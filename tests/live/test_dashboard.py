@@ -22,18 +22,11 @@ from messenger.db.models import (
     User,
     UserRole,
 )
-from tests.support.dashboard import (
-    RELAXED_ENV,
-    StaffStream,
-    Visitor,
-    app_client,
-    csrf_of,
-    eventually,
-    quick_user,
-    sign_in,
-    signed_in,
-)
+from tests.support.app import RELAXED_ENV, app_client
+from tests.support.dashboard import Visitor, csrf_of, quick_user, sign_in, signed_in
 from tests.support.factories import PASSWORD, make_branch, make_inbox
+from tests.support.sse import staff_stream
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -100,7 +93,7 @@ def app_env(env: dict[str, str], tmp_path: Any) -> dict[str, str]:
 
 @pytest.fixture
 async def client(app_env: dict[str, str]) -> Any:
-    async with app_client(app_env) as test_client:
+    async with app_client(app_env, relaxed=True) as test_client:
         yield test_client
 
 
@@ -119,7 +112,7 @@ def visitor_b(client: httpx.AsyncClient, world: World, **kwargs: Any) -> Visitor
 
 async def test_stream_is_scoped_to_the_operators_branches(live_server, db_session):
     world = await build_world(db_session)
-    server = live_server(**RELAXED_ENV, MESSENGER_STREAM_HEARTBEAT_SECONDS="1")
+    server = live_server(**RELAXED_ENV)  # a one-second heartbeat
     async with (
         httpx.AsyncClient(base_url=server.url, timeout=10) as staff,
         httpx.AsyncClient(base_url=server.url, timeout=10) as boss,
@@ -131,18 +124,18 @@ async def test_stream_is_scoped_to_the_operators_branches(live_server, db_sessio
         await signed_in(staff, world.operator.email)
         await signed_in(boss, world.admin.email)
 
-        async with StaffStream(staff, {"conversation": b_id}) as refused:
+        async with staff_stream(staff, {"conversation": b_id}) as refused:
             assert refused.response.status_code == 404
             assert refused.response.json()["error"] == "not_found"
 
-        async with StaffStream(staff, {"conversation": a_id}) as stream:
+        async with staff_stream(staff, {"conversation": a_id}) as stream:
             assert stream.response.status_code == 200
             assert stream.response.headers["content-type"].startswith("text/event-stream")
-            await stream.wait_for(lambda: "connected" in stream.comments())
+            await stream.wait_for(lambda _: "connected" in stream.comments())
             # B's visitor writes first, then A's: only A's events may reach this stream.
             await theirs.send("beta secret <b>B</b>")
             await mine.send("<script>alert(1)</script> from A")
-            await stream.wait_for(lambda: stream.events("message"))
+            await stream.wait_for(lambda _: stream.events("message"))
             events = [item.event for item in stream.items if item.event]
             assert events == ["list", "message"]
             html = stream.events("message")[0].data
@@ -150,11 +143,11 @@ async def test_stream_is_scoped_to_the_operators_branches(live_server, db_sessio
             assert "<script>alert" not in html
             assert all("beta secret" not in (item.data or "") for item in stream.items)
 
-        async with StaffStream(boss, {"conversation": b_id}) as admin_stream:
+        async with staff_stream(boss, {"conversation": b_id}) as admin_stream:
             assert admin_stream.response.status_code == 200
-            await admin_stream.wait_for(lambda: "connected" in admin_stream.comments())
+            await admin_stream.wait_for(lambda _: "connected" in admin_stream.comments())
             await theirs.send("beta again")
-            await admin_stream.wait_for(lambda: admin_stream.events("message"))
+            await admin_stream.wait_for(lambda _: admin_stream.events("message"))
             assert "beta again" in admin_stream.events("message")[0].data
 
 
@@ -209,11 +202,11 @@ async def test_password_change_closes_the_other_sessions_stream(live_server, db_
     ):
         await signed_in(one, world.operator.email)
         await signed_in(two, world.operator.email)
-        async with StaffStream(two) as stream:
+        async with staff_stream(two) as stream:
             assert stream.response.status_code == 200
-            await stream.wait_for(lambda: "connected" in stream.comments())
+            await stream.wait_for(lambda _: "connected" in stream.comments())
             # It outlives a heartbeat on its own ...
-            await stream.wait_for(lambda: "keep-alive" in stream.comments(), within=5)
+            await stream.wait_for(lambda _: "keep-alive" in stream.comments(), within=5)
             assert not stream.ended.is_set()
             # ... and closes within about one heartbeat of the password change.
             assert (await change_password(one, PASSWORD, NEW_PASSWORD)).status_code == 200
@@ -230,7 +223,7 @@ async def test_password_change_closes_the_other_sessions_stream(live_server, db_
 
 async def test_an_open_dashboard_stream_makes_the_branch_online(live_server, db_session):
     world = await build_world(db_session)
-    server = live_server(**RELAXED_ENV, MESSENGER_STREAM_HEARTBEAT_SECONDS="1")
+    server = live_server(**RELAXED_ENV)  # a one-second heartbeat
     async with (
         httpx.AsyncClient(base_url=server.url, timeout=10) as staff,
         httpx.AsyncClient(base_url=server.url, timeout=10) as site,
@@ -241,9 +234,9 @@ async def test_an_open_dashboard_stream_makes_the_branch_online(live_server, db_
 
         assert await online(world.inbox_a, A_ORIGIN) is False
         await signed_in(staff, world.operator.email)
-        async with StaffStream(staff) as stream:
+        async with staff_stream(staff) as stream:
             assert stream.response.status_code == 200
-            await stream.wait_for(lambda: "connected" in stream.comments())
+            await stream.wait_for(lambda _: "connected" in stream.comments())
             assert await online(world.inbox_a, A_ORIGIN) is True
             assert await online(world.inbox_b, B_ORIGIN) is False  # nobody of branch B
         # Closing the stream takes the operator off at once (not only when the TTL ends).

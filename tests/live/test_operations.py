@@ -7,8 +7,11 @@ import httpx
 from sqlalchemy import select
 
 from messenger.db.models import Conversation, Message, MessageKind
+from tests.support.app import RELAXED_ENV
 from tests.support.factories import PASSWORD, make_branch, make_inbox, make_user
-from tests.support.widget import ORIGIN, RELAXED_ENV, SSEStream, WidgetVisitor, eventually, fresh
+from tests.support.sse import SSEStream
+from tests.support.waiting import eventually
+from tests.support.widget import ORIGIN, WidgetVisitor, fresh
 
 
 async def sign_in(client: httpx.AsyncClient, email: str) -> str:

@@ -28,14 +28,9 @@ from messenger.db.models import (
     RoutingRule,
     Visitor,
 )
+from tests.support.app import RELAXED_ENV
 from tests.support.factories import make_branch, make_inbox
-from tests.support.widget import (
-    ORIGIN,
-    RELAXED_ENV,
-    WidgetVisitor,
-    count,
-    fresh,
-)
+from tests.support.widget import ORIGIN, WidgetVisitor, count, fresh
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -30,7 +30,7 @@ from messenger.realtime.events import Envelope, encode, visitor_channel
 from messenger.realtime.publisher import Publisher
 from tests.support.factories import make_branch, make_inbox, make_user
 from tests.support.servers import LiveServer
-from tests.support.widget import EventStream
+from tests.support.sse import SSEStream
 
 ORIGIN = "https://shop.example"
 
@@ -448,13 +448,11 @@ async def test_garbage_and_tampered_challenge_solutions_are_refused(
 @asynccontextmanager
 async def open_stream(
     http: httpx.AsyncClient, url: str, headers: dict[str, str]
-) -> AsyncIterator[EventStream]:
-    async with http.stream(
-        "GET", url, headers=headers, timeout=httpx.Timeout(10.0, read=15.0)
-    ) as response:
-        assert response.status_code == 200, (await response.aread())[:500]
-        stream = EventStream(response)
-        await stream.until(lambda e: e.get("comment") == "connected")
+) -> AsyncIterator[SSEStream]:
+    async with SSEStream(http, url, headers=headers, params=None) as stream:
+        assert stream.response is not None
+        assert stream.response.status_code == 200, stream.response.text[:500]
+        await stream.connected()
         yield stream
 
 
@@ -506,19 +504,15 @@ async def test_notes_never_reach_bootstrap_poll_or_stream(
                 reply, _ = await service.reply(conversation, operator, "Operator reply")
                 await db_session.commit()
                 await publisher.publish(take_committed(db_session))
-                await stream.until(
-                    lambda e: e.get("event") == "message" and e.get("id") == str(reply.id)
-                )
+                await stream.wait_for(lambda s: reply.id in s.message_ids())
                 live = stream.messages()
-                live_ids = [e.get("id") for e in stream.seen if e.get("event") == "message"]
+                live_ids = [item.id for item in stream.events("message")]
             # A reconnect replaying everything from the start.
             replay_headers = auth(token, **{"Last-Event-ID": "0"})
             async with open_stream(
                 http, f"{server.url}/api/widget/stream", replay_headers
             ) as again:
-                await again.until(
-                    lambda e: e.get("event") == "message" and e.get("id") == str(reply.id)
-                )
+                await again.wait_for(lambda s: reply.id in s.message_ids())
                 replayed = again.messages()
     finally:
         await backends.close()

@@ -25,16 +25,12 @@ from messenger.conversations.service import ConversationService
 from messenger.db.models import Conversation, Inbox, Message, MessageSender, User
 from messenger.realtime.events import VISITOR_SHARDS, visitor_channel
 from messenger.widget.sessions import SessionSigner
+from tests.support.app import RELAXED_ENV
+from tests.support.desk import OperatorDesk
 from tests.support.factories import make_branch, make_conversation, make_inbox, make_user
-from tests.support.widget import (
-    ORIGIN,
-    RELAXED_ENV,
-    OperatorDesk,
-    SSEStream,
-    WidgetVisitor,
-    eventually,
-    fresh,
-)
+from tests.support.sse import SSEStream
+from tests.support.waiting import eventually
+from tests.support.widget import ORIGIN, WidgetVisitor, fresh
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -63,12 +59,6 @@ def serve(live_server: Callable[..., Any]) -> Callable[..., Any]:
         return live_server(**RELAXED_ENV, **overrides)
 
     return start
-
-
-@pytest.fixture
-async def desk(settings: Settings) -> AsyncIterator[OperatorDesk]:
-    async with OperatorDesk(settings) as operator_desk:
-        yield operator_desk
 
 
 @contextlib.asynccontextmanager
@@ -183,8 +173,12 @@ async def test_heartbeats_continue_while_other_visitors_events_pass_on_the_shard
             started = asyncio.get_running_loop().time()
             while asyncio.get_running_loop().time() - started < 4.5:
                 await desk.typing(neighbour.id, typing=True, name="Olga")
-                await asyncio.sleep(0.3)
+                await asyncio.sleep(0.3)  # pacing: a busy neighbour for 4.5 s
             ended = asyncio.get_running_loop().time()
+            # A marker after the neighbour's last event: once it is here, any of the
+            # neighbour's events this stream forwarded would be here too.
+            marker = await tab.send("marker")
+            await stream.wait_for(lambda s: marker["id"] in s.message_ids())
 
     assert stream.events("typing") == []  # the neighbour's events are not this visitor's
     beats = [
@@ -220,7 +214,7 @@ async def test_operator_reply_arrives_live_and_is_marked_delivered(
                 lambda e: e.event == "receipt" and e.data["kind"] == "delivered"
             )
             # Staff read the visitor's message: the widget hears of it.
-            await desk.operator_read(conversation_id, hello["id"])
+            await desk.read(conversation_id, hello["id"])
             await stream.wait_for(lambda s: bool(s.events("receipt")))
 
     (event,) = stream.events("message")
@@ -256,9 +250,11 @@ async def test_operator_typing_reaches_the_visitor_stream(
             await stream.wait_for(lambda s: bool(s.events("typing")))
             await desk.typing(hello["conversation_id"], typing=False, name="Olga")
             await stream.wait_for(lambda s: len(s.events("typing")) == 2)
-            # The visitor's own typing goes to staff, not back to the visitor.
+            # The visitor's own typing goes to staff, not back to the visitor: a message the
+            # visitor sends after it arrives, and no typing event before it.
             own = await tab.post("/typing", {"typing": True})
-            await asyncio.sleep(0.3)
+            marker = await tab.send("after typing")
+            await stream.wait_for(lambda s: marker["id"] in s.message_ids())
 
     assert own.status_code == 204
     first, second = (item.json() for item in stream.events("typing"))
@@ -304,7 +300,7 @@ async def test_reconnect_with_last_event_id_replays_exactly_the_missed_messages(
             live = [await reply(n) for n in range(7, 9)]
             await second.wait_for(lambda s: len(s.message_ids()) >= len(missed + live))
             if resume_with == "header":
-                await asyncio.sleep(2.5)  # past the stream's catch-up read: still no duplicate
+                await second.past_catch_up()  # the second database read: still no duplicate
 
         async with bearer_stream(tab, last_event_id=0) as everything:
             await everything.wait_for(lambda s: len(s.message_ids()) >= 9)
@@ -345,7 +341,7 @@ async def test_reconnect_replays_a_long_gap_completely_and_in_order(
             await stream.connected()
             live = await desk.reply(hello["conversation_id"], shop.operator.id, "still there?")
             await stream.wait_for(lambda s: live.id in s.message_ids())
-            await asyncio.sleep(2.5)  # past the stream's one catch-up read
+            await stream.past_catch_up()  # the stream's second read added nothing twice
 
     received = stream.message_ids()
     assert len(received) == len(set(received))
@@ -441,7 +437,7 @@ async def test_events_cross_processes_to_the_stream(
             await stream.wait_for(lambda s: reply.id in s.message_ids())
             second = await on_b.send("B again")
             await stream.wait_for(lambda s: second["id"] in s.message_ids())
-            await asyncio.sleep(2.5)  # past the catch-up read: nothing arrives twice
+            await stream.past_catch_up()  # past the second read: nothing arrives twice
 
     assert stream.message_ids() == [first["id"], reply.id, second["id"]]
     bodies = [item.json()["body"] for item in stream.events("message")]

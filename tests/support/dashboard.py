@@ -1,5 +1,7 @@
 """Helpers shared by the dashboard tests: in-process apps, signed-in staff clients, a widget
-visitor, and an SSE reader for live servers.
+visitor.
+
+The app client is ``tests.support.app.app_client``, the SSE reader ``tests.support.sse``.
 
 Nothing here is a fixture; the test modules build their fixtures on top of these and the
 conftest fixtures (real PostgreSQL and Redis).
@@ -7,40 +9,21 @@ conftest fixtures (real PostgreSQL and Redis).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import functools
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from messenger.accounts.passwords import hash_password
-from messenger.app import create_app
-from messenger.config import Settings
 from messenger.db.models import Branch, User, UserRole
 from tests.support.factories import PASSWORD
-from tests.support.widget import eventually
 
 CSRF_COOKIE = "messenger_csrf"
 
-#: Widget limits far above what a test does, so only the behaviour under test decides.
-RELAXED_ENV = {
-    "MESSENGER_WIDGET_BOOTSTRAP_RATE_PER_IP": "10000/minute",
-    "MESSENGER_WIDGET_BOOTSTRAP_RATE_PER_TOKEN": "10000/minute",
-    "MESSENGER_WIDGET_SEND_RATE_PER_SESSION": "10000/minute",
-    "MESSENGER_WIDGET_SEND_RATE_PER_IP": "10000/minute",
-    "MESSENGER_WIDGET_POLL_RATE_PER_SESSION": "10000/minute",
-    "MESSENGER_WIDGET_POLL_MIN_INTERVAL_SECONDS": "0.01",
-    "MESSENGER_WIDGET_CHALLENGE_THRESHOLD": "10000",
-    "MESSENGER_WIDGET_CHALLENGE_MAX_NUMBER": "1000",
-}
 
 _CONV_ID = re.compile(r'id="conv-([0-9a-f-]{36})"')
 _MSG_ID = re.compile(r'id="msg-(\d+)"')
@@ -67,14 +50,6 @@ async def quick_user(
     db.add(user)
     await db.flush()
     return user
-
-
-@contextlib.asynccontextmanager
-async def app_client(env: dict[str, str], **overrides: str) -> AsyncIterator[AsyncTestClient]:
-    """An in-process app on this test's PostgreSQL and Redis, and a client of it."""
-    settings = Settings.from_env({**RELAXED_ENV, **env, **overrides})
-    async with AsyncTestClient(app=create_app(settings)) as client:
-        yield client
 
 
 def csrf_of(html: str) -> str:
@@ -226,97 +201,3 @@ class Visitor:
         )
         assert response.status_code == 200, response.text
         return response.json()
-
-
-@dataclass
-class SSEItem:
-    event: str | None = None
-    data: str | None = None
-    id: str | None = None
-    comments: list[str] = field(default_factory=list)
-
-
-class StaffStream:
-    """An open ``GET /dashboard/stream`` on a live server, read in the background.
-
-    ``ended`` is set when the server closes the stream. Every wait is bounded, so a test
-    never hangs on an endless stream.
-    """
-
-    def __init__(self, client: httpx.AsyncClient, params: dict[str, str] | None = None) -> None:
-        self._client = client
-        self._params = params or {}
-        self.items: list[SSEItem] = []
-        self.response: httpx.Response | None = None
-        self.ended = asyncio.Event()
-        self.ended_at: float | None = None
-        self._cm: Any = None
-        self._task: asyncio.Task[None] | None = None
-
-    async def __aenter__(self) -> StaffStream:
-        self._cm = self._client.stream(
-            "GET",
-            "/dashboard/stream",
-            params=self._params,
-            headers={"Accept": "text/event-stream"},
-            timeout=httpx.Timeout(10.0, read=None),
-        )
-        self.response = await asyncio.wait_for(self._cm.__aenter__(), 10)
-        if self.response.status_code == 200:
-            self._task = asyncio.create_task(self._read())
-        else:
-            await self.response.aread()
-            self.ended.set()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-            self._task = None
-        if self._cm is not None:
-            cm, self._cm = self._cm, None
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(cm.__aexit__(None, None, None), 10)
-
-    async def _read(self) -> None:
-        assert self.response is not None
-        current = SSEItem()
-        try:
-            async for line in self.response.aiter_lines():
-                if line == "":
-                    if current.event or current.data is not None or current.comments:
-                        self.items.append(current)
-                    current = SSEItem()
-                    continue
-                name, _, value = line.partition(":")
-                value = value.removeprefix(" ")
-                if name == "":
-                    current.comments.append(value)
-                elif name == "event":
-                    current.event = value
-                elif name == "id":
-                    current.id = value
-                elif name == "data":
-                    current.data = value if current.data is None else current.data + "\n" + value
-        except Exception:  # noqa: S110 - the server went away: that is an end too
-            pass
-        finally:
-            self.ended_at = asyncio.get_running_loop().time()
-            self.ended.set()
-
-    def events(self, name: str) -> list[SSEItem]:
-        return [item for item in self.items if item.event == name]
-
-    def comments(self) -> list[str]:
-        return [c for item in self.items for c in item.comments]
-
-    async def wait_for(self, predicate: Callable[[], Any], within: float = 5.0) -> Any:
-        async def check() -> Any:
-            return predicate()
-
-        return await eventually(check, within=within)
