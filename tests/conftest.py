@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
@@ -141,3 +142,37 @@ async def desk(settings: Settings) -> AsyncIterator[OperatorDesk]:
     """The staff side from the test process (``tests.support.desk``), one more app process."""
     async with OperatorDesk(settings) as operator_desk:
         yield operator_desk
+
+
+# --- the layout: each folder uses only what its name promises ---------------------------------
+
+#: Fixtures that reach PostgreSQL, Redis or a server process.
+SERVICE_FIXTURES = frozenset(
+    {
+        "database_url",
+        "redis_url",
+        "redis",
+        "db_session",
+        "clean_db",
+        "db_reset",
+        "env",
+        "settings",
+        "desk",
+        "live_server",
+    }
+)
+_TESTS = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """unit/ asks for no service and integration/ for no server process (see tests/README)."""
+    wrong = []
+    for item in items:
+        layer = item.path.resolve().relative_to(_TESTS).parts[0]
+        used = set(getattr(item, "fixturenames", ()))
+        if layer == "unit" and used & SERVICE_FIXTURES:
+            wrong.append(f"{item.nodeid} (unit/) uses {sorted(used & SERVICE_FIXTURES)}")
+        elif layer == "integration" and "live_server" in used:
+            wrong.append(f"{item.nodeid} (integration/) starts a live server")
+    if wrong:
+        raise pytest.UsageError("tests in the wrong folder:\n" + "\n".join(wrong))

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
+from messenger import presence as presence_module
 from messenger.config import Settings
 from messenger.inboxes.availability import decide_availability
 from messenger.inboxes.privacy import resolve_privacy
 from messenger.inboxes.settings import InboxSettings, parse_settings
 from messenger.presence import MemoryPresence, Presence, RedisPresence
+from tests.support.clock import FakeClock
 
 MOSCOW = 1
 
@@ -59,6 +61,15 @@ async def presence(
         yield RedisPresence(redis, prefix=f"{redis_prefix}:presence")
     else:
         yield MemoryPresence()
+
+
+@pytest.fixture
+def presence_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """Wall-clock time of ``messenger.presence`` (both backends compute expiry scores from
+    it), moved by the test instead of waited for."""
+    clock = FakeClock(start=1_700_000_000.0)
+    monkeypatch.setattr(presence_module, "time", SimpleNamespace(time=clock))
+    return clock
 
 
 ALWAYS_OPEN = parse_settings({"offline": {"message": OFFLINE}})
@@ -139,30 +150,30 @@ async def test_leaving_goes_offline(presence: Presence):
     assert result.reason == "nobody_online"
 
 
-async def test_presence_expires_without_a_refresh(presence: Presence):
+async def test_presence_expires_without_a_refresh(presence: Presence, presence_clock: FakeClock):
     await presence.touch(7, [MOSCOW], ttl=0.2)
     await presence.touch(8, [MOSCOW], ttl=30)
     await presence.touch(9, [KAZAN], ttl=0.2)
     assert await presence.online_user_ids(MOSCOW) == {7, 8}
     assert (await decide_availability(ALWAYS_OPEN, KAZAN, presence, MONDAY_NOON_MSK)).online
-    await asyncio.sleep(0.35)
+    presence_clock.advance(0.35)
     assert await presence.online_user_ids(MOSCOW) == {8}
     result = await decide_availability(ALWAYS_OPEN, KAZAN, presence, MONDAY_NOON_MSK)
     assert (result.online, result.reason) == (False, "nobody_online")
 
 
-async def test_a_refresh_keeps_an_operator_online(presence: Presence):
+async def test_a_refresh_keeps_an_operator_online(presence: Presence, presence_clock: FakeClock):
     await presence.touch(7, [MOSCOW], ttl=0.2)
-    await asyncio.sleep(0.1)
+    presence_clock.advance(0.1)
     await presence.touch(7, [MOSCOW], ttl=0.4)
-    await asyncio.sleep(0.2)
+    presence_clock.advance(0.2)  # past the first touch's expiry, within the refresh
     assert await presence.online_user_ids(MOSCOW) == {7}
-    await asyncio.sleep(0.3)
+    presence_clock.advance(0.3)
     assert await presence.online_user_ids(MOSCOW) == set()
 
 
 async def test_redis_presence_keeps_to_its_prefix_and_trims_expired_entries(
-    redis: Redis, redis_prefix: str
+    redis: Redis, redis_prefix: str, presence_clock: FakeClock
 ):
     presence = RedisPresence(redis, prefix=f"{redis_prefix}:presence")
     await presence.touch(7, [MOSCOW], ttl=0.2)
@@ -172,7 +183,7 @@ async def test_redis_presence_keeps_to_its_prefix_and_trims_expired_entries(
     ttl = await redis.ttl(keys[0])
     assert 0 < ttl <= 30 + 60  # the whole set goes away when nobody refreshes it
 
-    await asyncio.sleep(0.35)
+    presence_clock.advance(0.35)
     assert await presence.online_user_ids(MOSCOW) == {8}
     assert await redis.zrange(keys[0], 0, -1) == [b"8"]  # the expired entry was removed
 
