@@ -8,6 +8,7 @@ challenge replay protection and typing all stand on these four operations.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from redis.asyncio import Redis
@@ -65,25 +66,29 @@ class RedisState:
 
 
 class MemoryState:
-    """Single-process stand-in (embedded mode); the event loop makes each call atomic."""
+    """Single-process stand-in (embedded mode); the event loop makes each call atomic.
 
-    def __init__(self) -> None:
+    ``clock`` (seconds, monotonic) is injectable so that expiry can be tested without waiting.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._values: dict[str, tuple[bytes | int, float]] = {}
+        self._clock = clock
 
     def _live(self, key: str) -> tuple[bytes | int, float] | None:
         entry = self._values.get(key)
-        if entry is not None and entry[1] <= time.monotonic():
+        if entry is not None and entry[1] <= self._clock():
             del self._values[key]
             return None
         if len(self._values) > 100_000:  # keep memory bounded under abuse
-            now = time.monotonic()
+            now = self._clock()
             for stale in [k for k, (_, exp) in self._values.items() if exp <= now]:
                 del self._values[stale]
         return entry
 
     async def hit(self, key: str, window_ms: int) -> tuple[int, int]:
         entry = self._live(key)
-        now = time.monotonic()
+        now = self._clock()
         if entry is None:
             self._values[key] = (1, now + window_ms / 1000)
             return 1, window_ms
@@ -93,14 +98,14 @@ class MemoryState:
 
     async def claim(self, key: str, ttl_ms: int) -> int:
         entry = self._live(key)
-        now = time.monotonic()
+        now = self._clock()
         if entry is None:
             self._values[key] = (1, now + ttl_ms / 1000)
             return 0
         return max(int((entry[1] - now) * 1000), 1)
 
     async def put(self, key: str, value: bytes, ttl_ms: int) -> None:
-        self._values[key] = (value, time.monotonic() + ttl_ms / 1000)
+        self._values[key] = (value, self._clock() + ttl_ms / 1000)
 
     async def take(self, key: str) -> bytes | None:
         entry = self._live(key)

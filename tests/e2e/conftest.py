@@ -9,8 +9,8 @@
 - ``widget_site``: a branch, an operator, an inbox allowed on ``127.0.0.1`` and a live server.
 - ``open_page``: a fresh browser context per call (own localStorage), closed after the test; any
   uncaught JavaScript error in a page fails the test.
-- ``Desk``: the staff side from the test process (replies, typing, read receipts), publishing
-  through Redis like another app process.
+- ``site.desk``: the staff side from the test process (``tests.support.desk.OperatorDesk``:
+  replies, typing, read receipts), publishing through Redis like another app process.
 - ``open_chat``, ``send``: the visitor's side in the widget; ``staff_sign_in``: an operator or
   admin signing in to the dashboard through its form.
 """
@@ -22,33 +22,24 @@ import html
 import secrets
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 from redis.asyncio import Redis
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from messenger.attachments.links import AttachmentLinks
-from messenger.backends import Backends
 from messenger.config import Settings
-from messenger.conversations.actions import set_typing
-from messenger.conversations.service import ConversationService
-from messenger.db import alchemy_config
-from messenger.db.models import Branch, Conversation, Inbox, Message, User
+from messenger.db.models import Branch, Inbox, User
 from messenger.presence import RedisPresence
-from messenger.realtime.events import Envelope, decode, staff_branch_channel
-from messenger.realtime.publisher import Publisher
-from messenger.realtime.transaction import transaction
-from tests.conftest import LiveServer, free_port
-from tests.factories import PASSWORD, make_branch, make_inbox, make_user
-from tests.widget_helpers import eventually as _eventually
+from tests.support.app import RELAXED_ENV as APP_RELAXED_ENV
+from tests.support.desk import OperatorDesk
+from tests.support.factories import PASSWORD, make_branch, make_inbox, make_user
+from tests.support.servers import LiveServer, free_port
+from tests.support.waiting import eventually as _eventually
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -61,18 +52,9 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 
-#: Limits far above what a test does (a test that needs a limit sets its own).
-RELAXED_ENV = {
-    "MESSENGER_WIDGET_BOOTSTRAP_RATE_PER_IP": "10000/minute",
-    "MESSENGER_WIDGET_BOOTSTRAP_RATE_PER_TOKEN": "10000/minute",
-    "MESSENGER_WIDGET_SEND_RATE_PER_SESSION": "10000/minute",
-    "MESSENGER_WIDGET_SEND_RATE_PER_IP": "10000/minute",
-    "MESSENGER_WIDGET_POLL_RATE_PER_SESSION": "10000/minute",
-    "MESSENGER_WIDGET_POLL_MIN_INTERVAL_SECONDS": "0.2",
-    "MESSENGER_WIDGET_CHALLENGE_THRESHOLD": "10000",
-    "MESSENGER_WIDGET_CHALLENGE_MAX_NUMBER": "1000",
-    "MESSENGER_STREAM_HEARTBEAT_SECONDS": "1",
-}
+#: The suite's relaxed limits, with the widget's real-world poll pace (a test that needs a
+#: limit sets its own).
+RELAXED_ENV = {**APP_RELAXED_ENV, "MESSENGER_WIDGET_POLL_MIN_INTERVAL_SECONDS": "0.2"}
 
 #: What a careless site does to everything on the page, widget or not.
 HOSTILE_CSS = """
@@ -200,123 +182,10 @@ def host_page(
     )
 
 
-# --- the staff side ------------------------------------------------------------------------
-
-
-class Desk:
-    """An operator acting from the test process: its own engine and Redis connection."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.backends = Backends.from_settings(settings)
-        self.config = alchemy_config(settings)
-        self.publisher = Publisher(
-            self.backends.channels,
-            settings.redis_prefix,
-            AttachmentLinks(settings.require_secret_key()),
-        )
-        self.staff_events: list[Envelope] = []
-        self._watch: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        await self.backends.channels.__aenter__()
-
-    async def close(self) -> None:
-        if self._watch is not None:
-            self._watch.cancel()
-        try:
-            await self.backends.channels.__aexit__(None, None, None)
-        finally:
-            await self.backends.close()
-            await self.config.get_engine().dispose()
-
-    async def watch_branch(self, branch_id: int) -> None:
-        """Collect staff events of a branch into ``staff_events`` in the background."""
-        subscriber = await self.backends.channels.subscribe(
-            [staff_branch_channel(self.settings.redis_prefix, branch_id)]
-        )
-
-        async def collect() -> None:
-            async for raw in subscriber.iter_events():
-                self.staff_events.append(decode(raw))
-
-        self._watch = asyncio.create_task(collect())
-        await asyncio.sleep(0.3)  # the subscription reaches Redis asynchronously
-
-    async def conversation(self, inbox_id: int, *, within: float = 10.0) -> Conversation:
-        """The inbox's (single) conversation, once the visitor's first message made it."""
-
-        async def find() -> Conversation | None:
-            async with self.config.get_session() as db:
-                return await db.scalar(
-                    select(Conversation).where(Conversation.inbox_id == inbox_id)
-                )
-
-        return await eventually(find, within=within)
-
-    async def messages(self, conversation_id: UUID) -> list[Message]:
-        async with self.config.get_session() as db:
-            rows = await db.scalars(
-                select(Message)
-                .where(Message.conversation_id == conversation_id)
-                .order_by(Message.id)
-            )
-            return list(rows)
-
-    async def reply(
-        self, conversation_id: UUID, user_id: int, body: str, *, publish: bool = True
-    ) -> Message:
-        """An operator's reply; ``publish=False`` commits it but loses the publish (as when
-        Redis hiccups), so only the database knows."""
-        unit = (
-            transaction(self.config.get_session, self.publisher)
-            if publish
-            else _commit_only(self.config.get_session)
-        )
-        async with unit as db:
-            conversation = await db.get(Conversation, conversation_id)
-            user = await db.get(User, user_id)
-            assert conversation is not None
-            assert user is not None
-            message, created = await ConversationService(session=db).reply(conversation, user, body)
-            assert created
-        return message
-
-    async def typing(self, conversation_id: UUID, name: str, *, typing: bool = True) -> None:
-        async with transaction(self.config.get_session, self.publisher) as db:
-            conversation = await db.get(Conversation, conversation_id)
-            assert conversation is not None
-            await set_typing(
-                self.backends.state,
-                db,
-                conversation,
-                by_visitor=False,
-                typing=typing,
-                operator_name=name,
-            )
-
-    async def read(self, conversation_id: UUID, up_to_id: int) -> None:
-        """The operator has read the visitor's messages up to ``up_to_id``."""
-        async with transaction(self.config.get_session, self.publisher) as db:
-            conversation = await db.get(Conversation, conversation_id)
-            assert conversation is not None
-            marker = await ConversationService(session=db).mark_read_by_operator(
-                conversation, up_to_id
-            )
-            assert marker is not None
-
-
-@asynccontextmanager
-async def _commit_only(sessions: Callable[[], Any]) -> AsyncIterator[AsyncSession]:
-    async with sessions() as db:
-        yield db
-        await db.commit()
-
-
 async def eventually(
     check: Callable[[], Awaitable[Any]], *, within: float = 10.0, interval: float = 0.1
 ) -> Any:
-    """``tests.widget_helpers.eventually`` with a browser's patience."""
+    """``tests.support.widget.eventually`` with a browser's patience."""
     return await _eventually(check, within=within, interval=interval)
 
 
@@ -329,7 +198,7 @@ class Site:
     inbox: Inbox
     branch: Branch
     operator: User
-    desk: Desk
+    desk: OperatorDesk
     host: HostSite
     extra_inboxes: list[Inbox] = field(default_factory=list)
 
@@ -352,7 +221,7 @@ async def widget_site(
     settings: Settings,
 ) -> AsyncIterator[Callable[..., Awaitable[Site]]]:
     """``site = await widget_site(online=True, inbox_settings={...}, MESSENGER_X="...")``."""
-    desks: list[Desk] = []
+    desks: list[OperatorDesk] = []
 
     async def make(
         *, online: bool = True, inbox_settings: dict[str, Any] | None = None, **server_env: str
@@ -371,8 +240,7 @@ async def widget_site(
             presence = RedisPresence(redis, prefix=f"{redis_prefix}:presence")
             await presence.touch(operator.id, [branch.id], ttl=600)
         server = live_server(**{**RELAXED_ENV, **server_env})
-        desk = Desk(settings)
-        await desk.start()
+        desk = await OperatorDesk(settings).start()
         desks.append(desk)
         return Site(server, inbox, branch, operator, desk, host_site)
 

@@ -21,8 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from messenger.db.models import Inbox, UserRole, Visitor
 from messenger.presence import RedisPresence
-from tests.conftest import LiveServer
-from tests.dashboard_helpers import quick_user
 from tests.e2e.conftest import (
     RELAXED_ENV,
     HostSite,
@@ -36,7 +34,9 @@ from tests.e2e.conftest import (
     send,
     staff_sign_in,
 )
-from tests.factories import make_branch
+from tests.support.dashboard import quick_user
+from tests.support.factories import make_branch
+from tests.support.servers import LiveServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
 

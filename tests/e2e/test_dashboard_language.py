@@ -10,10 +10,10 @@ from playwright.async_api import Page, expect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from messenger.db.models import User
-from tests.conftest import LiveServer
-from tests.dashboard_helpers import fresh, quick_user
 from tests.e2e.conftest import RELAXED_ENV, Pages, staff_sign_in
-from tests.factories import make_branch, make_conversation, make_inbox
+from tests.support.dashboard import fresh, quick_user
+from tests.support.factories import make_branch, make_conversation, make_inbox
+from tests.support.servers import LiveServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
 

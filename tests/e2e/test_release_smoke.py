@@ -152,7 +152,6 @@ async def test_release_smoke(widget_site: Any, open_page: Pages) -> None:
     await composer.get_by_role("button", name="Send").click()
     log = message_log(visitor)
     await expect(log.get_by_text("Anything else?")).to_be_visible(timeout=LIVE)
-    await visitor.wait_for_timeout(1000)
     await expect(log.get_by_text("VIP customer")).to_have_count(0)
     await expect(visitor.get_by_text("VIP customer")).to_have_count(0)
 

@@ -16,7 +16,6 @@ from playwright.async_api import Page, Request, expect
 from sqlalchemy import select
 
 from messenger.db.models import Attachment, ConversationChannel, Message, Visitor
-from tests.conftest import LiveServer
 from tests.e2e.conftest import (
     JS_SHADOW_ACTIVE,
     RELAXED_ENV,
@@ -32,6 +31,7 @@ from tests.e2e.conftest import (
     open_chat,
     send,
 )
+from tests.support.servers import LiveServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
 
@@ -92,7 +92,8 @@ async def test_widget_appears_and_calls_nothing_until_the_visitor_shows_interest
     font = await button.evaluate("el => getComputedStyle(el).fontSize")
     assert font != "40px"
 
-    await page.wait_for_timeout(500)
+    # The page's network went quiet (Playwright's "networkidle" event), not a fixed pause.
+    await page.wait_for_load_state("networkidle")
     to_api = [line for line in seen if site.server.url in line]
     assert to_api == [f"GET {site.server.url}/static/messenger/widget.js"], seen
     # no global styles, nothing else added to the page than the host element
@@ -276,7 +277,7 @@ async def test_message_round_trip_with_a_live_operator_reply(
     widget_site: Any, open_page: Pages
 ) -> None:
     site: Site = await widget_site()
-    await site.desk.watch_branch(site.branch.id)
+    staff = await site.desk.watch_branch(site.branch.id)
     page = await open_page.open(site.page())
     await page.evaluate(JS_RECORD_EVENTS)
     await open_chat(page)
@@ -300,12 +301,12 @@ async def test_message_round_trip_with_a_live_operator_reply(
         lambda: _async(
             any(
                 e.event == "typing" and e.data.get("typing") and e.data.get("sender") == "visitor"
-                for e in site.desk.staff_events
+                for e in staff.seen
             )
         )
     )
     # ...and the operator's typing reaches the visitor
-    await site.desk.typing(conversation.id, "Olga")
+    await site.desk.typing(conversation.id, name="Olga")
     typing_line = dialog(page).get_by_text("Olga is typing…")
     await expect(typing_line).to_be_visible()
 
@@ -544,7 +545,7 @@ async def test_a_proof_of_work_challenge_is_solved_with_a_visible_notice(
 
 
 async def test_russian_and_english(widget_site: Any, open_page: Pages, db_session: Any) -> None:
-    from tests.factories import make_inbox
+    from tests.support.factories import make_inbox
 
     site: Site = await widget_site(inbox_settings={"locale": "ru"})
     neutral = await make_inbox(
@@ -696,8 +697,8 @@ async def test_the_demo_page_embeds_the_widget_from_another_origin(
 ) -> None:
     from messenger.cli import DEMO_DOMAINS, DEMO_INBOX
     from messenger.presence import RedisPresence
-    from tests.conftest import free_port
-    from tests.factories import make_branch, make_inbox, make_user
+    from tests.support.factories import make_branch, make_inbox, make_user
+    from tests.support.servers import free_port
 
     branch = await make_branch(db_session, "Demo branch")
     operator = await make_user(db_session, [branch], email="demo-op@example.com")
