@@ -5,7 +5,7 @@ The detail is a gettext msgid (marked with ``N_``) filled with ``params``: the W
 answers it in the widget's language, the dashboard in the operator's, the CLI and logs in
 English. A parameter may itself be a :class:`Message` (a reason inside a sentence): it is
 translated together with the sentence. Never pass an f-string or an already translated
-text as the detail (``tests/test_error_messages.py`` checks both).
+text as the detail (``tests/unit/test_error_messages.py`` checks both).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ audit that weighs its value. From that one declaration:
 
 - :meth:`Settings.from_env` reads and validates the environment;
 - :func:`markdown_table` writes the README's configuration table (``messenger settings``;
-  ``tests/test_docs.py`` compares the README with it);
+  ``tests/unit/test_docs.py`` compares the README with it);
 - ``messenger check`` derives its settings items (:func:`settings_audit`).
 """
 
