@@ -65,6 +65,7 @@ compile-messages: $(BIN)/.stamp-install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	npm run --silent lint
 
 ## test-js: the widget's unit tests (transport, outbox, back-off, live, proof of work) in Node
@@ -107,4 +108,4 @@ $(BIN)/.stamp-install-load: pyproject.toml
 	touch $@
 
 clean:
-	rm -rf $(VENV) node_modules static/vendor $(WIDGET_OUT) .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules static/vendor $(WIDGET_OUT) .pytest_cache .ruff_cache .mypy_cache

@@ -55,12 +55,12 @@ _FRAMEWORK_DETAILS = (
 )
 
 
-def _translated(default_locale: str, request: Request, msgid: str) -> str:
+def _translated(default_locale: str, request: Request[Any, Any, Any], msgid: str) -> str:
     with use_locale(_request_locale(default_locale, request)):
         return gettext(msgid)
 
 
-def _request_locale(default_locale: str, request: Request) -> str:
+def _request_locale(default_locale: str, request: Request[Any, Any, Any]) -> str:
     """Widget API errors speak the widget's language (its Accept-Language), staff pages
     the operator's; the ``error`` code stays English and stable."""
     session = request.scope.get("session") or {}
@@ -68,7 +68,9 @@ def _request_locale(default_locale: str, request: Request) -> str:
     return negotiate(preferred, request.headers.get("accept-language"), default_locale)
 
 
-def _domain_error(default_locale: str, request: Request, exc: DomainError) -> Response:
+def _domain_error(
+    default_locale: str, request: Request[Any, Any, Any], exc: DomainError
+) -> Response[Any]:
     with use_locale(_request_locale(default_locale, request)):
         detail = exc.translated()
     retry_after = exc.extra.get("retry_after")
@@ -83,7 +85,9 @@ def _domain_error(default_locale: str, request: Request, exc: DomainError) -> Re
     )
 
 
-def _undecodable_body(default_locale: str, request: Request, exc: Exception) -> Response:
+def _undecodable_body(
+    default_locale: str, request: Request[Any, Any, Any], exc: Exception
+) -> Response[Any]:
     """Bodies msgspec cannot even decode (invalid UTF-8, absurd nesting) or values the
     database cannot store (a NUL character): the client's mistake, said as such."""
     log.info(
@@ -106,7 +110,9 @@ def _undecodable_body(default_locale: str, request: Request, exc: Exception) -> 
     )
 
 
-def _validation_error(default_locale: str, request: Request, exc: ValidationException) -> Response:
+def _validation_error(
+    default_locale: str, request: Request[Any, Any, Any], exc: ValidationException
+) -> Response[Any]:
     with use_locale(_request_locale(default_locale, request)):
         detail = gettext(N_("The request is invalid; see errors."))
     return Response(
@@ -116,7 +122,9 @@ def _validation_error(default_locale: str, request: Request, exc: ValidationExce
     )
 
 
-def _http_error(default_locale: str, request: Request, exc: HTTPException) -> Response:
+def _http_error(
+    default_locale: str, request: Request[Any, Any, Any], exc: HTTPException
+) -> Response[Any]:
     code = _STATUS_CODES.get(exc.status_code, "error")
     with use_locale(_request_locale(default_locale, request)):
         detail = gettext(exc.detail)
@@ -128,7 +136,9 @@ def _http_error(default_locale: str, request: Request, exc: HTTPException) -> Re
     )
 
 
-def _not_signed_in(default_locale: str, request: Request, exc: NotAuthorizedException) -> Response:
+def _not_signed_in(
+    default_locale: str, request: Request[Any, Any, Any], exc: NotAuthorizedException
+) -> Response[Any]:
     """Dashboard pages send a visitor without a session to the sign-in page."""
     if request.url.path.startswith("/api/"):
         return _http_error(default_locale, request, exc)
@@ -138,7 +148,9 @@ def _not_signed_in(default_locale: str, request: Request, exc: NotAuthorizedExce
     return Redirect(f"/login?next={quote(target, safe='')}", status_code=303)
 
 
-def _unexpected_error(default_locale: str, request: Request, exc: Exception) -> Response:
+def _unexpected_error(
+    default_locale: str, request: Request[Any, Any, Any], exc: Exception
+) -> Response[Any]:
     # Logged with the traceback for us; the client gets a sentence, never a stack trace.
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return Response(

@@ -14,6 +14,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale
@@ -23,7 +24,9 @@ from babel.dates import format_timedelta
 from babel.support import LazyProxy, NullTranslations, Translations
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
-LOCALES: tuple[str, ...] = ("ru", "en")
+#: A supported language (config.values.Locale is the same set; config imports this module).
+Language = Literal["ru", "en"]
+LOCALES: tuple[Language, ...] = ("ru", "en")
 LANGUAGE_NAMES = {"ru": "Русский", "en": "English"}
 
 _locale: ContextVar[str] = ContextVar("messenger_locale", default="ru")
@@ -100,10 +103,10 @@ def accepted_languages(*headers: str | None) -> list[str]:
     return [tag for _q, _p, tag in sorted(weighted, key=lambda item: (-item[0], item[1]))]
 
 
-def negotiate(preferred: str | None, accept_language: str | None, default: str) -> str:
+def negotiate(preferred: str | None, accept_language: str | None, default: str) -> Language:
     """The operator's saved choice, else the browser's first supported language, else default."""
     if preferred in LOCALES:
-        return preferred  # type: ignore[return-value]
+        return preferred
     tags = accepted_languages(accept_language)
     chosen = negotiate_locale(tags, list(LOCALES), sep="-") if tags else None
     if chosen is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, cast
 
 from redis.asyncio import Redis
 
@@ -62,7 +62,8 @@ class RedisState:
         await self._redis.set(self._k(key), value, px=ttl_ms)
 
     async def take(self, key: str) -> bytes | None:
-        return await self._redis.getdel(self._k(key))
+        # redis-py types replies as bytes | str; this client never decodes (backends.py).
+        return cast("bytes | None", await self._redis.getdel(self._k(key)))
 
 
 class MemoryState:

@@ -18,6 +18,8 @@ def build_environment(directory: Path) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    # The i18n extension adds this method to the environment at run time; Jinja's types
+    # do not declare it.
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(
         datetime=i18n.format_datetime,

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import re
 
-from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
@@ -21,6 +19,7 @@ from messenger.accounts.passwords import (
     verify_password,
 )
 from messenger.db.models import Branch, User, UserRole
+from messenger.db.repository import Repository, RepositoryService
 from messenger.errors import ConflictError, InvalidInputError, NotFoundError
 from messenger.i18n import N_
 
@@ -69,18 +68,19 @@ def check_password_policy(password: str) -> None:
         )
 
 
-class UserService(SQLAlchemyAsyncRepositoryService[User]):
-    class Repo(SQLAlchemyAsyncRepository[User]):
+class UserService(RepositoryService[User]):
+    class Repo(Repository[User]):
         model_type = User
 
     repository_type = Repo
 
     async def get_by_email(self, email: str) -> User | None:
-        return await self.repository.session.scalar(
+        user = await self.repository.session.scalar(
             select(User)
             .where(func.lower(User.email) == email.strip().lower())
             .options(selectinload(User.branches))
         )
+        return user
 
     async def create_user(
         self,

@@ -3,19 +3,18 @@
 
 from __future__ import annotations
 
-from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from sqlalchemy import func, select
 
 from messenger.db.models import Branch
+from messenger.db.repository import Repository, RepositoryService
 from messenger.errors import ConflictError, InvalidInputError, NotFoundError
 from messenger.i18n import N_
 
 MAX_NAME_LENGTH = 200
 
 
-class BranchService(SQLAlchemyAsyncRepositoryService[Branch]):
-    class Repo(SQLAlchemyAsyncRepository[Branch]):
+class BranchService(RepositoryService[Branch]):
+    class Repo(Repository[Branch]):
         model_type = Branch
 
     repository_type = Repo
@@ -25,7 +24,8 @@ class BranchService(SQLAlchemyAsyncRepositoryService[Branch]):
         query = select(Branch).where(func.lower(Branch.name) == name.lower())
         if other_than is not None:
             query = query.where(Branch.id != other_than)
-        return await self.repository.session.scalar(query)
+        branch = await self.repository.session.scalar(query)
+        return branch
 
     async def create_branch(self, name: str) -> Branch:
         name = name.strip()

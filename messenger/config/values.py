@@ -27,6 +27,7 @@ Locale = Literal["ru", "en"]
 Environment = Literal["production", "development"]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 SUPPORTED_LOCALES: tuple[Locale, ...] = ("ru", "en")
+ENVIRONMENTS: tuple[Environment, ...] = ("production", "development")
 
 _RATE_RE = re.compile(
     r"^\s*(?P<limit>\d+)\s*/\s*(?P<count>\d*)\s*"
@@ -210,14 +211,14 @@ def locale(raw: str, name: str) -> Locale:
     value = raw.lower()
     if value not in SUPPORTED_LOCALES:
         raise SettingsError(name, f"{value!r} is not supported; use 'ru' or 'en'")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def environment(raw: str, name: str) -> Environment:
     value = raw.lower()
-    if value not in {"production", "development"}:
+    if value not in ENVIRONMENTS:
         raise SettingsError(name, f"{value!r}: use 'production' or 'development'")
-    return value  # type: ignore[return-value]
+    return value
 
 
 # --- constraints between variables: (value, the values read before it, name) -> None -----------

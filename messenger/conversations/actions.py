@@ -7,10 +7,8 @@ session, and the request's unit of work commits and then publishes
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from messenger.conversations.service import ConversationService
-from messenger.db.events import about, record
+from messenger.db.events import AnySession, about, record
 from messenger.db.models import (
     Conversation,
     ConversationPriority,
@@ -25,7 +23,7 @@ TYPING_TTL_MS = 6_000
 
 async def set_typing(
     state: SharedState,
-    session: AsyncSession,
+    session: AnySession,
     conversation: Conversation,
     *,
     by_visitor: bool,

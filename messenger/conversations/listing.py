@@ -134,7 +134,7 @@ async def list_conversations(
 async def unread_total(session: AsyncSession, user: User) -> int:
     """Unread visitor messages across every open or pending conversation the user sees."""
     query = (
-        scope_query(select(func.count(Message.id)), user)  # type: ignore[arg-type]
+        scope_query(select(func.count(Message.id)), user)
         .select_from(Message)
         .join(Conversation, Conversation.id == Message.conversation_id)
         .where(

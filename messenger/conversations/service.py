@@ -11,8 +11,6 @@ from datetime import UTC, datetime
 from typing import TypeVar
 from uuid import UUID
 
-from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from sqlalchemy import Select, select, update
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -31,6 +29,7 @@ from messenger.db.models import (
     User,
     Visitor,
 )
+from messenger.db.repository import Repository, RepositoryService
 from messenger.errors import InvalidInputError, NotFoundError
 from messenger.i18n import N_
 from messenger.metrics import MESSAGES
@@ -74,8 +73,8 @@ def clean_body(body: str) -> str:
     return text
 
 
-class ConversationService(SQLAlchemyAsyncRepositoryService[Conversation]):
-    class Repo(SQLAlchemyAsyncRepository[Conversation]):
+class ConversationService(RepositoryService[Conversation]):
+    class Repo(Repository[Conversation]):
         model_type = Conversation
 
     repository_type = Repo
@@ -356,7 +355,7 @@ class ConversationService(SQLAlchemyAsyncRepositoryService[Conversation]):
     # --- helpers ---------------------------------------------------------------------------
 
     async def _by_client_msg_id(self, conversation_id: UUID, client_msg_id: str) -> Message | None:
-        return await self.repository.session.scalar(
+        message = await self.repository.session.scalar(
             select(Message)
             .where(
                 Message.conversation_id == conversation_id,
@@ -364,6 +363,7 @@ class ConversationService(SQLAlchemyAsyncRepositoryService[Conversation]):
             )
             .options(*SHOWN_WITH)
         )
+        return message
 
     @staticmethod
     def _require_in_scope(conversation: Conversation, user: User) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from messenger.i18n import gettext as _
 
 # The msgids are written out so that extraction puts every one of them in the catalogs.
@@ -28,7 +30,7 @@ VIEW = {
 }
 
 
-def label(vocabulary: dict[str, object], value: object) -> str:
+def label(vocabulary: Mapping[str, object], value: object) -> str:
     key = getattr(value, "value", value)
     factory = vocabulary.get(str(key))
     return factory() if callable(factory) else str(key)

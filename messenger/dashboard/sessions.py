@@ -53,7 +53,7 @@ def request_db_session(connection: AnyConnection) -> AsyncSession:
 
 async def signed_in_user(connection: AnyConnection, db_session: AsyncSession | None = None) -> User:
     """The signed-in user of this request, or 401 (→ the sign-in page); loaded once."""
-    state = connection.scope.setdefault("state", {})  # type: ignore[typeddict-item]
+    state = connection.scope.setdefault("state", {})
     user = state.get(_USER_STATE_KEY)
     if user is None:
         user = await load_session_user(connection, db_session or request_db_session(connection))

@@ -23,12 +23,22 @@ def alchemy_config(settings: Settings) -> SQLAlchemyAsyncConfig:
     engine_config = None
     if settings.embedded:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    from advanced_alchemy.config import EngineConfig
+    from advanced_alchemy.extensions.litestar import EngineConfig
+    from advanced_alchemy.utils.serialization import decode_json, encode_json
 
+    # The Litestar config's EngineConfig (what its type asks for), with advanced-alchemy's own
+    # JSON functions, which the base class used here before defaults to: JSON columns are
+    # written and read exactly as they were.
     if url.startswith("postgresql"):
-        engine_config = EngineConfig(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        engine_config = EngineConfig(
+            pool_size=10,
+            max_overflow=20,
+            pool_pre_ping=True,
+            json_serializer=encode_json,
+            json_deserializer=decode_json,
+        )
     else:
-        engine_config = EngineConfig()
+        engine_config = EngineConfig(json_serializer=encode_json, json_deserializer=decode_json)
     return SQLAlchemyAsyncConfig(
         connection_string=url,
         engine_config=engine_config,

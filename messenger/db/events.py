@@ -10,16 +10,18 @@ written, and an event can never announce a write that did not happen.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, TypeAlias
 from uuid import UUID
 
 from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession, async_scoped_session
 from sqlalchemy.orm import Session
 
 from messenger.db.models import Conversation, Message
 
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
+#: A session to record on: plain, async, or the scoped proxy an advanced-alchemy
+#: repository may hold (its ``info`` is the current session's).
+AnySession: TypeAlias = AsyncSession | async_scoped_session[AsyncSession] | Session
 
 EventName = Literal["message", "typing", "receipt", "status"]
 
@@ -67,21 +69,22 @@ def about(
     )
 
 
-def _info(session: AsyncSession | Session) -> dict[str, Any]:
+def _info(session: AnySession) -> dict[str, Any]:
     return session.info
 
 
-def record(session: AsyncSession | Session, domain_event: DomainEvent) -> None:
+def record(session: AnySession, domain_event: DomainEvent) -> None:
     """Remember ``domain_event`` until the session's transaction ends."""
     _info(session).setdefault(_PENDING, []).append(domain_event)
 
 
-def take_committed(session: AsyncSession | Session) -> list[DomainEvent]:
+def take_committed(session: AnySession) -> list[DomainEvent]:
     """The events of the transactions this session committed since the last call."""
-    return _info(session).pop(_COMMITTED, [])
+    committed: list[DomainEvent] = _info(session).pop(_COMMITTED, [])
+    return committed
 
 
-def pending(session: AsyncSession | Session) -> list[DomainEvent]:
+def pending(session: AnySession) -> list[DomainEvent]:
     """Events recorded in the open transaction (not yet committed); for tests and checks."""
     return list(_info(session).get(_PENDING, []))
 

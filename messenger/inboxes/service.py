@@ -9,12 +9,11 @@ from html import escape
 from typing import Any
 
 import msgspec
-from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from messenger.db.models import Branch, Inbox
+from messenger.db.repository import Repository, RepositoryService
 from messenger.errors import InvalidInputError, NotFoundError
 from messenger.i18n import N_
 from messenger.inboxes.settings import InboxSettings, normalize_settings, parse_settings
@@ -47,8 +46,8 @@ def check_inbox_name(name: str) -> str:
     return name
 
 
-class InboxService(SQLAlchemyAsyncRepositoryService[Inbox]):
-    class Repo(SQLAlchemyAsyncRepository[Inbox]):
+class InboxService(RepositoryService[Inbox]):
+    class Repo(Repository[Inbox]):
         model_type = Inbox
 
     repository_type = Repo
@@ -88,9 +87,10 @@ class InboxService(SQLAlchemyAsyncRepositoryService[Inbox]):
         """The active inbox with this token (None for unknown or deactivated)."""
         if not widget_token.startswith(TOKEN_PREFIX) or len(widget_token) > 64:
             return None
-        return await self.repository.session.scalar(
+        inbox = await self.repository.session.scalar(
             select(Inbox).where(Inbox.widget_token == widget_token, Inbox.is_active.is_(True))
         )
+        return inbox
 
     async def rotate_token(self, inbox_id: int) -> Inbox:
         """A new token; the old one stops working at once (embedded snippets must change)."""

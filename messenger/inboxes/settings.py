@@ -199,7 +199,8 @@ def parse_settings(value: Any) -> InboxSettings:
 
 def normalize_settings(value: Any) -> dict[str, Any]:
     """The canonical JSON document stored in ``Inbox.settings``."""
-    return msgspec.to_builtins(parse_settings(value))
+    document: dict[str, Any] = msgspec.to_builtins(parse_settings(value))
+    return document
 
 
 @event.listens_for(Inbox.settings, "set", retval=True)

@@ -18,6 +18,9 @@ from messenger.db.events import EventName
 
 VISITOR_SHARDS = 64
 
+#: Who an envelope is for.
+Audience = Literal["visitor", "staff", "both"]
+
 
 class Envelope(msgspec.Struct, frozen=True):
     """What goes over the wire between processes."""
@@ -28,7 +31,7 @@ class Envelope(msgspec.Struct, frozen=True):
     conversation_id: str | None = None
     branch_id: int | None = None
     id: int | None = None  # the SSE id (message events)
-    audience: Literal["visitor", "staff", "both"] = "both"
+    audience: Audience = "both"
 
 
 _encoder = msgspec.json.Encoder()

@@ -17,6 +17,7 @@ from messenger.conversations.schemas import message_out
 from messenger.conversations.timeline import is_visible_to_visitor
 from messenger.db.events import DomainEvent
 from messenger.realtime.events import (
+    Audience,
     Envelope,
     encode,
     staff_all_channel,
@@ -61,7 +62,9 @@ class Publisher:
                 channels.append(staff_branch_channel(self._prefix, event.branch_id))
         if to_visitor:
             channels.append(visitor_channel(self._prefix, event.visitor_id))
-        audience = "both" if to_visitor and to_staff else ("visitor" if to_visitor else "staff")
+        audience: Audience = (
+            "both" if to_visitor and to_staff else ("visitor" if to_visitor else "staff")
+        )
         envelope = Envelope(
             event=event.name,
             data=data,

@@ -26,7 +26,7 @@ _CLEAN_UPS: set[asyncio.Task[None]] = set()
 
 
 class StreamSource(Protocol):
-    async def catch_up(self) -> AsyncIterator[ServerSentEventMessage]:
+    def catch_up(self) -> AsyncIterator[ServerSentEventMessage]:
         """What the database holds that the client has not seen (after subscribing)."""
         ...  # pragma: no cover
 

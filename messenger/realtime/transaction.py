@@ -58,8 +58,8 @@ def commit_then_publish(
 ) -> Callable[[Message, Scope], Awaitable[None]]:
     async def handler(message: Message, scope: Scope) -> None:
         if message["type"] == "http.response.body" and scope.get("state", {}).get(_COMMIT_FAILED):
-            message["body"] = _FAILED_BODY  # type: ignore[typeddict-unknown-key]
-            message["more_body"] = False  # type: ignore[typeddict-unknown-key]
+            message["body"] = _FAILED_BODY
+            message["more_body"] = False
             return
         session: AsyncSession | None = get_aa_scope_state(scope, session_scope_key)
         if session is None:
@@ -87,7 +87,7 @@ def commit_then_publish(
                 await session.rollback()
             except Exception:
                 log.debug("rollback after a failed commit failed", exc_info=True)
-            scope.setdefault("state", {})[_COMMIT_FAILED] = True  # type: ignore[typeddict-item]
+            scope.setdefault("state", {})[_COMMIT_FAILED] = True
             message["status"] = 503
             message["headers"] = [
                 (b"content-type", b"application/json"),

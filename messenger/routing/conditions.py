@@ -73,7 +73,8 @@ def parse_conditions(value: Any) -> RoutingConditions:
 
 
 def normalize_conditions(value: Any) -> dict[str, Any]:
-    return msgspec.to_builtins(parse_conditions(value))
+    document: dict[str, Any] = msgspec.to_builtins(parse_conditions(value))
+    return document
 
 
 @event.listens_for(RoutingRule.conditions, "set", retval=True)

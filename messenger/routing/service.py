@@ -9,21 +9,20 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from advanced_alchemy.service import SQLAlchemyAsyncRepositoryService
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from messenger.db.models import Branch, Inbox, RoutingRule
+from messenger.db.repository import Repository, RepositoryService
 from messenger.errors import InvalidInputError, NotFoundError
 from messenger.i18n import N_
 from messenger.routing.conditions import VisitorContext, parse_conditions
 
 
-class RoutingRuleService(SQLAlchemyAsyncRepositoryService[RoutingRule]):
+class RoutingRuleService(RepositoryService[RoutingRule]):
     """Routing rules of global inboxes, and the routing decision itself."""
 
-    class Repo(SQLAlchemyAsyncRepository[RoutingRule]):
+    class Repo(Repository[RoutingRule]):
         model_type = RoutingRule
 
     repository_type = Repo

@@ -69,7 +69,7 @@ async def bootstrap(
             max_bytes=policy.attachments.max_bytes,
             content_types=list(policy.attachments.content_types),
         ),
-        locale=policy.locale or negotiate(None, languages, settings.default_locale),  # type: ignore[arg-type]
+        locale=policy.locale or negotiate(None, languages, settings.default_locale),
         greeting=policy.greeting,
         stream_ticket=await tickets.issue(new_session),
         poll_interval_seconds=settings.widget_poll_min_interval_seconds,

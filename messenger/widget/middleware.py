@@ -12,6 +12,7 @@ from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Headers
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from messenger.client_ip import client_ip
@@ -45,7 +46,7 @@ class WidgetEdgeMiddleware:
         self.known_origins = known_origins
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(WIDGET_PREFIX):
+        if scope["type"] != ScopeType.HTTP or not scope["path"].startswith(WIDGET_PREFIX):
             await self.app(scope, receive, send)
             return
         settings = self.settings
@@ -136,4 +137,4 @@ async def _respond(
         headers.append((b"content-type", content_type))
     headers.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": "http.response.body", "body": body, "more_body": False})

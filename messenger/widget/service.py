@@ -69,20 +69,24 @@ class WidgetService:
     # --- lookups ---------------------------------------------------------------------------
 
     async def inbox_by_id(self, inbox_id: int) -> Inbox | None:
-        return await self.db.scalar(
+        # bound first: mypy#18805 types `return await <overload>` as Any
+        inbox = await self.db.scalar(
             select(Inbox)
             .where(Inbox.id == inbox_id, Inbox.is_active.is_(True))
             .options(raiseload("*"))
         )
+        return inbox
 
     async def inbox_by_token(self, widget_token: str) -> Inbox | None:
         if not widget_token.startswith(TOKEN_PREFIX) or len(widget_token) > 64:
             return None
-        return await self.db.scalar(
+        # bound first: mypy#18805 types `return await <overload>` as Any
+        inbox = await self.db.scalar(
             select(Inbox)
             .where(Inbox.widget_token == widget_token, Inbox.is_active.is_(True))
             .options(raiseload("*"))
         )
+        return inbox
 
     async def current_conversation(self, inbox_id: int, visitor_id: UUID) -> Conversation | None:
         return await current_conversation(self.db, inbox_id, visitor_id)

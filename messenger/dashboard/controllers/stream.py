@@ -11,15 +11,15 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 from uuid import UUID
 
 from litestar import Controller, get
 from litestar.channels import ChannelsPlugin
 from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter, SkipValidation
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import ServerSentEvent, ServerSentEventMessage
-from litestar.template import TemplateEngineProtocol
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -53,7 +53,7 @@ class StaffStreamSource:
         *,
         sessions: Sessions,
         presence: Presence,
-        templates: TemplateEngineProtocol[Any, Any],
+        templates: JinjaTemplateEngine,
     ) -> None:
         self._user = user
         self._epoch = epoch
@@ -192,7 +192,8 @@ class StaffStreamController(Controller):
             open_id,
             sessions=sessions,
             presence=presence,
-            templates=request.app.template_engine,
+            # Always the Jinja engine of create_app; Litestar types it as optional and untyped.
+            templates=cast("JinjaTemplateEngine", request.app.template_engine),
         )
         live = LiveStream(
             channels,
