@@ -313,9 +313,9 @@ class ConversationService(RepositoryService[Conversation]):
         query = select(Message.id).where(
             Message.conversation_id == conversation.id, Message.id <= up_to_id
         )
-        if reader == MessageSender.VISITOR:
-            # The visitor's marker is a message they can see: a note's id never reaches them.
-            query = query.where(Message.kind.in_(VISITOR_KINDS))
+        # Either marker is a message the visitor can see: the operator's marker reaches the
+        # visitor as a receipt, so a note's id (or any staff-only kind) never becomes one.
+        query = query.where(Message.kind.in_(VISITOR_KINDS))
         last_id = await session.scalar(query.order_by(Message.id.desc()).limit(1))
         if last_id is None:
             return None

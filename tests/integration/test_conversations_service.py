@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from messenger.config import Settings
+from messenger.db.events import pending
 from messenger.conversations.service import (
     MAX_BODY_LENGTH,
     ConversationService,
@@ -707,10 +708,26 @@ async def test_operator_read_does_not_mark_notes(world: World, settings: Setting
     s, c = world.service, world.conversation
     v1 = await visitor_says(s, c, "hi")
     note = await s.add_note(c, world.olga, "internal")
-    assert await s.mark_read_by_operator(c, note.id) == note.id
+    # The operator read up to the note: the marker (sent to the visitor as a receipt) is the
+    # last message the visitor can see, never the note's id.
+    assert await s.mark_read_by_operator(c, note.id) == v1.id
     rows = {m["id"]: m for m in await committed_messages(settings, c.id)}
     assert rows[v1.id]["read_at"] is not None
     assert rows[note.id]["read_at"] is None
+    assert (await committed_conversation(settings, c.id))["operator_last_read_id"] == v1.id
+
+
+async def test_operator_receipt_never_carries_a_note_id(world: World, settings: Settings):
+    """Issue 11: the receipt recorded for the visitor's channel names a message they see."""
+    s, c = world.service, world.conversation
+    v1 = await visitor_says(s, c, "hi")
+    note = await s.add_note(c, world.olga, "internal")
+    session = s.repository.session
+    before = len(pending(session))
+    assert await s.mark_read_by_operator(c, note.id + 1000) == v1.id
+    receipts = [e for e in pending(session)[before:] if e.name == "receipt"]
+    assert [e.data["up_to_id"] for e in receipts] == [v1.id]
+    assert note.id not in [e.data["up_to_id"] for e in receipts]
 
 
 # --- scope ----------------------------------------------------------------------------------
