@@ -13,7 +13,6 @@ from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
-from litestar.middleware.session.server_side import ServerSideSessionConfig
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -29,6 +28,7 @@ from messenger.backends import Backends
 from messenger.config import Settings, get_settings
 from messenger.dashboard.deps import locale_hook
 from messenger.dashboard.router import dashboard_router
+from messenger.dashboard.sessions import StaffSessionConfig, cookie_names
 from messenger.db import alchemy_config
 from messenger.demo.controllers import DemoController
 from messenger.error_handlers import exception_handlers
@@ -134,6 +134,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     services = AppServices.build(settings)
     secure_cookies = settings.public_url.startswith("https://")
+    # ``__Host-`` names and Secure under https; plain names under http (local dev).
+    session_cookie, csrf_cookie = cookie_names(settings.public_url)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -169,9 +171,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             DefineMiddleware(
                 WidgetEdgeMiddleware, settings=settings, known_origins=services.known_origins
             ),
-            ServerSideSessionConfig(
+            StaffSessionConfig(
                 store="sessions",
-                key="messenger_session",
+                key=session_cookie,
                 max_age=12 * 3600,
                 secure=secure_cookies,
                 httponly=True,
@@ -181,7 +183,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         csrf_config=CSRFConfig(
             secret=settings.require_secret_key(),
-            cookie_name="messenger_csrf",
+            cookie_name=csrf_cookie,
             cookie_secure=secure_cookies,
             cookie_samesite="lax",
             header_name="x-csrftoken",

@@ -45,3 +45,16 @@ def client_ip(connection: ASGIConnection[Any, Any, Any, Any], proxies: Sequence[
         if not _trusted(address, proxies):
             return str(address)
     return str(peer)
+
+
+def ip_bucket(ip: str, v6_prefix: int = 64) -> str:
+    """The key of a per-address limit: an IPv4 address as is, an IPv6 address by its
+    ``/v6_prefix`` network (one subscriber usually holds a whole /64 and could rotate through
+    it); an IPv4-mapped IPv6 address counts as its IPv4 address. Anything else unchanged."""
+    address = _parse(ip)
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        prefix = min(max(v6_prefix, 0), 128)
+        return str(ipaddress.IPv6Network(f"{address}/{prefix}", strict=False))
+    return str(address) if address is not None else ip

@@ -14,9 +14,9 @@ from sqlalchemy.orm import selectinload
 from messenger.accounts.passwords import (
     MAX_PASSWORD_LENGTH,
     MIN_PASSWORD_LENGTH,
-    hash_password,
+    hash_password_off_loop,
     needs_rehash,
-    verify_password,
+    verify_password_off_loop,
 )
 from messenger.db.models import Branch, User, UserRole
 from messenger.db.repository import Repository, RepositoryService
@@ -101,7 +101,7 @@ class UserService(RepositoryService[User]):
         user = User(
             email=email,
             name=name,
-            password_hash=hash_password(password),
+            password_hash=await hash_password_off_loop(password),
             role=role,
             branches=list(branches or []),
         )
@@ -110,24 +110,24 @@ class UserService(RepositoryService[User]):
     async def authenticate(self, email: str, password: str) -> User | None:
         """The active user with these credentials, or None (same work either way)."""
         user = await self.get_by_email(email)
-        ok = verify_password(user.password_hash if user else None, password)
+        ok = await verify_password_off_loop(user.password_hash if user else None, password)
         if user is None or not ok or not user.is_active:
             return None
         if needs_rehash(user.password_hash):
-            user.password_hash = hash_password(password)
+            user.password_hash = await hash_password_off_loop(password)
             await self.repository.session.flush()
         return user
 
     async def set_password(self, user_id: int, password: str) -> User:
         check_password_policy(password)
         user = await self.require(user_id)
-        self._new_password(user, password)
+        await self._new_password(user, password)
         await self.repository.session.flush()
         return user
 
     @staticmethod
-    def _new_password(user: User, password: str) -> None:
-        user.password_hash = hash_password(password)
+    async def _new_password(user: User, password: str) -> None:
+        user.password_hash = await hash_password_off_loop(password)
         user.session_epoch += 1  # ends every other session of this user, streams included
 
     async def set_active(self, user_id: int, *, active: bool) -> User:
@@ -178,7 +178,7 @@ class UserService(RepositoryService[User]):
         target.is_active = active
         target.branches = list(branches)
         if password:
-            self._new_password(target, password)
+            await self._new_password(target, password)
         await self.repository.session.flush()
         return target
 

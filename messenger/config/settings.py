@@ -232,7 +232,8 @@ class Settings:
         values.http_url,
         DEFAULT_PUBLIC_URL,
         "the address visitors' browsers reach; used in embed snippets; `https://` makes "
-        "cookies `Secure`",
+        "the staff cookies `Secure` and `__Host-`-prefixed (`__Host-messenger_session`, "
+        "`__Host-messenger_csrf`); plain names under http for local dev",
     )
     data_dir: Path = variable(
         "MESSENGER_DATA_DIR",
@@ -265,6 +266,41 @@ class Settings:
         "production",
         "what `messenger check` holds the setup to: `production` fails embedded shortcuts "
         "(SQLite, no Redis, no secret); `development` only warns",
+    )
+    # --- staff sessions and sign-in ---------------------------------------------------------
+    signin_free_failures: int = variable(
+        "MESSENGER_SIGNIN_FREE_FAILURES",
+        values.positive_int,
+        "5",
+        "wrong passwords per account and client address (IPv6 by /64) in the sign-in window "
+        "before that pair waits: 1 s, then twice as long after each further failure",
+    )
+    signin_max_delay_seconds: float = variable(
+        "MESSENGER_SIGNIN_MAX_DELAY_SECONDS",
+        values.seconds,
+        "900",
+        "the longest wait between sign-in attempts of one account from one address",
+    )
+    signin_window_seconds: float = variable(
+        "MESSENGER_SIGNIN_WINDOW_SECONDS",
+        values.seconds,
+        "900",
+        "how long sign-in attempts and failures are counted",
+    )
+    signin_challenge_after: int = variable(
+        "MESSENGER_SIGNIN_CHALLENGE_AFTER",
+        values.non_negative_int,
+        "20",
+        "sign-in attempts per account (from every address) or per address (to every account) "
+        "in the window after which each attempt needs a proof-of-work (never a lock-out); "
+        "`0` = always",
+    )
+    staff_access_check_seconds: float = variable(
+        "MESSENGER_STAFF_ACCESS_CHECK_SECONDS",
+        values.seconds,
+        "3",
+        "how often an open staff stream re-reads its user (deactivation, new password, role or "
+        "branch change end it); it is also re-checked on every event",
     )
     #: The ``warn_at_default`` variables that were left unset (``messenger check`` warns).
     defaults_used: frozenset[str] = field(default_factory=frozenset)

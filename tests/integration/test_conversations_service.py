@@ -13,7 +13,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from messenger.config import Settings
-from messenger.db.events import pending, take_committed
 from messenger.conversations.service import (
     MAX_BODY_LENGTH,
     ConversationService,
@@ -22,6 +21,7 @@ from messenger.conversations.service import (
 )
 from messenger.conversations.timeline import staff_messages, visitor_messages
 from messenger.db import alchemy_config
+from messenger.db.events import pending, take_committed
 from messenger.db.models import (
     Branch,
     Conversation,

@@ -122,6 +122,12 @@ def test_the_declaration_is_complete_and_matches_the_settings_object() -> None:
         "MESSENGER_REDIS_PREFIX": "redis_prefix",
         "MESSENGER_STREAM_HEARTBEAT_SECONDS": "stream_heartbeat_seconds",
         "MESSENGER_ENV": "environment",
+        # staff sessions and sign-in
+        "MESSENGER_SIGNIN_FREE_FAILURES": "signin_free_failures",
+        "MESSENGER_SIGNIN_MAX_DELAY_SECONDS": "signin_max_delay_seconds",
+        "MESSENGER_SIGNIN_WINDOW_SECONDS": "signin_window_seconds",
+        "MESSENGER_SIGNIN_CHALLENGE_AFTER": "signin_challenge_after",
+        "MESSENGER_STAFF_ACCESS_CHECK_SECONDS": "staff_access_check_seconds",
     }
     assert {v.name for v in VARIABLES if v.warn_at_default} == {*RATE_VARIABLES, POLL_INTERVAL}
 
@@ -182,6 +188,12 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "MESSENGER_WIDGET_CHALLENGE_MAX_NUMBER": "5000",
         "MESSENGER_STREAM_HEARTBEAT_SECONDS": "0.5",
         "MESSENGER_ENV": "Development",
+        # staff sessions and sign-in
+        "MESSENGER_SIGNIN_FREE_FAILURES": "3",
+        "MESSENGER_SIGNIN_MAX_DELAY_SECONDS": "60",
+        "MESSENGER_SIGNIN_WINDOW_SECONDS": "600",
+        "MESSENGER_SIGNIN_CHALLENGE_AFTER": "0",
+        "MESSENGER_STAFF_ACCESS_CHECK_SECONDS": "1.5",
     }
     assert set(env) == CONFIG_VARIABLES  # a new variable gets a line here
 
@@ -218,6 +230,11 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     assert settings.widget_challenge_max_number == 5000
     assert settings.stream_heartbeat_seconds == 0.5
     assert settings.environment == "development"
+    assert settings.signin_free_failures == 3
+    assert settings.signin_max_delay_seconds == 60
+    assert settings.signin_window_seconds == 600
+    assert settings.signin_challenge_after == 0
+    assert settings.staff_access_check_seconds == 1.5
     assert settings.defaults_used == frozenset()
 
 

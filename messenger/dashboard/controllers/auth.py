@@ -16,22 +16,29 @@ from messenger.accounts.service import UserService
 from messenger.client_ip import client_ip
 from messenger.config import Settings
 from messenger.dashboard.deps import LOCALE_COOKIE, SESSION_LOCALE_KEY, DashboardRequest
-from messenger.dashboard.sessions import SESSION_EPOCH_KEY, load_session_user, sign_in, sign_out
+from messenger.dashboard.sessions import (
+    SESSION_EPOCH_KEY,
+    load_session_user,
+    renew_csrf,
+    rotate_session,
+    sign_in,
+    sign_out,
+)
+from messenger.dashboard.signin import SignInGuard
 from messenger.db.models import User
 from messenger.errors import DomainError
 from messenger.i18n import LOCALES
 from messenger.i18n import gettext as _
 from messenger.state import SharedState
-
-#: Sign-in attempts per IP and per e-mail address in SIGN_IN_WINDOW seconds; the next is refused.
-SIGN_IN_ATTEMPTS = 5
-SIGN_IN_WINDOW = 15 * 60
+from messenger.widget.challenge import Challenges
 
 
 class LoginForm(msgspec.Struct):
     email: Annotated[str, msgspec.Meta(max_length=320)] = ""
     password: Annotated[str, msgspec.Meta(max_length=1024)] = ""
     next: Annotated[str, msgspec.Meta(max_length=2000)] = "/"
+    #: The proof-of-work solution, when the page asked for one (base64 JSON, ALTCHA v1).
+    altcha: Annotated[str, msgspec.Meta(max_length=2048)] = ""
 
 
 class LocaleForm(msgspec.Struct):
@@ -72,28 +79,43 @@ class AuthController(Controller):
         db_session: NamedDependency[AsyncSession],
         settings: NamedDependency[SkipValidation[Settings]],
         shared_state: NamedDependency[SkipValidation[SharedState]],
+        challenges: NamedDependency[SkipValidation[Challenges]],
         data: URLEncodedBody[LoginForm],
     ) -> Template | Redirect:
         ip = client_ip(request, settings.trusted_proxies)
         email = data.email.strip().lower()
-        by_ip, ip_wait = await shared_state.hit(f"signin:ip:{ip}", SIGN_IN_WINDOW * 1000)
-        by_email, email_wait = await shared_state.hit(
-            f"signin:email:{email}", SIGN_IN_WINDOW * 1000
-        )
-        context = {"next": safe_next(data.next), "email": data.email}
-        if by_ip > SIGN_IN_ATTEMPTS or by_email > SIGN_IN_ATTEMPTS:
-            minutes = max(1, round(max(ip_wait, email_wait) / 60000))
-            message = _("Too many sign-in attempts. Try again in %(minutes)d min.") % {
-                "minutes": minutes
+        guard = SignInGuard(shared_state, challenges, settings)
+        context = {"next": safe_next(data.next), "email": data.email, "challenge": None}
+        verdict = await guard.before(email, ip, data.altcha or None)
+        if verdict.wait_ms:
+            seconds = max(1, -(-verdict.wait_ms // 1000))
+            message = _("Too many sign-in attempts. Try again in %(seconds)d s.") % {
+                "seconds": seconds
             }
             return Template(
                 "auth/login.html",
                 context={**context, "error": message},
                 status_code=429,
-                headers={"Retry-After": str(max(1, max(ip_wait, email_wait) // 1000))},
+                headers={"Retry-After": str(seconds)},
+            )
+        if verdict.challenge is not None:
+            # Many attempts on this account (or from this address): each one now costs a
+            # proof-of-work that the page solves and sends again; nobody is locked out.
+            return Template(
+                "auth/login.html",
+                context={
+                    **context,
+                    "error": _(
+                        "Many sign-in attempts were made on this account. Enter your "
+                        "password again: your browser solves a short check with it."
+                    ),
+                    "challenge": msgspec.json.encode(verdict.challenge).decode(),
+                },
+                status_code=428,
             )
         user = await UserService(session=db_session).authenticate(email, data.password)
         if user is None:
+            await guard.failed(email, ip)
             return Template(
                 "auth/login.html",
                 context={**context, "error": _("Wrong e-mail or password.")},
@@ -105,7 +127,9 @@ class AuthController(Controller):
             # Accept-Language, then MESSENGER_DEFAULT_LOCALE (issue 7's order).
             request.session[SESSION_LOCALE_KEY] = user.locale
         request.session["tz"] = user.timezone
-        return Redirect(safe_next(data.next), status_code=303)
+        response = Redirect(safe_next(data.next), status_code=303)
+        renew_csrf(request, response)
+        return response
 
     @post("/logout", name="logout", status_code=303)
     async def logout(self, request: DashboardRequest) -> Redirect:
@@ -162,6 +186,7 @@ class AccountController(Controller):
                 error = _("A password needs at least %(count)d characters.") % {"count": 8}
             else:
                 request.session[SESSION_EPOCH_KEY] = user.session_epoch
+                rotate_session(request)
                 return Template(
                     "dashboard/account.html", context={"user": user, "error": None, "done": True}
                 )

@@ -2,8 +2,11 @@
 receipts and typing, rendered as HTML fragments for htmx's SSE extension.
 
 While the stream is open the operator counts as online (presence in Redis, refreshed on
-every heartbeat). Each heartbeat also re-reads the operator: a deactivation or a password
-change (new session epoch) closes the stream. The engine is :class:`LiveStream`.
+every heartbeat). Access is re-read on every event (an event is shown only if the fresh
+user may see it) and on every heartbeat, at least every ``MESSENGER_STAFF_ACCESS_CHECK_SECONDS``
+(3 s): a deactivation, a password change (new session epoch), or a change of role or
+branches closes the stream (the page reconnects with its new scope). The engine is
+:class:`LiveStream`.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from messenger.config import Settings
 from messenger.conversations.service import ConversationService
 from messenger.conversations.timeline import SHOWN_WITH
 from messenger.dashboard.deps import AnyRequest
-from messenger.dashboard.sessions import SESSION_EPOCH_KEY, provide_current_user
+from messenger.dashboard.sessions import SESSION_EPOCH_KEY, access_of, provide_current_user
 from messenger.db.models import Conversation, Message, MessageSender, User
 from messenger.presence import DEFAULT_TTL_SECONDS, Presence
 from messenger.realtime.events import Envelope, staff_all_channel, staff_branch_channel
@@ -62,6 +65,8 @@ class StaffStreamSource:
         self._presence = presence
         self._templates = templates
         self._branch_ids = sorted(user.branch_ids)
+        self._access = access_of(user)
+        self._revoked = False
         self._connection = secrets.token_hex(8)
 
     def _render(self, name: str, **context: Any) -> str:
@@ -80,8 +85,30 @@ class StaffStreamSource:
         return
         yield  # an async generator that yields nothing: no replay on the staff stream yet
 
+    async def _still_allowed(self) -> bool:
+        """Re-read the user: False (for good) once deactivated, signed out by a new password,
+        or given another role or other branches; the user in scope is the fresh one."""
+        if self._revoked:
+            return False
+        async with self._sessions() as db:
+            fresh = await db.scalar(
+                select(User).where(User.id == self._user.id).options(selectinload(User.branches))
+            )
+        if (
+            fresh is None
+            or not fresh.is_active
+            or fresh.session_epoch != self._epoch
+            or access_of(fresh) != self._access
+        ):
+            self._revoked = True
+            return False
+        self._user = fresh
+        return True
+
     async def on_event(self, envelope: Envelope) -> AsyncIterator[ServerSentEventMessage]:
-        if not self._visible(envelope):
+        # Every event is weighed against the user as they are now; a withdrawn access shows
+        # nothing more and ends the stream at the next beat (at most a few seconds away).
+        if not self._visible(envelope) or not await self._still_allowed():
             return
         yield ServerSentEventMessage(event="list", data="1")
         if self._open_id is None or envelope.conversation_id != str(self._open_id):
@@ -143,9 +170,7 @@ class StaffStreamSource:
         return None
 
     async def on_beat(self) -> bool:
-        async with self._sessions() as db:
-            fresh = await db.scalar(select(User).where(User.id == self._user.id))
-        if fresh is None or not fresh.is_active or fresh.session_epoch != self._epoch:
+        if not await self._still_allowed():
             return False
         await self._presence.touch(
             self._user.id, self._branch_ids, DEFAULT_TTL_SECONDS, self._connection
@@ -199,7 +224,11 @@ class StaffStreamController(Controller):
             channels,
             names,
             audience="staff",
-            heartbeat_seconds=min(settings.stream_heartbeat_seconds, PRESENCE_REFRESH_SECONDS),
+            heartbeat_seconds=min(
+                settings.stream_heartbeat_seconds,
+                PRESENCE_REFRESH_SECONDS,
+                settings.staff_access_check_seconds,
+            ),
             max_seconds=MAX_STREAM_SECONDS,
         )
         return ServerSentEvent(
