@@ -410,18 +410,20 @@ async def test_state_changes_without_the_csrf_token_are_refused(client, world, d
 # --- sign-in throttling and sessions -------------------------------------------------------
 
 
-async def test_sixth_quick_sign_in_is_throttled_even_with_the_right_password(
+async def test_sixth_quick_sign_in_waits_even_with_the_right_password(
     client, world, redis, redis_prefix
 ):
+    """After five wrong passwords this account and address wait (a second, growing); the
+    address itself is not blocked for other accounts (issue 11: no lock-out switch)."""
     for _ in range(5):
         assert (await sign_in(client, world.operator.email, "not the password")).status_code == 400
     sixth = await sign_in(client, world.operator.email, PASSWORD)
     assert sixth.status_code == 429
-    assert 0 < int(sixth.headers["retry-after"]) <= 15 * 60
+    assert 0 < int(sixth.headers["retry-after"]) <= 2
     assert "Too many sign-in attempts" in sixth.text
     assert (await client.get("/conversations", follow_redirects=False)).status_code == 303
-    # Per address too: another operator from the same address is refused now.
-    assert (await sign_in(client, world.colleague.email, PASSWORD)).status_code == 429
+    # Another operator from the same address signs in.
+    assert (await sign_in(client, world.colleague.email, PASSWORD)).status_code == 303
     keys = [key async for key in redis.scan_iter(match=f"{redis_prefix}:signin:*")]
     assert keys, "the sign-in counters are not in Redis"
 

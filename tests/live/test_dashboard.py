@@ -151,29 +151,42 @@ async def test_stream_is_scoped_to_the_operators_branches(live_server, db_sessio
             assert "beta again" in admin_stream.events("message")[0].data
 
 
-async def test_sign_in_is_throttled_per_email_across_addresses(live_server, db_session):
+async def test_wrong_passwords_from_many_addresses_never_lock_the_owner_out(
+    live_server, db_session
+):
+    """Issue 11: guesses from many addresses (IPv6 /64s and IPv4) make the account ask for a
+    proof-of-work, never refuse it; the guesser's own /64 waits, wherever in it he moves."""
     world = await build_world(db_session)
-    server = live_server(MESSENGER_TRUSTED_PROXIES="127.0.0.1")
+    server = live_server(
+        MESSENGER_TRUSTED_PROXIES="127.0.0.1",
+        MESSENGER_SIGNIN_CHALLENGE_AFTER="5",
+        MESSENGER_WIDGET_CHALLENGE_MAX_NUMBER="1000",
+    )
 
     def from_ip(address: str) -> dict[str, str]:
         return {"X-Forwarded-For": address}
 
-    async with httpx.AsyncClient(base_url=server.url, timeout=10) as browser:
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as guesser:
         for i in range(5):
             wrong = await sign_in(
-                browser, world.operator.email, "not it", headers=from_ip(f"203.0.113.{i + 1}")
+                guesser, world.operator.email, "not it", headers=from_ip(f"2001:db8:0:1::{i + 1}")
             )
             assert wrong.status_code == 400
-        sixth = await sign_in(
-            browser, world.operator.email, PASSWORD, headers=from_ip("203.0.113.99")
+        # Another address of the same /64: the same pair, so it waits.
+        moved = await sign_in(
+            guesser, world.operator.email, PASSWORD, headers=from_ip("2001:db8:0:1:ffff::9")
         )
-        assert sixth.status_code == 429
-        assert int(sixth.headers["retry-after"]) > 0
-    # The addresses themselves are not blocked: another operator signs in from one of them
-    # (and the forwarded addresses were told apart: all from 127.0.0.1, this would be 429).
+        assert moved.status_code == 429
+        assert int(moved.headers["retry-after"]) > 0
+        # The sixth counted attempt, from elsewhere: a proof-of-work, not a refusal.
+        asked = await sign_in(
+            guesser, world.operator.email, "guess", headers=from_ip("203.0.113.7")
+        )
+        assert asked.status_code == 428
+    # Another operator from an address the guesser used is not blocked.
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as other:
         colleague = await sign_in(
-            other, world.colleague.email, PASSWORD, headers=from_ip("203.0.113.1")
+            other, world.colleague.email, PASSWORD, headers=from_ip("203.0.113.7")
         )
         assert colleague.status_code == 303
 
