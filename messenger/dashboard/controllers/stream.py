@@ -32,7 +32,7 @@ from messenger.dashboard.sessions import SESSION_EPOCH_KEY, provide_current_user
 from messenger.db.models import Conversation, Message, MessageSender, User
 from messenger.presence import DEFAULT_TTL_SECONDS, Presence
 from messenger.realtime.events import Envelope, staff_all_channel, staff_branch_channel
-from messenger.realtime.stream import LiveStream
+from messenger.realtime.stream import LiveStream, to_completion
 
 MAX_STREAM_SECONDS = 60 * 60
 PRESENCE_REFRESH_SECONDS = 15.0
@@ -86,17 +86,22 @@ class StaffStreamSource:
         yield ServerSentEventMessage(event="list", data="1")
         if self._open_id is None or envelope.conversation_id != str(self._open_id):
             return
+        fragment = await to_completion(self._read_fragment(self._open_id, envelope))
+        if fragment is not None:
+            yield fragment
+
+    async def _read_fragment(
+        self, open_id: UUID, envelope: Envelope
+    ) -> ServerSentEventMessage | None:
         async with self._sessions() as db:
             conversation = await db.scalar(
                 select(Conversation)
-                .where(Conversation.id == self._open_id)
+                .where(Conversation.id == open_id)
                 .options(selectinload(Conversation.visitor))  # the fragments name the visitor
             )
             if conversation is None:
-                return
-            fragment = await self._fragment(db, conversation, envelope)
-        if fragment is not None:
-            yield fragment
+                return None
+            return await self._fragment(db, conversation, envelope)
 
     async def _fragment(
         self, db: AsyncSession, conversation: Conversation, envelope: Envelope
@@ -142,9 +147,13 @@ class StaffStreamSource:
             return ServerSentEventMessage(event="status", data="1")
         return None
 
-    async def on_beat(self) -> bool:
+    async def _fresh_user(self) -> User | None:
         async with self._sessions() as db:
-            fresh = await db.scalar(select(User).where(User.id == self._user.id))
+            fresh: User | None = await db.scalar(select(User).where(User.id == self._user.id))
+            return fresh
+
+    async def on_beat(self) -> bool:
+        fresh = await to_completion(self._fresh_user())
         if fresh is None or not fresh.is_active or fresh.session_epoch != self._epoch:
             return False
         await self._presence.touch(
