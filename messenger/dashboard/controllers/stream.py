@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from messenger.config import Settings
+from messenger.conversations.rules import in_scope
 from messenger.conversations.service import ConversationService
 from messenger.conversations.timeline import SHOWN_WITH
 from messenger.dashboard.deps import AnyRequest
@@ -68,10 +69,7 @@ class StaffStreamSource:
         return self._templates.get_template(name).render(**context)
 
     def _visible(self, envelope: Envelope) -> bool:
-        return envelope.audience != "visitor" and (
-            self._user.is_admin
-            or (envelope.branch_id is not None and envelope.branch_id in self._user.branch_ids)
-        )
+        return envelope.audience != "visitor" and in_scope(self._user, envelope.branch_id)
 
     async def catch_up(self) -> AsyncIterator[ServerSentEventMessage]:
         await self._presence.touch(
