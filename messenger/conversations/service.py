@@ -11,10 +11,16 @@ from datetime import UTC, datetime
 from typing import TypeVar
 from uuid import UUID
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from messenger.conversations.rules import (  # re-exported: the rules' one home is rules.py
+    MAX_BODY_LENGTH,
+    can_see,
+    clean_body,
+    scope_query,
+)
 from messenger.conversations.timeline import SHOWN_WITH, VISITOR_KINDS
 from messenger.db.events import DomainEvent, about, record
 from messenger.db.models import (
@@ -34,43 +40,11 @@ from messenger.errors import InvalidInputError, NotFoundError
 from messenger.i18n import N_
 from messenger.metrics import MESSAGES
 
-MAX_BODY_LENGTH = 10_000
+__all__ = ["MAX_BODY_LENGTH", "ConversationService", "can_see", "clean_body", "scope_query"]
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def can_see(user: User, conversation: Conversation) -> bool:
-    """Branch scope: admins see everything; an operator only their branches' conversations."""
-    if not user.is_active:
-        return False
-    if user.is_admin:
-        return True
-    return conversation.branch_id is not None and conversation.branch_id in user.branch_ids
-
-
-def scope_query(query: Select[tuple[Conversation]], user: User) -> Select[tuple[Conversation]]:
-    """Restrict a conversation query to what ``user`` may see (the list views' filter)."""
-    if not user.is_active:
-        return query.where(Conversation.id.is_(None))
-    if user.is_admin:
-        return query
-    return query.where(Conversation.branch_id.in_(user.branch_ids or {-1}))
-
-
-def clean_body(body: str) -> str:
-    if "\x00" in body:
-        raise InvalidInputError(N_("A message cannot contain NUL characters."))
-    text = body.strip()
-    if not text:
-        raise InvalidInputError(N_("A message cannot be empty."))
-    if len(text) > MAX_BODY_LENGTH:
-        raise InvalidInputError(
-            N_("A message may have at most %(count)d characters."),
-            params={"count": MAX_BODY_LENGTH},
-        )
-    return text
 
 
 class ConversationService(RepositoryService[Conversation]):

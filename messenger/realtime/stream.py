@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
-from typing import Protocol
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any, Protocol, TypeVar
 
 from litestar.channels import ChannelsPlugin, Subscriber
 from litestar.response import ServerSentEventMessage
@@ -21,8 +21,24 @@ from litestar.response import ServerSentEventMessage
 from messenger.metrics import OPEN_STREAMS
 from messenger.realtime.events import Envelope, decode
 
-#: Clean-ups of closed streams still running (the set keeps a reference to each task).
-_CLEAN_UPS: set[asyncio.Task[None]] = set()
+#: Work of closed streams still finishing (the set keeps a reference to each task).
+_FINISHING: set[asyncio.Task[Any]] = set()
+
+T = TypeVar("T")
+
+
+async def to_completion(work: Coroutine[Any, Any, T]) -> T:
+    """Run a stream's database or clean-up work to its end even if the client goes meanwhile.
+
+    When the client goes away the stream is cancelled and every await in it raises
+    CancelledError at once; work cut off halfway would abandon a database session (the
+    pool logs the broken connection) or leave a subscription behind. So the work runs as a
+    task of its own that finishes anyway; the stream itself stops at once.
+    """
+    task = asyncio.get_running_loop().create_task(work)
+    _FINISHING.add(task)
+    task.add_done_callback(_FINISHING.discard)
+    return await asyncio.shield(task)
 
 
 class StreamSource(Protocol):
@@ -117,11 +133,6 @@ class LiveStream:
             with contextlib.suppress(Exception):
                 await source.on_close()
 
-        # When the client goes away the stream is cancelled and every await here raises
-        # CancelledError at once, so the clean-up runs as a task of its own that finishes
-        # anyway: the subscription is freed and presence left now, not at a timeout.
-        task = asyncio.get_running_loop().create_task(clean_up())
-        _CLEAN_UPS.add(task)
-        task.add_done_callback(_CLEAN_UPS.discard)
+        # The subscription is freed and presence left now, not at a timeout.
         with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.shield(task)
+            await to_completion(clean_up())

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from messenger.conversations.rules import MAX_BODY_LENGTH
 from messenger.conversations.schemas import (  # the one message shape, shared with streams
     AttachmentOut,
     Author,
@@ -26,7 +27,7 @@ Url = Annotated[str, msgspec.Meta(max_length=2000, pattern=_NO_NUL)]
 ClientMsgId = Annotated[
     str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
 ]
-Body = Annotated[str, msgspec.Meta(max_length=10_000, pattern=_NO_NUL)]
+Body = Annotated[str, msgspec.Meta(max_length=MAX_BODY_LENGTH, pattern=_NO_NUL)]
 
 
 class _In(msgspec.Struct, forbid_unknown_fields=True):
@@ -62,7 +63,7 @@ class ReadRequest(_In):
 class OfflineRequest(_In):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=_NO_NUL)]
     email: Annotated[str, msgspec.Meta(min_length=3, max_length=320, pattern=_NO_NUL)]
-    body: Annotated[str, msgspec.Meta(min_length=1, max_length=10_000, pattern=_NO_NUL)]
+    body: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_BODY_LENGTH, pattern=_NO_NUL)]
     client_msg_id: ClientMsgId
     phone: Annotated[str, msgspec.Meta(max_length=64, pattern=_NO_NUL)] | None = None
     page_url: Url | None = None

@@ -25,7 +25,7 @@ from messenger.conversations.timeline import MAX_PAGE, newest_message_id, visito
 from messenger.db.models import MessageSender
 from messenger.realtime.events import Envelope, visitor_channel
 from messenger.realtime.publisher import Publisher
-from messenger.realtime.stream import LiveStream
+from messenger.realtime.stream import LiveStream, to_completion
 from messenger.realtime.transaction import transaction
 from messenger.widget.deps import (
     AnyRequest,
@@ -105,7 +105,7 @@ class VisitorStreamSource:
 
     async def catch_up(self) -> AsyncIterator[ServerSentEventMessage]:
         while True:
-            page = await self._page()
+            page = await to_completion(self._page())
             for message in page:
                 self._cursor = max(self._cursor or 0, message.id)
                 if self._remember(message.id):
@@ -126,7 +126,7 @@ class VisitorStreamSource:
             return
         yield ServerSentEventMessage(data=data, event="message", id=str(envelope.id))
         if envelope.data.get("sender") == "operator" and envelope.conversation_id:
-            await self._delivered(envelope.id, envelope.conversation_id)
+            await to_completion(self._delivered(envelope.id, envelope.conversation_id))
 
     async def _delivered(self, up_to_id: int, conversation_id: str) -> None:
         visit = self._visit

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from messenger.config import Settings
+from messenger.conversations.rules import in_scope
 from messenger.conversations.service import ConversationService
 from messenger.conversations.timeline import SHOWN_WITH
 from messenger.dashboard.deps import AnyRequest
@@ -35,7 +36,7 @@ from messenger.dashboard.sessions import SESSION_EPOCH_KEY, access_of, provide_c
 from messenger.db.models import Conversation, Message, MessageSender, User
 from messenger.presence import DEFAULT_TTL_SECONDS, Presence
 from messenger.realtime.events import Envelope, staff_all_channel, staff_branch_channel
-from messenger.realtime.stream import LiveStream
+from messenger.realtime.stream import LiveStream, to_completion
 
 MAX_STREAM_SECONDS = 60 * 60
 PRESENCE_REFRESH_SECONDS = 15.0
@@ -73,10 +74,7 @@ class StaffStreamSource:
         return self._templates.get_template(name).render(**context)
 
     def _visible(self, envelope: Envelope) -> bool:
-        return envelope.audience != "visitor" and (
-            self._user.is_admin
-            or (envelope.branch_id is not None and envelope.branch_id in self._user.branch_ids)
-        )
+        return envelope.audience != "visitor" and in_scope(self._user, envelope.branch_id)
 
     async def catch_up(self) -> AsyncIterator[ServerSentEventMessage]:
         await self._presence.touch(
@@ -90,10 +88,7 @@ class StaffStreamSource:
         or given another role or other branches; the user in scope is the fresh one."""
         if self._revoked:
             return False
-        async with self._sessions() as db:
-            fresh = await db.scalar(
-                select(User).where(User.id == self._user.id).options(selectinload(User.branches))
-            )
+        fresh = await to_completion(self._fresh_user())
         if (
             fresh is None
             or not fresh.is_active
@@ -105,6 +100,14 @@ class StaffStreamSource:
         self._user = fresh
         return True
 
+    async def _fresh_user(self) -> User | None:
+        async with self._sessions() as db:
+            fresh: User | None = await db.scalar(
+                # Role and branches decide the scope: loaded with the user.
+                select(User).where(User.id == self._user.id).options(selectinload(User.branches))
+            )
+            return fresh
+
     async def on_event(self, envelope: Envelope) -> AsyncIterator[ServerSentEventMessage]:
         # Every event is weighed against the user as they are now; a withdrawn access shows
         # nothing more and ends the stream at the next beat (at most a few seconds away).
@@ -113,17 +116,22 @@ class StaffStreamSource:
         yield ServerSentEventMessage(event="list", data="1")
         if self._open_id is None or envelope.conversation_id != str(self._open_id):
             return
+        fragment = await to_completion(self._read_fragment(self._open_id, envelope))
+        if fragment is not None:
+            yield fragment
+
+    async def _read_fragment(
+        self, open_id: UUID, envelope: Envelope
+    ) -> ServerSentEventMessage | None:
         async with self._sessions() as db:
             conversation = await db.scalar(
                 select(Conversation)
-                .where(Conversation.id == self._open_id)
+                .where(Conversation.id == open_id)
                 .options(selectinload(Conversation.visitor))  # the fragments name the visitor
             )
             if conversation is None:
-                return
-            fragment = await self._fragment(db, conversation, envelope)
-        if fragment is not None:
-            yield fragment
+                return None
+            return await self._fragment(db, conversation, envelope)
 
     async def _fragment(
         self, db: AsyncSession, conversation: Conversation, envelope: Envelope

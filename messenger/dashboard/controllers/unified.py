@@ -24,7 +24,8 @@ from messenger.conversations.listing import (
     list_conversations,
     unread_total,
 )
-from messenger.conversations.service import ConversationService, can_see
+from messenger.conversations.rules import MAX_BODY_LENGTH, can_see
+from messenger.conversations.service import ConversationService
 from messenger.conversations.timeline import staff_messages
 from messenger.dashboard.deps import (
     DashboardRequest,
@@ -51,7 +52,7 @@ DB = NamedDependency[AsyncSession]
 
 
 class ComposerForm(msgspec.Struct):
-    body: Annotated[str, msgspec.Meta(max_length=10_000)] = ""
+    body: Annotated[str, msgspec.Meta(max_length=MAX_BODY_LENGTH)] = ""
     kind: str = "message"
     client_msg_id: Annotated[str, msgspec.Meta(max_length=64)] | None = None
 
