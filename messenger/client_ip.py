@@ -45,3 +45,15 @@ def client_ip(connection: ASGIConnection[Any, Any, Any, Any], proxies: Sequence[
         if not _trusted(address, proxies):
             return str(address)
     return str(peer)
+
+
+def ip_bucket(ip: str, v6_prefix: int = 64) -> str:
+    """The key of a per-IP limit: an IPv4 address as is, an IPv6 address as its network of
+    ``v6_prefix`` bits (one subscriber gets a whole /64: counting single addresses would let
+    them rotate past every limit). Anything unparsable is kept as it is."""
+    address = _parse(ip)
+    if not isinstance(address, ipaddress.IPv6Address):
+        return ip
+    if address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(ipaddress.IPv6Network((address, v6_prefix), strict=False))

@@ -122,6 +122,16 @@ def test_the_declaration_is_complete_and_matches_the_settings_object() -> None:
         "MESSENGER_REDIS_PREFIX": "redis_prefix",
         "MESSENGER_STREAM_HEARTBEAT_SECONDS": "stream_heartbeat_seconds",
         "MESSENGER_ENV": "environment",
+        # widget limits
+        "MESSENGER_WIDGET_TYPING_RATE_PER_SESSION": "widget_typing_rate_per_session",
+        "MESSENGER_WIDGET_READ_RATE_PER_SESSION": "widget_read_rate_per_session",
+        "MESSENGER_WIDGET_TICKET_RATE_PER_SESSION": "widget_ticket_rate_per_session",
+        "MESSENGER_WIDGET_STREAMS_PER_SESSION": "widget_streams_per_session",
+        "MESSENGER_WIDGET_STREAMS_PER_IP": "widget_streams_per_ip",
+        "MESSENGER_WIDGET_UPLOAD_RATE_PER_SESSION": "widget_upload_rate_per_session",
+        "MESSENGER_WIDGET_UPLOAD_RATE_PER_IP": "widget_upload_rate_per_ip",
+        "MESSENGER_WIDGET_DOWNLOAD_RATE_PER_IP": "widget_download_rate_per_ip",
+        "MESSENGER_IPV6_PREFIX": "ipv6_prefix",
     }
     assert {v.name for v in VARIABLES if v.warn_at_default} == {*RATE_VARIABLES, POLL_INTERVAL}
 
@@ -182,6 +192,16 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "MESSENGER_WIDGET_CHALLENGE_MAX_NUMBER": "5000",
         "MESSENGER_STREAM_HEARTBEAT_SECONDS": "0.5",
         "MESSENGER_ENV": "Development",
+        # widget limits
+        "MESSENGER_WIDGET_TYPING_RATE_PER_SESSION": "7/10s",
+        "MESSENGER_WIDGET_READ_RATE_PER_SESSION": "8/10s",
+        "MESSENGER_WIDGET_TICKET_RATE_PER_SESSION": "9/10s",
+        "MESSENGER_WIDGET_STREAMS_PER_SESSION": "3",
+        "MESSENGER_WIDGET_STREAMS_PER_IP": "40",
+        "MESSENGER_WIDGET_UPLOAD_RATE_PER_SESSION": "4/minute",
+        "MESSENGER_WIDGET_UPLOAD_RATE_PER_IP": "12/minute",
+        "MESSENGER_WIDGET_DOWNLOAD_RATE_PER_IP": "50/minute",
+        "MESSENGER_IPV6_PREFIX": "56",
     }
     assert set(env) == CONFIG_VARIABLES  # a new variable gets a line here
 
@@ -218,6 +238,15 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     assert settings.widget_challenge_max_number == 5000
     assert settings.stream_heartbeat_seconds == 0.5
     assert settings.environment == "development"
+    assert settings.widget_typing_rate_per_session == Rate(7, 10)
+    assert settings.widget_read_rate_per_session == Rate(8, 10)
+    assert settings.widget_ticket_rate_per_session == Rate(9, 10)
+    assert settings.widget_streams_per_session == 3
+    assert settings.widget_streams_per_ip == 40
+    assert settings.widget_upload_rate_per_session == Rate(4, 60)
+    assert settings.widget_upload_rate_per_ip == Rate(12, 60)
+    assert settings.widget_download_rate_per_ip == Rate(50, 60)
+    assert settings.ipv6_prefix == 56
     assert settings.defaults_used == frozenset()
 
 
