@@ -127,9 +127,7 @@ async def test_open_streams_are_capped_per_session_and_per_ip_and_expire_unrenew
     error = await refused(limits.open_stream("ip", "s", "three"))
     assert error.extra == {"retry_after": 45, "limit": "streams_per_session"}
     await limits.open_stream("ip", "t", "four")
-    assert (await refused(limits.open_stream("ip", "u", "five"))).extra[
-        "limit"
-    ] == "streams_per_ip"
+    assert (await refused(limits.open_stream("ip", "u", "five"))).extra["limit"] == "streams_per_ip"
     await limits.close_stream("ip", "s", "one")
     await limits.open_stream("ip", "s", "three")  # a closed stream frees its place
     # A stream whose process died is never renewed: it stops counting after the lease.
