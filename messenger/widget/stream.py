@@ -150,7 +150,7 @@ class VisitorStreamSource:
         return self._visit.caller.ip, self._visitor_key, self._stream_id
 
     async def on_beat(self) -> bool:
-        await self._throttle.renew_stream(*self._lease)
+        await to_completion(self._throttle.renew_stream(*self._lease))
         return True
 
     async def on_close(self) -> None:
