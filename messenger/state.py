@@ -22,6 +22,24 @@ if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1])
 return {count, ttl}
 """
 
+# Leases in capped sets (one sorted set per key, score = expiry in ms, Redis time): drop the
+# expired, refuse when any set is full (answer its 1-based index), else add to every set.
+_ENTER_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[2])
+for i, key in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  if redis.call('ZSCORE', key, ARGV[1]) == false
+     and redis.call('ZCARD', key) >= tonumber(ARGV[2 + i]) then return i end
+end
+for _, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now + ttl, ARGV[1])
+  redis.call('PEXPIRE', key, ttl)
+end
+return 0
+"""
+
 
 class SharedState(Protocol):
     async def hit(self, key: str, window_ms: int) -> tuple[int, int]:
@@ -38,12 +56,21 @@ class SharedState(Protocol):
         """Get and delete in one step: a value can be taken once."""
         ...
 
+    async def enter(self, caps: dict[str, int], member: str, ttl_ms: int) -> str | None:
+        """Add a lease ``member`` (expiring in ``ttl_ms``) to every set in ``caps`` unless one
+        already holds its cap of live leases: then add nothing and answer that set's key.
+        Entering again with the same member renews it."""
+        ...
+
+    async def leave(self, keys: list[str], member: str) -> None: ...
+
 
 class RedisState:
     def __init__(self, redis: Redis, prefix: str) -> None:
         self._redis = redis
         self._prefix = prefix
         self._window = redis.register_script(_WINDOW_SCRIPT)
+        self._enter = redis.register_script(_ENTER_SCRIPT)
 
     def _k(self, key: str) -> str:
         return f"{self._prefix}:{key}"
@@ -65,6 +92,21 @@ class RedisState:
         # redis-py types replies as bytes | str; this client never decodes (backends.py).
         return cast("bytes | None", await self._redis.getdel(self._k(key)))
 
+    async def enter(self, caps: dict[str, int], member: str, ttl_ms: int) -> str | None:
+        keys = list(caps)
+        full = int(
+            await self._enter(
+                keys=[self._k(k) for k in keys], args=[member, ttl_ms, *caps.values()]
+            )
+        )
+        return keys[full - 1] if full else None
+
+    async def leave(self, keys: list[str], member: str) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.zrem(self._k(key), member)
+            await pipe.execute()
+
 
 class MemoryState:
     """Single-process stand-in (embedded mode); the event loop makes each call atomic.
@@ -74,6 +116,7 @@ class MemoryState:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._values: dict[str, tuple[bytes | int, float]] = {}
+        self._leases: dict[str, dict[str, float]] = {}
         self._clock = clock
 
     def _live(self, key: str) -> tuple[bytes | int, float] | None:
@@ -115,3 +158,22 @@ class MemoryState:
         del self._values[key]
         value = entry[0]
         return value if isinstance(value, bytes) else None
+
+    async def enter(self, caps: dict[str, int], member: str, ttl_ms: int) -> str | None:
+        now = self._clock()
+        for key, cap in caps.items():
+            live = {m: exp for m, exp in self._leases.get(key, {}).items() if exp > now}
+            self._leases[key] = live
+            if member not in live and len(live) >= cap:
+                return key
+        for key in caps:
+            self._leases[key][member] = now + ttl_ms / 1000
+        return None
+
+    async def leave(self, keys: list[str], member: str) -> None:
+        for key in keys:
+            leases = self._leases.get(key)
+            if leases is not None:
+                leases.pop(member, None)
+                if not leases:
+                    del self._leases[key]

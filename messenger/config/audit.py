@@ -86,6 +86,10 @@ def rate(value: Rate, name: str, ctx: AuditContext) -> CheckResult:
     return CheckResult(name, "pass", _("Set to %(rate)s.") % {"rate": value})
 
 
+def limit(value: int, name: str, _ctx: AuditContext) -> CheckResult:
+    return CheckResult(name, "pass", _("Set to %(limit)s.") % {"limit": value})
+
+
 def poll_interval(value: float, name: str, ctx: AuditContext) -> CheckResult:
     if name in ctx.settings.defaults_used:
         return CheckResult(

@@ -302,6 +302,45 @@ class Settings:
         "how often an open staff stream re-reads its user (deactivation, new password, role or "
         "branch change end it); it is also re-checked on every event",
     )
+    # --- widget limits ---
+    widget_typing_rate_per_session: Rate = variable(
+        "MESSENGER_WIDGET_TYPING_RATE_PER_SESSION", values.parse_rate, "60/minute",
+        "typing signals per widget session", audit=audits.rate,
+    )  # fmt: skip
+    widget_read_rate_per_session: Rate = variable(
+        "MESSENGER_WIDGET_READ_RATE_PER_SESSION", values.parse_rate, "60/minute",
+        "read receipts per widget session", audit=audits.rate,
+    )  # fmt: skip
+    widget_ticket_rate_per_session: Rate = variable(
+        "MESSENGER_WIDGET_TICKET_RATE_PER_SESSION", values.parse_rate, "20/minute",
+        "stream tickets per widget session", audit=audits.rate,
+    )  # fmt: skip
+    widget_streams_per_session: int = variable(
+        "MESSENGER_WIDGET_STREAMS_PER_SESSION", values.positive_int, "10",
+        "open streams per widget session; one more is refused (429), the oldest kept",
+        audit=audits.limit,
+    )  # fmt: skip
+    widget_streams_per_ip: int = variable(
+        "MESSENGER_WIDGET_STREAMS_PER_IP", values.positive_int, "200",
+        "open widget streams per client IP (IPv6: per network, see below)", audit=audits.limit,
+    )  # fmt: skip
+    widget_upload_rate_per_session: Rate = variable(
+        "MESSENGER_WIDGET_UPLOAD_RATE_PER_SESSION", values.parse_rate, "10/minute",
+        "uploads per widget session", audit=audits.rate,
+    )  # fmt: skip
+    widget_upload_rate_per_ip: Rate = variable(
+        "MESSENGER_WIDGET_UPLOAD_RATE_PER_IP", values.parse_rate, "30/minute",
+        "uploads per client IP", audit=audits.rate,
+    )  # fmt: skip
+    widget_download_rate_per_ip: Rate = variable(
+        "MESSENGER_WIDGET_DOWNLOAD_RATE_PER_IP", values.parse_rate, "120/minute",
+        "attachment downloads through widget links per client IP", audit=audits.rate,
+    )  # fmt: skip
+    ipv6_prefix: int = variable(
+        "MESSENGER_IPV6_PREFIX", values.int_between(32, 128), "64",
+        "per-IP limits count an IPv6 client by its network of this many bits (32–128)",  # noqa: RUF001
+        audit=audits.limit,
+    )  # fmt: skip
     #: The ``warn_at_default`` variables that were left unset (``messenger check`` warns).
     defaults_used: frozenset[str] = field(default_factory=frozenset)
 

@@ -3,6 +3,7 @@ message, never by a bootstrap)."""
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -14,6 +15,16 @@ from messenger.db.models import Inbox, Visitor
 from messenger.i18n import primary_language
 from messenger.routing.conditions import VisitorContext
 from messenger.visitors.geo import GeoLocator, Location
+
+
+def visible_text(value: str | None) -> str | None:
+    """``value`` without format characters (Unicode ``Cf``: bidi overrides and isolates,
+    zero-width spaces and joiners), which could make a name read as something else to an
+    operator; None when nothing visible is left."""
+    if value is None:
+        return None
+    cleaned = "".join(c for c in value if unicodedata.category(c) != "Cf").strip()
+    return cleaned or None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +75,8 @@ class VisitorService:
             "country_code": location.country_code,
             "country": location.country,
             "city": location.city,
-            **(contact or {}),
+            # A contact typed by the visitor: no invisible characters stored.
+            **{key: visible_text(value) for key, value in (contact or {}).items()},
         }
         if visitor is None:
             visitor = Visitor(id=visitor_id, inbox_id=inbox.id, **fields)

@@ -55,7 +55,7 @@ class WidgetAttachmentController(Controller):
         visit: VisitDep,
         data: MultipartBody[UploadFile],
     ) -> schemas.UploadResponse:
-        await throttle.send(visit.caller.ip, str(visit.session.visitor_id))
+        await throttle.upload(visit.caller.ip, str(visit.session.visitor_id))
         content = await data.read()
         attachment = await service.attachments.upload(
             visit.inbox,
@@ -76,7 +76,7 @@ class WidgetAttachmentController(Controller):
         summary="Download an attachment (signed, short-lived link; always as a download)",
         security=[],
         media_type="application/octet-stream",
-        responses=errors(403),
+        responses=errors(403, 429),
     )
     async def download(
         self,
@@ -84,10 +84,12 @@ class WidgetAttachmentController(Controller):
         settings: SettingsDep,
         links: LinksDep,
         service: Service,
+        throttle: ThrottleDep,
         attachment_id: FromPath[UUID],
         exp: Annotated[int, QueryParameter(ge=0)],
         sig: Annotated[str, QueryParameter(max_length=64)],
     ) -> Response[bytes]:
+        await throttle.download(caller_of(request, settings).ip)
         if not links.verify(attachment_id, exp, sig):
             raise NotFoundException(N_("This link has expired or is not valid."))
         attachment = await service.attachments.get(attachment_id)

@@ -66,9 +66,16 @@ class Challenges:
         return await self._state.claim(f"challenge:used:{signature}", ttl_ms) == 0
 
     async def demand(
-        self, *, count: int, threshold: int, solution: str | None, detail: str
+        self,
+        *,
+        count: int,
+        threshold: int,
+        solution: str | None,
+        detail: str,
+        over: bool = False,
     ) -> None:
-        """The challenge decision: past ``threshold`` calls, go on only with a fresh valid
-        solution; otherwise raise 428 with a new challenge to solve."""
-        if count > threshold and not await self.redeem(solution):
+        """The challenge decision: past ``threshold`` calls (or when ``over`` says another
+        limit is passed), go on only with a fresh valid solution; otherwise raise 428 with a
+        new challenge to solve."""
+        if (over or count > threshold) and not await self.redeem(solution):
             raise self.required(detail)

@@ -85,16 +85,19 @@ class WidgetController(Controller):
             raise NotFoundException(N_("Unknown widget token."))
         caller = caller_of(request, settings)
         check_origin(request, inbox, caller.ip)
-        await throttle.bootstrap(caller.ip, inbox.id)
+        await throttle.bootstrap(caller.ip)
         session = signer.verify(data.session_token)
         if session is not None and session.inbox_id != inbox.id:
             session = None  # another inbox's token: a new session, never someone else's
         if session is None:
+            # Past the per-inbox bucket a new session solves the challenge (never a 429 for
+            # the whole site); a returning visitor is neither counted nor refused there.
             await challenges.demand(
                 count=await throttle.count_new_session(caller.ip),
                 threshold=settings.widget_challenge_threshold,
+                over=await throttle.new_session_over_inbox_limit(inbox.id),
                 solution=data.challenge_solution,
-                detail=N_("Too many new chats from this address: solve the challenge and retry."),
+                detail=N_("Too many new chats: solve the challenge and retry."),
             )
         return await bootstrap(
             service,
@@ -156,7 +159,10 @@ class WidgetController(Controller):
         summary="A single-use, one-minute ticket for the SSE stream URL",
         responses=errors(*SESSION_ERRORS),
     )
-    async def stream_ticket(self, tickets: TicketsDep, visit: VisitDep) -> schemas.TicketResponse:
+    async def stream_ticket(
+        self, tickets: TicketsDep, throttle: ThrottleDep, visit: VisitDep
+    ) -> schemas.TicketResponse:
+        await throttle.ticket(str(visit.session.visitor_id))
         ticket = await tickets.issue(visit.session)
         return schemas.TicketResponse(ticket=ticket, expires_in=TICKET_TTL_MS // 1000)
 
@@ -167,8 +173,13 @@ class WidgetController(Controller):
         responses=errors(*SESSION_ERRORS),
     )
     async def typing(
-        self, service: Service, visit: VisitDep, data: JSONBody[schemas.TypingRequest]
+        self,
+        service: Service,
+        throttle: ThrottleDep,
+        visit: VisitDep,
+        data: JSONBody[schemas.TypingRequest],
     ) -> None:
+        await throttle.typing(str(visit.session.visitor_id))
         await service.typing(visit.inbox, visit.session, data.typing)
 
     @post(
@@ -178,8 +189,13 @@ class WidgetController(Controller):
         responses=errors(*SESSION_ERRORS),
     )
     async def read(
-        self, service: Service, visit: VisitDep, data: JSONBody[schemas.ReadRequest]
+        self,
+        service: Service,
+        throttle: ThrottleDep,
+        visit: VisitDep,
+        data: JSONBody[schemas.ReadRequest],
     ) -> schemas.ReadResponse:
+        await throttle.read(str(visit.session.visitor_id))
         return schemas.ReadResponse(
             up_to_id=await service.read(visit.inbox, visit.session, data.up_to_id)
         )

@@ -3,6 +3,7 @@ visitor only, deduplicated by message id (the engine is :class:`LiveStream`)."""
 
 from __future__ import annotations
 
+import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
@@ -33,6 +34,7 @@ from messenger.widget.deps import (
     Service,
     SettingsDep,
     SignerDep,
+    ThrottleDep,
     TicketsDep,
     Visit,
     bearer,
@@ -40,6 +42,7 @@ from messenger.widget.deps import (
     provide_service,
     visit_of,
 )
+from messenger.widget.throttle import Throttle
 
 MAX_STREAM_SECONDS = 30 * 60
 CATCH_UP_AGAIN_AFTER_SECONDS = 2.0
@@ -59,8 +62,11 @@ class VisitorStreamSource:
         sessions: Sessions,
         publisher: Publisher,
         links: AttachmentLinks,
+        throttle: Throttle,
     ) -> None:
         self._visit = visit
+        self._throttle = throttle
+        self._stream_id = uuid.uuid4().hex
         self._cursor = after
         self._sessions = sessions
         self._publisher = publisher
@@ -135,11 +141,20 @@ class VisitorStreamSource:
             if current is not None and str(current.id) == conversation_id:
                 await mark_delivered_to_visitor(db, current, up_to_id)
 
+    async def open(self) -> None:
+        """Count this stream against the open-stream caps (429 past one)."""
+        await self._throttle.open_stream(*self._lease)
+
+    @property
+    def _lease(self) -> tuple[str, str, str]:
+        return self._visit.caller.ip, self._visitor_key, self._stream_id
+
     async def on_beat(self) -> bool:
+        await to_completion(self._throttle.renew_stream(*self._lease))
         return True
 
     async def on_close(self) -> None:
-        return None
+        await self._throttle.close_stream(*self._lease)
 
 
 class WidgetStreamController(Controller):
@@ -166,7 +181,7 @@ class WidgetStreamController(Controller):
                     "`typing`, `receipt`, `status`; comment lines are heartbeats."
                 ),
             ),
-            **errors(401, 403),
+            **errors(401, 403, 429),
         },
     )
     async def stream(
@@ -177,6 +192,7 @@ class WidgetStreamController(Controller):
         tickets: TicketsDep,
         links: LinksDep,
         service: Service,
+        throttle: ThrottleDep,
         channels: NamedDependency[SkipValidation[ChannelsPlugin]],
         publisher: NamedDependency[SkipValidation[Publisher]],
         sessions: NamedDependency[SkipValidation[Sessions]],
@@ -189,8 +205,14 @@ class WidgetStreamController(Controller):
         header_id = request.headers.get("last-event-id", "").strip()
         after = int(header_id) if header_id.isdigit() else last_event_id
         source = VisitorStreamSource(
-            visit, after=after, sessions=sessions, publisher=publisher, links=links
+            visit,
+            after=after,
+            sessions=sessions,
+            publisher=publisher,
+            links=links,
+            throttle=throttle,
         )
+        await source.open()
         live = LiveStream(
             channels,
             [visitor_channel(settings.redis_prefix, visit.session.visitor_id)],

@@ -1,6 +1,7 @@
-"""The six widget limits, counted atomically in the shared store (Redis across processes).
+"""The widget limits, counted atomically in the shared store (Redis across processes).
 
-Fixed windows: simple to reason about and to explain to a site owner ("30 per minute");
+Every widget call has one (see docs/widget-api.md); per-IP keys count an IPv6 client by its
+network (``MESSENGER_IPV6_PREFIX``, /64 by default), never by a single address. Fixed windows: simple to reason about and to explain to a site owner ("30 per minute");
 the burst at a window edge is bounded by twice the limit, which the per-IP and per-session
 limits together keep small.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from messenger.client_ip import ip_bucket
 from messenger.config import Rate, Settings
 from messenger.errors import DomainError
 from messenger.i18n import N_
@@ -47,17 +49,79 @@ class Throttle:
             raise ThrottledError(ttl_ms, limit.name)
         return count
 
-    async def bootstrap(self, ip: str, inbox_id: int) -> None:
+    def ip(self, ip: str) -> str:
+        """The per-IP key of an address (IPv6: its network)."""
+        return ip_bucket(ip, self._settings.ipv6_prefix)
+
+    async def bootstrap(self, ip: str) -> None:
         s = self._settings
-        await self._check(Limit("bootstrap_per_ip", s.widget_bootstrap_rate_per_ip), ip)
-        await self._check(
-            Limit("bootstrap_per_token", s.widget_bootstrap_rate_per_token), str(inbox_id)
+        await self._check(Limit("bootstrap_per_ip", s.widget_bootstrap_rate_per_ip), self.ip(ip))
+
+    async def new_session_over_inbox_limit(self, inbox_id: int) -> bool:
+        """Count a new session in the per-inbox bucket; True past it. Never a refusal: past
+        the bucket a new session must solve the challenge, and a returning visitor (a valid
+        session) is not counted at all, so holding the public token is no off switch."""
+        rate = self._settings.widget_bootstrap_rate_per_token
+        count, _ = await self._state.hit(
+            f"throttle:bootstrap_per_token:{inbox_id}", rate.window_seconds * 1000
         )
+        return count > rate.limit
 
     async def send(self, ip: str, session_key: str) -> None:
         s = self._settings
         await self._check(Limit("send_per_session", s.widget_send_rate_per_session), session_key)
-        await self._check(Limit("send_per_ip", s.widget_send_rate_per_ip), ip)
+        await self._check(Limit("send_per_ip", s.widget_send_rate_per_ip), self.ip(ip))
+
+    async def typing(self, session_key: str) -> None:
+        rate = self._settings.widget_typing_rate_per_session
+        await self._check(Limit("typing_per_session", rate), session_key)
+
+    async def read(self, session_key: str) -> None:
+        rate = self._settings.widget_read_rate_per_session
+        await self._check(Limit("read_per_session", rate), session_key)
+
+    async def ticket(self, session_key: str) -> None:
+        rate = self._settings.widget_ticket_rate_per_session
+        await self._check(Limit("ticket_per_session", rate), session_key)
+
+    async def upload(self, ip: str, session_key: str) -> None:
+        s = self._settings
+        await self._check(
+            Limit("upload_per_session", s.widget_upload_rate_per_session), session_key
+        )
+        await self._check(Limit("upload_per_ip", s.widget_upload_rate_per_ip), self.ip(ip))
+
+    async def download(self, ip: str) -> None:
+        rate = self._settings.widget_download_rate_per_ip
+        await self._check(Limit("download_per_ip", rate), self.ip(ip))
+
+    def stream_ttl_ms(self) -> int:
+        """How long an open stream's lease lives without a heartbeat renewing it: a crashed
+        process's streams stop counting after this."""
+        return int(max(3 * self._settings.stream_heartbeat_seconds, 30) * 1000)
+
+    def _stream_keys(self, ip: str, session_key: str) -> dict[str, int]:
+        s = self._settings
+        return {
+            f"streams:session:{session_key}": s.widget_streams_per_session,
+            f"streams:ip:{self.ip(ip)}": s.widget_streams_per_ip,
+        }
+
+    async def open_stream(self, ip: str, session_key: str, stream_id: str) -> None:
+        """Count one open stream per session and per IP; the one past a cap is refused (the
+        open ones, the oldest, are kept). Renew on every heartbeat; close when done."""
+        ttl = self.stream_ttl_ms()
+        full = await self._state.enter(self._stream_keys(ip, session_key), stream_id, ttl)
+        if full is not None:
+            name = "streams_per_session" if ":session:" in full else "streams_per_ip"
+            raise ThrottledError(ttl, name)
+
+    async def renew_stream(self, ip: str, session_key: str, stream_id: str) -> None:
+        caps = dict.fromkeys(self._stream_keys(ip, session_key), 2**31)  # renew, never refuse
+        await self._state.enter(caps, stream_id, self.stream_ttl_ms())
+
+    async def close_stream(self, ip: str, session_key: str, stream_id: str) -> None:
+        await self._state.leave(list(self._stream_keys(ip, session_key)), stream_id)
 
     async def poll(self, session_key: str) -> None:
         s = self._settings
@@ -70,10 +134,10 @@ class Throttle:
     async def count_new_session(self, ip: str) -> int:
         """How many new sessions this IP started in the bootstrap window (challenge input)."""
         window = self._settings.widget_bootstrap_rate_per_ip.window_seconds * 1000
-        count, _ = await self._state.hit(f"suspicion:new_session:{ip}", window)
+        count, _ = await self._state.hit(f"suspicion:new_session:{self.ip(ip)}", window)
         return count
 
     async def count_offline_form(self, ip: str) -> int:
         window = self._settings.widget_bootstrap_rate_per_ip.window_seconds * 1000
-        count, _ = await self._state.hit(f"suspicion:offline:{ip}", window)
+        count, _ = await self._state.hit(f"suspicion:offline:{self.ip(ip)}", window)
         return count

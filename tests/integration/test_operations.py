@@ -17,11 +17,11 @@ async def metric(client, name: str, **labels: str) -> float:
 async def test_metrics_count_403_and_429_after_they_happen(env, db_session):
     branch = await make_branch(db_session)
     inbox = await make_inbox(db_session, branch=branch, domains=["shop.example"])
-    settings = Settings.from_env({**env, "MESSENGER_WIDGET_BOOTSTRAP_RATE_PER_TOKEN": "1/minute"})
+    settings = Settings.from_env({**env, "MESSENGER_WIDGET_BOOTSTRAP_RATE_PER_IP": "1/minute"})
     async with app_client(settings) as client:
         name = "messenger_widget_refusals_total"
         before_403 = await metric(client, name, status="403", reason="origin_not_in_allowlist")
-        before_429 = await metric(client, name, status="429", reason="bootstrap_per_token")
+        before_429 = await metric(client, name, status="429", reason="bootstrap_per_ip")
         refused = await client.post(
             "/api/widget/bootstrap",
             json={"widget_token": inbox.widget_token},
@@ -44,9 +44,7 @@ async def test_metrics_count_403_and_429_after_they_happen(env, db_session):
             headers={"Origin": ORIGIN},
         )
         assert throttled.status_code == 429
-        assert (
-            await metric(client, name, status="429", reason="bootstrap_per_token") == before_429 + 1
-        )
+        assert await metric(client, name, status="429", reason="bootstrap_per_ip") == before_429 + 1
         requests = await metric(
             client, "messenger_requests_total", path="/api/widget/bootstrap", status_code="429"
         )

@@ -100,3 +100,32 @@ class StateContract:
         await state.put("b", b"B", 60_000)
         assert await state.take("b") == b"B"
         assert await state.take("a") == b"A"
+
+    # --- enter / leave: capped sets of expiring leases (open streams) ------------------------
+
+    async def test_a_full_set_refuses_a_new_member_and_names_itself(
+        self, state: SharedState
+    ) -> None:
+        caps = {"small": 2, "large": 5}
+        assert await state.enter(caps, "a", 60_000) is None
+        assert await state.enter(caps, "b", 60_000) is None
+        assert await state.enter(caps, "c", 60_000) == "small"
+        assert await state.enter(caps, "a", 60_000) is None  # a member renews itself
+        # Refused means added nowhere: "large" still has room for three.
+        for member in ("x", "y", "z"):
+            assert await state.enter({"large": 5}, member, 60_000) is None
+        assert await state.enter({"large": 5}, "w", 60_000) == "large"
+
+    async def test_leaving_frees_a_place(self, state: SharedState) -> None:
+        assert await state.enter({"s": 1}, "a", 60_000) is None
+        assert await state.enter({"s": 1}, "b", 60_000) == "s"
+        await state.leave(["s"], "a")
+        assert await state.enter({"s": 1}, "b", 60_000) is None
+
+    async def test_an_unrenewed_lease_expires(
+        self, state: SharedState, let_expire: LetExpire
+    ) -> None:
+        assert await state.enter({"s": 1}, "crashed", WINDOW_MS) is None
+        assert await state.enter({"s": 1}, "new", WINDOW_MS) == "s"
+        await let_expire("s", WINDOW_MS)
+        assert await state.enter({"s": 1}, "new", WINDOW_MS) is None

@@ -128,6 +128,16 @@ def test_the_declaration_is_complete_and_matches_the_settings_object() -> None:
         "MESSENGER_SIGNIN_WINDOW_SECONDS": "signin_window_seconds",
         "MESSENGER_SIGNIN_CHALLENGE_AFTER": "signin_challenge_after",
         "MESSENGER_STAFF_ACCESS_CHECK_SECONDS": "staff_access_check_seconds",
+        # widget limits
+        "MESSENGER_WIDGET_TYPING_RATE_PER_SESSION": "widget_typing_rate_per_session",
+        "MESSENGER_WIDGET_READ_RATE_PER_SESSION": "widget_read_rate_per_session",
+        "MESSENGER_WIDGET_TICKET_RATE_PER_SESSION": "widget_ticket_rate_per_session",
+        "MESSENGER_WIDGET_STREAMS_PER_SESSION": "widget_streams_per_session",
+        "MESSENGER_WIDGET_STREAMS_PER_IP": "widget_streams_per_ip",
+        "MESSENGER_WIDGET_UPLOAD_RATE_PER_SESSION": "widget_upload_rate_per_session",
+        "MESSENGER_WIDGET_UPLOAD_RATE_PER_IP": "widget_upload_rate_per_ip",
+        "MESSENGER_WIDGET_DOWNLOAD_RATE_PER_IP": "widget_download_rate_per_ip",
+        "MESSENGER_IPV6_PREFIX": "ipv6_prefix",
     }
     assert {v.name for v in VARIABLES if v.warn_at_default} == {*RATE_VARIABLES, POLL_INTERVAL}
 
@@ -194,6 +204,16 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "MESSENGER_SIGNIN_WINDOW_SECONDS": "600",
         "MESSENGER_SIGNIN_CHALLENGE_AFTER": "0",
         "MESSENGER_STAFF_ACCESS_CHECK_SECONDS": "1.5",
+        # widget limits
+        "MESSENGER_WIDGET_TYPING_RATE_PER_SESSION": "7/10s",
+        "MESSENGER_WIDGET_READ_RATE_PER_SESSION": "8/10s",
+        "MESSENGER_WIDGET_TICKET_RATE_PER_SESSION": "9/10s",
+        "MESSENGER_WIDGET_STREAMS_PER_SESSION": "3",
+        "MESSENGER_WIDGET_STREAMS_PER_IP": "40",
+        "MESSENGER_WIDGET_UPLOAD_RATE_PER_SESSION": "4/minute",
+        "MESSENGER_WIDGET_UPLOAD_RATE_PER_IP": "12/minute",
+        "MESSENGER_WIDGET_DOWNLOAD_RATE_PER_IP": "50/minute",
+        "MESSENGER_IPV6_PREFIX": "56",
     }
     assert set(env) == CONFIG_VARIABLES  # a new variable gets a line here
 
@@ -235,6 +255,15 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     assert settings.signin_window_seconds == 600
     assert settings.signin_challenge_after == 0
     assert settings.staff_access_check_seconds == 1.5
+    assert settings.widget_typing_rate_per_session == Rate(7, 10)
+    assert settings.widget_read_rate_per_session == Rate(8, 10)
+    assert settings.widget_ticket_rate_per_session == Rate(9, 10)
+    assert settings.widget_streams_per_session == 3
+    assert settings.widget_streams_per_ip == 40
+    assert settings.widget_upload_rate_per_session == Rate(4, 60)
+    assert settings.widget_upload_rate_per_ip == Rate(12, 60)
+    assert settings.widget_download_rate_per_ip == Rate(50, 60)
+    assert settings.ipv6_prefix == 56
     assert settings.defaults_used == frozenset()
 
 
