@@ -266,6 +266,20 @@ class Settings:
         "what `messenger check` holds the setup to: `production` fails embedded shortcuts "
         "(SQLite, no Redis, no secret); `development` only warns",
     )
+    # uploads
+    upload_quota_bytes: int = variable(
+        "MESSENGER_UPLOAD_QUOTA_BYTES",
+        values.positive_int,
+        "52428800",
+        "bytes one widget session may upload in 24 hours (then 413 `upload_quota_exceeded`)",
+    )
+    upload_ttl_seconds: float = variable(
+        "MESSENGER_UPLOAD_TTL_SECONDS",
+        values.seconds,
+        "86400",
+        "uploads never sent in a message are deleted this long after upload by "
+        "`messenger cleanup` (docs/runbook.md)",
+    )
     #: The ``warn_at_default`` variables that were left unset (``messenger check`` warns).
     defaults_used: frozenset[str] = field(default_factory=frozenset)
 

@@ -122,6 +122,9 @@ def test_the_declaration_is_complete_and_matches_the_settings_object() -> None:
         "MESSENGER_REDIS_PREFIX": "redis_prefix",
         "MESSENGER_STREAM_HEARTBEAT_SECONDS": "stream_heartbeat_seconds",
         "MESSENGER_ENV": "environment",
+        # uploads
+        "MESSENGER_UPLOAD_QUOTA_BYTES": "upload_quota_bytes",
+        "MESSENGER_UPLOAD_TTL_SECONDS": "upload_ttl_seconds",
     }
     assert {v.name for v in VARIABLES if v.warn_at_default} == {*RATE_VARIABLES, POLL_INTERVAL}
 
@@ -182,6 +185,9 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "MESSENGER_WIDGET_CHALLENGE_MAX_NUMBER": "5000",
         "MESSENGER_STREAM_HEARTBEAT_SECONDS": "0.5",
         "MESSENGER_ENV": "Development",
+        # uploads
+        "MESSENGER_UPLOAD_QUOTA_BYTES": "1048576",
+        "MESSENGER_UPLOAD_TTL_SECONDS": "3600",
     }
     assert set(env) == CONFIG_VARIABLES  # a new variable gets a line here
 
@@ -218,6 +224,8 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     assert settings.widget_challenge_max_number == 5000
     assert settings.stream_heartbeat_seconds == 0.5
     assert settings.environment == "development"
+    assert settings.upload_quota_bytes == 1048576
+    assert settings.upload_ttl_seconds == 3600.0
     assert settings.defaults_used == frozenset()
 
 
