@@ -35,7 +35,7 @@ class VendoredScalarPlugin(ScalarRenderPlugin):
 <link rel="icon" href="data:,">
 </head>
 <body>
-<div id="api-reference" data-spec-url="{spec}"></div>
+<div id="api-docs" data-spec-url="{spec}"></div>
 <script src="{SCALAR_JS}"></script>
 <script src="{START_JS}"></script>
 </body>

@@ -3,7 +3,7 @@
 // file rather than an inline script, so that the page's CSP allows no inline script.
 (function () {
   "use strict";
-  var mount = document.getElementById("api-reference");
+  var mount = document.getElementById("api-docs");
   if (mount && window.Scalar) {
     Scalar.createApiReference(mount, {
       url: mount.getAttribute("data-spec-url"),
