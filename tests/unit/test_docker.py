@@ -81,6 +81,18 @@ def test_the_image_builds_the_widget_from_its_sources():
         assert f"/build/static/messenger/{name}" in dockerfile
 
 
+def test_the_image_has_every_vendored_file_the_makefile_copies():
+    """/schema and the dashboard load static/vendor/ files: the image must have each."""
+    import re
+
+    makefile = (ROOT / "Makefile").read_text()
+    dockerfile = (ROOT / "docker" / "Dockerfile").read_text()
+    copied = re.findall(r"cp node_modules/(\S+) (static/vendor/\S+)", makefile)
+    assert len(copied) >= 3
+    for source, target in copied:
+        assert f"/build/node_modules/{source} ./{target}" in dockerfile, target
+
+
 # --- nginx: what it logs, what bodies it lets through, the request id (issue 11, item 8) ----
 
 
