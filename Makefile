@@ -36,11 +36,13 @@ node_modules/.stamp-install: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# Third-party browser files come from npm and are copied here, never committed.
+# Third-party browser files come from npm (versions pinned in package-lock.json) and are
+# copied here, never committed: no page loads a script from a CDN (/schema included).
 vendor: node_modules/.stamp-install
 	mkdir -p static/vendor
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
 	cp node_modules/htmx-ext-sse/dist/sse.js static/vendor/htmx-ext-sse.js
+	cp node_modules/@scalar/api-reference/dist/browser/standalone.js static/vendor/scalar-api-reference.js
 
 # The widget's two served files are built from widget/src by esbuild, never committed
 # (docs/widget.md, "Building the widget"). Rebuilt when a source or the build script changes.

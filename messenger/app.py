@@ -14,7 +14,6 @@ from litestar.config.csrf import CSRFConfig
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.prometheus import PrometheusConfig
@@ -22,6 +21,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from messenger import __version__
+from messenger.api_docs import VendoredScalarPlugin
 from messenger.attachments.links import AttachmentLinks
 from messenger.attachments.storage import Storage, storage_from_url
 from messenger.backends import Backends
@@ -35,6 +35,7 @@ from messenger.error_handlers import exception_handlers
 from messenger.logs import RequestLogMiddleware
 from messenger.realtime.publisher import Publisher
 from messenger.realtime.transaction import commit_then_publish
+from messenger.security_headers import SecurityHeadersMiddleware
 from messenger.startup import check_default_branch
 from messenger.system.controllers import MetricsController, SystemController
 from messenger.templating import build_environment
@@ -162,6 +163,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         before_request=locale_hook(settings.default_locale),
         middleware=[
             RequestLogMiddleware,
+            DefineMiddleware(SecurityHeadersMiddleware, https=secure_cookies),
             PrometheusConfig(
                 app_name="messenger",
                 prefix="messenger",
@@ -204,7 +206,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "integrators speak, and the operational endpoints."
             ),
             path="/schema",
-            render_plugins=[ScalarRenderPlugin()],
+            render_plugins=[VendoredScalarPlugin()],  # same-origin, pinned assets only
             components=Components(
                 security_schemes={
                     "session": SecurityScheme(

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Debian packages the test suite drives: chromium (Playwright tests; Playwright cannot
-# download browsers here) and docker-compose (validates docker/compose.yaml).
+# download browsers here), docker-compose (validates docker/compose.yaml) and nginx
+# (`nginx -t` on docker/nginx.conf).
 set -euo pipefail
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v docker-compose >/dev/null || missing+=(docker-compose)
+[ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ]; then
   echo "Installing ${missing[*]} with apt..."

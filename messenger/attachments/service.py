@@ -4,34 +4,137 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from messenger.attachments.files import looks_like_markup, safe_filename
-from messenger.attachments.storage import Storage
+from messenger.attachments.formdata import (
+    ENVELOPE_BYTES,
+    UnsupportedMediaError,
+    file_part,
+    too_large,
+)
+from messenger.attachments.storage import Storage, TooLargeError
 from messenger.db.models import Attachment, Conversation, Inbox, Message
 from messenger.errors import DomainError, InvalidInputError, NotFoundError
 from messenger.i18n import N_
 from messenger.inboxes.service import inbox_settings
-from messenger.inboxes.settings import FORBIDDEN_CONTENT_TYPES
+from messenger.inboxes.settings import FORBIDDEN_CONTENT_TYPES, AttachmentSettings
 
 
-class PayloadTooLargeError(DomainError):
+def check_type(filename: str, content_type: str, allowed: Sequence[str]) -> str:
+    """The declared type, lower-cased, if the inbox takes it and the name does not say
+    markup; else 415."""
+    declared = (content_type or "").split(";")[0].strip().lower()
+    guessed = (mimetypes.guess_type(filename)[0] or "").lower()
+    for candidate in (declared, guessed):
+        if candidate in FORBIDDEN_CONTENT_TYPES:
+            raise UnsupportedMediaError(
+                N_("Files of type %(type)s are not accepted."), params={"type": candidate}
+            )
+    if declared not in allowed:
+        raise UnsupportedMediaError(
+            N_("Files of type %(type)s are not accepted; allowed: %(allowed)s."),
+            params={"type": declared or "?", "allowed": ", ".join(allowed)},
+        )
+    return declared
+
+
+class QuotaExceededError(DomainError):
     status_code = 413
-    code = "too_large"
+    code = "upload_quota_exceeded"
 
 
-class UnsupportedMediaError(DomainError):
-    status_code = 415
-    code = "unsupported_media_type"
+#: The window of the per-session upload quota.
+QUOTA_WINDOW = timedelta(hours=24)
 
 
 class AttachmentService:
     def __init__(self, db: AsyncSession, storage: Storage) -> None:
         self.db = db
         self.storage = storage
+
+    @staticmethod
+    def policy(inbox: Inbox) -> AttachmentSettings:
+        """The inbox's attachment policy; refused (415) when it takes no files."""
+        policy = inbox_settings(inbox).attachments
+        if not policy.enabled:
+            raise UnsupportedMediaError(N_("This inbox does not accept attachments."))
+        return policy
+
+    async def uploaded_today(self, visitor_id: UUID) -> int:
+        """Bytes this visitor uploaded in the quota window (sent or not)."""
+        since = datetime.now(UTC) - QUOTA_WINDOW
+        total = await self.db.scalar(
+            select(func.coalesce(func.sum(Attachment.size_bytes), 0)).where(
+                Attachment.visitor_id == visitor_id, Attachment.created_at >= since
+            )
+        )
+        return int(total or 0)
+
+    async def check_quota(self, visitor_id: UUID, quota: int, adding: int = 0) -> None:
+        if await self.uploaded_today(visitor_id) + adding > quota:
+            raise QuotaExceededError(
+                N_("You have uploaded the most files allowed for today (%(bytes)d bytes)."),
+                params={"bytes": quota},
+            )
+
+    async def receive(
+        self,
+        inbox: Inbox,
+        visitor_id: UUID,
+        *,
+        content_type: str | None,
+        content_length: int | None,
+        body: AsyncIterator[bytes],
+        quota: int,
+    ) -> Attachment:
+        """Check the policy and the quota, then stream the body's ``file`` to storage.
+
+        Nothing of the body is read before the policy, the declared length and the quota
+        are checked; the file's type is checked on its part headers and its first bytes
+        before any byte is stored; past the cap the upload stops and nothing is kept.
+        """
+        policy = self.policy(inbox)
+        if content_length is not None and content_length > policy.max_bytes + ENVELOPE_BYTES:
+            raise too_large(policy.max_bytes)
+        # A declared length (less the envelope allowance) counts against the quota at once.
+        await self.check_quota(visitor_id, quota, max(0, (content_length or 0) - ENVELOPE_BYTES))
+        part = await file_part(body, content_type, policy.max_bytes)
+        declared = check_type(part.filename, part.content_type, policy.content_types)
+        try:
+            stored = await self.storage.save_stream(part.chunks, policy.max_bytes)
+        except TooLargeError:
+            raise too_large(policy.max_bytes) from None
+        try:
+            await self._lock_visitor(visitor_id)
+            await self.check_quota(visitor_id, quota, adding=stored.size)
+            attachment = Attachment(
+                inbox_id=inbox.id,
+                visitor_id=visitor_id,
+                filename=safe_filename(part.filename),
+                content_type=declared,
+                size_bytes=stored.size,
+                storage_key=stored.key,
+                sha256=stored.sha256,
+            )
+            self.db.add(attachment)
+            await self.db.flush()
+        except BaseException:
+            await self.storage.delete(stored.key)  # nothing half-written
+            raise
+        return attachment
+
+    async def _lock_visitor(self, visitor_id: UUID) -> None:
+        """Two uploads of one visitor count the quota one after the other (until commit)."""
+        if self.db.bind.dialect.name == "postgresql":
+            key = int.from_bytes(visitor_id.bytes[:8], "big", signed=True) ^ 0x5550_4C4F_4144
+            await self.db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
     async def upload(
         self,
@@ -43,28 +146,12 @@ class AttachmentService:
         data: bytes,
     ) -> Attachment:
         """Check the inbox's policy and the bytes, store them, add the row (flushed)."""
-        policy = inbox_settings(inbox).attachments
-        if not policy.enabled:
-            raise UnsupportedMediaError(N_("This inbox does not accept attachments."))
+        policy = self.policy(inbox)
         if len(data) > policy.max_bytes:
-            raise PayloadTooLargeError(
-                N_("The file is larger than %(bytes)d bytes."), params={"bytes": policy.max_bytes}
-            )
+            raise too_large(policy.max_bytes)
         if not data:
             raise InvalidInputError(N_("The file is empty."))
-        declared = (content_type or "").split(";")[0].strip().lower()
-        guessed = (mimetypes.guess_type(filename)[0] or "").lower()
-        for candidate in (declared, guessed):
-            if candidate in FORBIDDEN_CONTENT_TYPES:
-                raise UnsupportedMediaError(
-                    N_("Files of type %(type)s are not accepted."), params={"type": candidate}
-                )
-        if declared not in policy.content_types:
-            allowed = ", ".join(policy.content_types)
-            raise UnsupportedMediaError(
-                N_("Files of type %(type)s are not accepted; allowed: %(allowed)s."),
-                params={"type": declared or "?", "allowed": allowed},
-            )
+        declared = check_type(filename, content_type, policy.content_types)
         if looks_like_markup(data):
             raise UnsupportedMediaError(
                 N_("The file looks like HTML, SVG or XML and is not accepted.")
@@ -137,3 +224,27 @@ class AttachmentService:
 
     async def content(self, attachment: Attachment) -> bytes:
         return await self.storage.load(attachment.storage_key)
+
+    @staticmethod
+    def _never_sent(cutoff: datetime) -> tuple[ColumnElement[bool], ...]:
+        return (
+            Attachment.message_id.is_(None),
+            Attachment.conversation_id.is_(None),
+            Attachment.created_at < cutoff,
+        )
+
+    async def unsent_before(self, cutoff: datetime) -> list[Attachment]:
+        """Uploads never attached to a message, made before ``cutoff``."""
+        query = select(Attachment).where(*self._never_sent(cutoff)).order_by(Attachment.id)
+        return list(await self.db.scalars(query))
+
+    async def delete_unsent_before(self, cutoff: datetime) -> list[str]:
+        """Delete those rows (flushed); the storage keys whose files the caller deletes once
+        the deletion is committed (a file is never gone while its row is still there)."""
+        result = await self.db.execute(
+            delete(Attachment)
+            .where(*self._never_sent(cutoff))
+            .returning(Attachment.storage_key)
+            .execution_options(synchronize_session=False)
+        )
+        return list(result.scalars())

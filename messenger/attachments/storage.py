@@ -1,18 +1,40 @@
 """Where attachment bytes live. A local directory by default; another backend (an object
-store) implements the same three calls and is chosen by ``MESSENGER_STORAGE_URL``."""
+store) implements the same calls and is chosen by ``MESSENGER_STORAGE_URL``."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+#: Chunks are gathered up to this size before one write (fewer thread hops, flat memory).
+WRITE_BUFFER_BYTES = 256 * 1024
+
+
+class TooLargeError(Exception):
+    """The stream went past ``max_bytes``: nothing was kept."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    key: str
+    size: int
+    sha256: str
 
 
 class Storage(Protocol):
     async def save(self, data: bytes) -> str:
         """Store ``data``; return a new opaque key."""
+        ...
+
+    async def save_stream(self, chunks: AsyncIterator[bytes], max_bytes: int) -> Stored:
+        """Store the chunks as they come; past ``max_bytes`` (or if ``chunks`` raises) keep
+        nothing and raise (:class:`TooLargeError` for the cap)."""
         ...
 
     async def load(self, key: str) -> bytes: ...
@@ -44,11 +66,48 @@ class LocalStorage:
         await asyncio.to_thread(write)
         return key
 
+    async def save_stream(self, chunks: AsyncIterator[bytes], max_bytes: int) -> Stored:
+        key = secrets.token_urlsafe(24)
+        path = self._path(key)
+        tmp = path.with_suffix(".part")
+        await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+        handle = await asyncio.to_thread(tmp.open, "xb")
+        digest = hashlib.sha256()
+        size = 0
+        pending: list[bytes] = []
+        pending_size = 0
+        try:
+            async for chunk in chunks:
+                size += len(chunk)
+                if size > max_bytes:
+                    raise TooLargeError
+                digest.update(chunk)
+                pending.append(chunk)
+                pending_size += len(chunk)
+                if pending_size >= WRITE_BUFFER_BYTES:
+                    await asyncio.to_thread(handle.write, b"".join(pending))
+                    pending, pending_size = [], 0
+            if pending:
+                await asyncio.to_thread(handle.write, b"".join(pending))
+            await asyncio.to_thread(handle.close)
+            await asyncio.to_thread(os.replace, tmp, path)  # readers never see half a file
+        except BaseException:
+            await asyncio.shield(asyncio.to_thread(_discard, handle, tmp))
+            raise
+        return Stored(key=key, size=size, sha256=digest.hexdigest())
+
     async def load(self, key: str) -> bytes:
         return await asyncio.to_thread(self._path(key).read_bytes)
 
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._path(key).unlink, missing_ok=True)
+
+
+def _discard(handle: object, tmp: Path) -> None:
+    close = getattr(handle, "close", None)
+    if close is not None:
+        close()
+    tmp.unlink(missing_ok=True)
 
 
 def storage_from_url(url: str | None, data_dir: Path) -> Storage:

@@ -5,7 +5,7 @@ half-way (each command's writes are one transaction). ``--json`` prints a JSON d
 for scripts instead of the human text.
 
 One module per command group: ``db`` (migrations), ``serve``, ``admin`` (branch, user,
-inbox), ``demo``, ``check`` (the release checklist and ``settings``); ``common`` holds what
+inbox), ``demo``, ``check`` (the release checklist and ``settings``), ``cleanup`` (unsent uploads); ``common`` holds what
 they share. The CLI may import any part of the application; nothing imports the CLI.
 """
 
@@ -15,6 +15,7 @@ import click
 
 from messenger.cli.admin import branch_group, inbox_group, user_group
 from messenger.cli.check import check, settings_command
+from messenger.cli.cleanup import cleanup
 from messenger.cli.db import db_group
 from messenger.cli.demo import demo
 from messenger.cli.serve import serve
@@ -53,5 +54,6 @@ for command in (
     user_group,
     inbox_group,
     demo,
+    cleanup,
 ):
     main.add_command(command)

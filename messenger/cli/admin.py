@@ -136,6 +136,9 @@ def inbox_dict(inbox: Inbox, settings: Settings) -> dict[str, Any]:
         "global": inbox.is_global,
         "allowed_domains": inbox_settings(inbox).security.allowed_domains,
         "embed_snippet": embed_snippet(inbox, settings.public_url),
+        "sessions_revoked_at": (
+            inbox.sessions_revoked_at.isoformat() if inbox.sessions_revoked_at else None
+        ),
     }
 
 
@@ -209,12 +212,18 @@ def inbox_list(as_json: bool) -> None:
 
 @inbox_group.command("rotate-token")
 @click.argument("inbox_id", type=int)
+@click.option(
+    "--revoke-sessions",
+    is_flag=True,
+    help="Also end every visitor session issued so far (they start anew, without history).",
+)
 @json_option
-def inbox_rotate_token(inbox_id: int, as_json: bool) -> None:
+def inbox_rotate_token(inbox_id: int, revoke_sessions: bool, as_json: bool) -> None:
     """Give an inbox a new widget token; the old one stops working at once."""
 
     async def work(session: AsyncSession, settings: Settings) -> tuple[Inbox, Settings]:
-        return await InboxService(session=session).rotate_token(inbox_id), settings
+        service = InboxService(session=session)
+        return await service.rotate_token(inbox_id, revoke_sessions=revoke_sessions), settings
 
     inbox, settings = run_db(work)
     emit(as_json, inbox_dict(inbox, settings), inbox_text(inbox, settings, "Rotated token of"))

@@ -10,11 +10,11 @@ names the variable and says what is wrong. Checks that need the database
 """
 
 from messenger.config.audit import CheckResult
+from messenger.config.declaration import Variable
 from messenger.config.settings import (
     DEFAULT_PUBLIC_URL,
     VARIABLES,
     Settings,
-    Variable,
     get_settings,
     markdown_table,
     settings_audit,

@@ -25,64 +25,10 @@ from typing import Any
 from messenger.config import audit as audits
 from messenger.config import values
 from messenger.config.audit import AuditContext, CheckResult
+from messenger.config.declaration import Variable, variable
 from messenger.config.values import Environment, Locale, Network, Rate
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
-
-Parser = Callable[[str, str], Any]
-Constraint = Callable[[Any, Mapping[str, Any], str], None]
-
-
-@dataclass(frozen=True, slots=True)
-class Variable:
-    """One environment variable: everything known about it, in one place."""
-
-    name: str
-    parse: Parser
-    #: The default as it would be written in the environment; None: unset.
-    default: str | None
-    #: The README's "meaning" column.
-    doc: str
-    #: The README's "default" column when the default text alone does not say it.
-    default_doc: str | None = None
-    #: A rule against the variables declared before it: (value, earlier values, name).
-    constraint: Constraint | None = None
-    #: The ``messenger check`` item for this variable: (value, name, context) -> CheckResult.
-    audit: audits.Audit | None = None
-    #: ``messenger check`` warns when the variable is left at its default.
-    warn_at_default: bool = False
-    #: False: an empty value is a value (``MESSENGER_ENABLED=`` switches off), not "unset".
-    blank_is_unset: bool = True
-    #: The :class:`Settings` attribute (filled in from the field).
-    attribute: str = ""
-    #: The Python type of the value (filled in from the field's annotation).
-    type: str = ""
-
-    @property
-    def default_value(self) -> Any:
-        return None if self.default is None else self.parse(self.default, self.name)
-
-    @property
-    def default_text(self) -> str:
-        """The default as the README shows it."""
-        if self.default_doc is not None:
-            return self.default_doc
-        if self.default is None:
-            return "unset"
-        return f"`{self.default}`" if self.default else "empty"
-
-    def read(self, env: Mapping[str, str]) -> tuple[Any, bool]:
-        """The value in ``env`` and whether the default was used instead."""
-        raw = env.get(self.name)
-        if raw is not None and (raw.strip() or not self.blank_is_unset):
-            return self.parse(raw.strip(), self.name), False
-        return self.default_value, True
-
-
-def variable(name: str, parse: Parser, default: str | None, doc: str, **more: Any) -> Any:
-    """Declare the :class:`Settings` field read from the environment variable ``name``."""
-    declared = Variable(name, parse, default, doc, **more)
-    return field(default=declared.default_value, metadata={"variable": declared})
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,6 +287,20 @@ class Settings:
         "per-IP limits count an IPv6 client by its network of this many bits (32–128)",  # noqa: RUF001
         audit=audits.limit,
     )  # fmt: skip
+    # uploads
+    upload_quota_bytes: int = variable(
+        "MESSENGER_UPLOAD_QUOTA_BYTES",
+        values.positive_int,
+        "52428800",
+        "bytes one widget session may upload in 24 hours (then 413 `upload_quota_exceeded`)",
+    )
+    upload_ttl_seconds: float = variable(
+        "MESSENGER_UPLOAD_TTL_SECONDS",
+        values.seconds,
+        "86400",
+        "uploads never sent in a message are deleted this long after upload by "
+        "`messenger cleanup` (docs/runbook.md)",
+    )
     #: The ``warn_at_default`` variables that were left unset (``messenger check`` warns).
     defaults_used: frozenset[str] = field(default_factory=frozenset)
 

@@ -92,11 +92,16 @@ class InboxService(RepositoryService[Inbox]):
         )
         return inbox
 
-    async def rotate_token(self, inbox_id: int) -> Inbox:
-        """A new token; the old one stops working at once (embedded snippets must change)."""
+    async def rotate_token(self, inbox_id: int, *, revoke_sessions: bool = False) -> Inbox:
+        """A new token; the old one stops working at once (embedded snippets must change).
+
+        ``revoke_sessions``: the visitors' widget sessions issued so far end too (their next
+        call answers 401 and the widget starts a new session, with no past conversation)."""
         inbox = await self.require(inbox_id)
         inbox.widget_token = new_widget_token()
         inbox.token_rotated_at = datetime.now(UTC)
+        if revoke_sessions:
+            inbox.sessions_revoked_at = inbox.token_rotated_at
         await self.repository.session.flush()
         return inbox
 

@@ -19,6 +19,9 @@ Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$", re.ASCII)
 
+#: The largest file an inbox may accept (its `attachments.max_bytes` is at most this).
+MAX_ATTACHMENT_BYTES = 100 * 1024 * 1024
+
 #: Types never accepted as uploads, whatever an admin lists: they can carry active content.
 FORBIDDEN_CONTENT_TYPES = frozenset(
     {
@@ -90,7 +93,7 @@ class OfflineSettings(_Strict):
 
 class AttachmentSettings(_Strict):
     enabled: bool = False
-    max_bytes: Annotated[int, msgspec.Meta(gt=0, le=100 * 1024 * 1024)] = 10 * 1024 * 1024
+    max_bytes: Annotated[int, msgspec.Meta(gt=0, le=MAX_ATTACHMENT_BYTES)] = 10 * 1024 * 1024
     content_types: list[Annotated[str, msgspec.Meta(max_length=127)]] = msgspec.field(
         default_factory=lambda: list(DEFAULT_CONTENT_TYPES)
     )

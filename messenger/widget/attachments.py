@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, Response, get, post
-from litestar.datastructures import UploadFile
 from litestar.di import Provide
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, MultipartBody, QueryParameter
+from litestar.openapi.spec import (
+    OpenAPIFormat,
+    OpenAPIMediaType,
+    OpenAPIType,
+    Operation,
+    RequestBody,
+    Schema,
+)
+from litestar.params import FromPath, QueryParameter
 
 from messenger.attachments.files import download_headers, served_media_type
+from messenger.attachments.formdata import ENVELOPE_BYTES
 from messenger.i18n import N_
+from messenger.inboxes.settings import MAX_ATTACHMENT_BYTES
 from messenger.widget import schemas
 from messenger.widget.deps import (
     SESSION_ERRORS,
@@ -29,7 +39,26 @@ from messenger.widget.deps import (
 )
 from messenger.widget.security import check_origin
 
-UPLOAD_BODY_LIMIT = 101 * 1024 * 1024
+#: Litestar's own ceiling on the stream; each inbox's (smaller) cap is applied while reading.
+UPLOAD_BODY_LIMIT = MAX_ATTACHMENT_BYTES + ENVELOPE_BYTES
+
+
+@dataclass
+class UploadOperation(Operation):
+    """The upload's body in the schema: the handler reads the stream itself, so Litestar
+    cannot infer it from a ``data`` parameter."""
+
+    def __post_init__(self) -> None:
+        file = Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
+        form = Schema(type=OpenAPIType.OBJECT, properties={"file": file}, required=["file"])
+        self.request_body = RequestBody(
+            content={"multipart/form-data": OpenAPIMediaType(schema=form)}, required=True
+        )
+
+
+def declared_length(request: AnyRequest) -> int | None:
+    value = request.headers.get("content-length", "")
+    return int(value) if value.isdigit() and len(value) < 20 else None
 
 
 class WidgetAttachmentController(Controller):
@@ -45,24 +74,29 @@ class WidgetAttachmentController(Controller):
         "/",
         summary="Upload a file (multipart field `file`) when the inbox allows attachments",
         request_max_body_size=UPLOAD_BODY_LIMIT,
+        operation_class=UploadOperation,
         status_code=201,
         responses=errors(*SESSION_ERRORS, 413, 415),
     )
     async def upload(
         self,
+        request: AnyRequest,
+        settings: SettingsDep,
         service: Service,
         throttle: ThrottleDep,
         visit: VisitDep,
-        data: MultipartBody[UploadFile],
     ) -> schemas.UploadResponse:
+        # The body is not read before this point: the session and origin (``visit``), the
+        # throttle, the inbox's policy, the declared length and the quota come first; then
+        # the file streams to storage with a hard cap (``AttachmentService.receive``).
         await throttle.upload(visit.caller.ip, str(visit.session.visitor_id))
-        content = await data.read()
-        attachment = await service.attachments.upload(
+        attachment = await service.attachments.receive(
             visit.inbox,
             visit.session.visitor_id,
-            filename=data.filename or "file",
-            content_type=data.content_type,
-            data=content,
+            content_type=request.headers.get("content-type"),
+            content_length=declared_length(request),
+            body=request.stream(),
+            quota=settings.upload_quota_bytes,
         )
         return schemas.UploadResponse(
             id=str(attachment.id),

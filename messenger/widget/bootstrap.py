@@ -41,6 +41,8 @@ async def bootstrap(
 ) -> schemas.BootstrapResponse:
     """Start a session (``session`` None) or restore it with its conversation."""
     policy = inbox_settings(inbox)
+    if session is not None and inbox.session_revoked(session.issued_at):
+        session = None  # ended by a token rotation: a new visitor, not the old conversation
     visitor_id = session.visitor_id if session is not None else uuid7()
     conversation = await service.current_conversation(inbox.id, visitor_id)
     messages: list[Message] = []

@@ -91,6 +91,10 @@ async def visit_of(
     inbox = await service.inbox_by_id(session.inbox_id)
     if inbox is None:
         raise NotFoundException(N_("This chat no longer exists."))
+    if inbox.session_revoked(session.issued_at):  # ended by a token rotation
+        raise NotAuthorizedException(
+            N_("Missing, expired or invalid session token; bootstrap again.")
+        )
     caller = caller_of(request, settings)
     check_origin(request, inbox, caller.ip)
     return Visit(session=session, inbox=inbox, caller=caller)

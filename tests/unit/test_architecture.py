@@ -46,6 +46,8 @@ LAYERS: dict[str, int] = {
     "demo": 4,
     "error_handlers": 4,
     "templating": 4,
+    "security_headers": 4,
+    "api_docs": 4,
     # the composition root and the release checklist
     "app": 5,
     "checks": 5,

@@ -138,6 +138,9 @@ def test_the_declaration_is_complete_and_matches_the_settings_object() -> None:
         "MESSENGER_WIDGET_UPLOAD_RATE_PER_IP": "widget_upload_rate_per_ip",
         "MESSENGER_WIDGET_DOWNLOAD_RATE_PER_IP": "widget_download_rate_per_ip",
         "MESSENGER_IPV6_PREFIX": "ipv6_prefix",
+        # uploads
+        "MESSENGER_UPLOAD_QUOTA_BYTES": "upload_quota_bytes",
+        "MESSENGER_UPLOAD_TTL_SECONDS": "upload_ttl_seconds",
     }
     assert {v.name for v in VARIABLES if v.warn_at_default} == {*RATE_VARIABLES, POLL_INTERVAL}
 
@@ -214,6 +217,9 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "MESSENGER_WIDGET_UPLOAD_RATE_PER_IP": "12/minute",
         "MESSENGER_WIDGET_DOWNLOAD_RATE_PER_IP": "50/minute",
         "MESSENGER_IPV6_PREFIX": "56",
+        # uploads
+        "MESSENGER_UPLOAD_QUOTA_BYTES": "1048576",
+        "MESSENGER_UPLOAD_TTL_SECONDS": "3600",
     }
     assert set(env) == CONFIG_VARIABLES  # a new variable gets a line here
 
@@ -264,6 +270,8 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     assert settings.widget_upload_rate_per_ip == Rate(12, 60)
     assert settings.widget_download_rate_per_ip == Rate(50, 60)
     assert settings.ipv6_prefix == 56
+    assert settings.upload_quota_bytes == 1048576
+    assert settings.upload_ttl_seconds == 3600.0
     assert settings.defaults_used == frozenset()
 
 

@@ -153,7 +153,8 @@ class InboxesController(Controller):
         current_user: CurrentUser,
         inbox_id: FromPath[int],
     ) -> Redirect:
-        await InboxService(session=db_session).rotate_token(inbox_id)
+        revoke = (await request.form()).get("revoke_sessions") == "1"
+        await InboxService(session=db_session).rotate_token(inbox_id, revoke_sessions=revoke)
         return Redirect(
             request.app.route_reverse("admin_inbox", inbox_id=inbox_id), status_code=303
         )

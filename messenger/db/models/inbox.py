@@ -27,6 +27,16 @@ class Inbox(BigIntAuditBase):
     settings: Mapped[dict[str, Any]] = mapped_column(JsonB, default=dict)
     is_active: Mapped[bool] = mapped_column(default=True)
     token_rotated_at: Mapped[datetime | None] = mapped_column(DateTimeUTC, default=None)
+    #: Widget sessions issued up to this time (whole seconds) are no longer valid.
+    sessions_revoked_at: Mapped[datetime | None] = mapped_column(DateTimeUTC, default=None)
+
+    def session_revoked(self, issued_at: int) -> bool:
+        """A session issued at ``issued_at`` (epoch seconds) was ended by a token rotation.
+
+        Session tokens carry whole seconds: one issued in the very second of the rotation
+        counts as revoked too (after a rotation nobody holds the new token that soon)."""
+        revoked = self.sessions_revoked_at
+        return revoked is not None and issued_at <= int(revoked.timestamp())
 
     branch: Mapped[Branch | None] = relationship(foreign_keys=[branch_id], lazy="raise")
     fallback_branch: Mapped[Branch | None] = relationship(
