@@ -46,13 +46,14 @@ class SignInGuard:
         self._free = settings.signin_free_failures
         self._max_delay_ms = int(settings.signin_max_delay_seconds * 1000)
         self._challenge_after = settings.signin_challenge_after
+        self._v6_prefix = settings.ipv6_prefix
 
     @staticmethod
     def _account(email: str) -> str:
         return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
 
     def _pair(self, email: str, ip: str) -> str:
-        return f"{self._account(email)}:{ip_bucket(ip)}"
+        return f"{self._account(email)}:{ip_bucket(ip, self._v6_prefix)}"
 
     async def before(self, email: str, ip: str, solution: str | None) -> Verdict:
         """Whether this attempt may check a password now."""
@@ -64,7 +65,9 @@ class SignInGuard:
         by_account, _ = await self._state.hit(
             f"signin:account:{self._account(email)}", self._window_ms
         )
-        by_address, _ = await self._state.hit(f"signin:address:{ip_bucket(ip)}", self._window_ms)
+        by_address, _ = await self._state.hit(
+            f"signin:address:{ip_bucket(ip, self._v6_prefix)}", self._window_ms
+        )
         if max(
             by_account, by_address
         ) > self._challenge_after and not await self._challenges.redeem(solution):
