@@ -266,6 +266,21 @@ class Settings:
         "what `messenger check` holds the setup to: `production` fails embedded shortcuts "
         "(SQLite, no Redis, no secret); `development` only warns",
     )
+    # --- faults ---------------------------------------------------------------------------
+    redis_timeout_seconds: float = variable(
+        "MESSENGER_REDIS_TIMEOUT_SECONDS",
+        values.seconds,
+        "0.5",
+        "connect and read timeout of each Redis call (one retry on a fresh connection); "
+        "while Redis is away, widget calls answer 503 with `Retry-After` within about twice this",
+    )
+    stream_catch_up_seconds: float = variable(
+        "MESSENGER_STREAM_CATCH_UP_SECONDS",
+        values.seconds,
+        "5",
+        "how often an open stream re-reads the database for messages whose live event was "
+        "lost (a failed publish, a Redis outage)",
+    )
     #: The ``warn_at_default`` variables that were left unset (``messenger check`` warns).
     defaults_used: frozenset[str] = field(default_factory=frozenset)
 

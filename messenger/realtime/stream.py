@@ -3,7 +3,10 @@
 A stream subscribes to its channels *inside* the response generator (the request's
 database session is closed by then: every read opens its own), then asks its source to
 catch up from the database, then forwards live events, with a heartbeat on a fixed
-schedule. What to send is the source's business (:class:`StreamSource`); how to wait,
+schedule. It catches up from the database again on a timer (``catch_up_every``): a
+message whose publish failed after its commit, or that was published while this process's
+pub/sub connection was down, still reaches the client within that time; the source drops
+what it already sent. What to send is the source's business (:class:`StreamSource`); how to wait,
 beat, time out and clean up is written here once.
 """
 
@@ -51,6 +54,7 @@ class LiveStream:
         heartbeat_seconds: float,
         max_seconds: float,
         catch_up_again_after: float | None = None,
+        catch_up_every: float | None = None,
     ) -> None:
         self._channels = channels
         self._names = names
@@ -58,6 +62,7 @@ class LiveStream:
         self._heartbeat = heartbeat_seconds
         self._max_seconds = max_seconds
         self._catch_up_again_after = catch_up_again_after
+        self._catch_up_every = catch_up_every
 
     async def events(self, source: StreamSource) -> AsyncIterator[ServerSentEventMessage]:
         OPEN_STREAMS.labels(audience=self._audience).inc()
@@ -73,12 +78,12 @@ class LiveStream:
             started = time.monotonic()
             next_beat = started + self._heartbeat
             # One more read shortly after subscribing: a publish that raced the
-            # subscription is still delivered (from the database, by id).
-            again_at = (
-                started + self._catch_up_again_after
-                if self._catch_up_again_after is not None
-                else None
-            )
+            # subscription is still delivered (from the database, by id). Then one every
+            # ``catch_up_every`` seconds: a lost publish is delivered too.
+            first_again = self._catch_up_again_after
+            if first_again is None:
+                first_again = self._catch_up_every
+            again_at = started + first_again if first_again is not None else None
             while time.monotonic() - started < self._max_seconds:
                 wake = min(next_beat, again_at) if again_at is not None else next_beat
                 if waiting is None:
@@ -90,7 +95,7 @@ class LiveStream:
                     waiting = None
                 now = time.monotonic()
                 if again_at is not None and now >= again_at:
-                    again_at = None
+                    again_at = now + self._catch_up_every if self._catch_up_every else None
                     async for event in source.catch_up():
                         yield event
                 if now >= next_beat:

@@ -198,6 +198,7 @@ class WidgetStreamController(Controller):
             heartbeat_seconds=settings.stream_heartbeat_seconds,
             max_seconds=MAX_STREAM_SECONDS,
             catch_up_again_after=CATCH_UP_AGAIN_AFTER_SECONDS,
+            catch_up_every=settings.stream_catch_up_seconds,
         )
         return ServerSentEvent(
             live.events(source), headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
