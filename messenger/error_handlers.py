@@ -190,6 +190,28 @@ def _service_unavailable(
     )
 
 
+def _runtime_error(
+    default_locale: str, request: Request[Any, Any, Any], exc: RuntimeError
+) -> Response[Any]:
+    """Litestar's multipart extractor lets a ``StopIteration`` escape when a form has no
+    file part where the handler takes an ``UploadFile`` (the coroutine then raises
+    ``RuntimeError``): that is the client's malformed body, a 400, not a server error."""
+    content_type = request.headers.get("content-type", "")
+    if isinstance(exc.__cause__, StopIteration) and content_type.startswith("multipart/"):
+        log.info("refused a multipart body without a file on %s", request.url.path)
+        return Response(
+            error_body(
+                "bad_request",
+                _translated(
+                    default_locale, request, N_("The form has no file part; send the file.")
+                ),
+            ),
+            status_code=400,
+            media_type=MediaType.JSON,
+        )
+    return _unexpected_error(default_locale, request, exc)
+
+
 def _unexpected_error(
     default_locale: str, request: Request[Any, Any, Any], exc: Exception
 ) -> Response[Any]:
@@ -220,6 +242,7 @@ def exception_handlers(default_locale: str) -> ExceptionHandlersMap:
         DataError: bound(_undecodable_body),
         RedisConnectionError: bound(_service_unavailable),
         RedisTimeoutError: bound(_service_unavailable),
+        RuntimeError: bound(_runtime_error),
         HTTPException: bound(_http_error),
         Exception: bound(_unexpected_error),
     }

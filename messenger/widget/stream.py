@@ -183,7 +183,7 @@ class WidgetStreamController(Controller):
                     "`typing`, `receipt`, `status`; comment lines are heartbeats."
                 ),
             ),
-            **errors(401, 403),
+            **errors(401, 403, 422),
         },
     )
     async def stream(
