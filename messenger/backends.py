@@ -120,12 +120,19 @@ class ResilientRedisPubSub(ChannelsBackend):
     async def _connect(self) -> PubSub:
         pubsub = self._redis.pubsub()
         try:
-            await pubsub.subscribe(*sorted(self._wanted))
+            subscribed = set(self._wanted)
+            await pubsub.subscribe(*sorted(subscribed))
+            self._pubsub = pubsub
+            # Channels wanted or dropped while that SUBSCRIBE was on its way (subscribe()
+            # saw no connection then and left them to this reader).
+            missing, extra = self._wanted - subscribed, subscribed - self._wanted
+            if missing:
+                await pubsub.subscribe(*sorted(missing))
+            if extra:
+                await pubsub.unsubscribe(*sorted(extra))
         except BaseException:
-            with contextlib.suppress(Exception):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await self._drop(pubsub)
             raise
-        self._pubsub = pubsub
         return pubsub
 
     async def stream_events(self) -> AsyncGenerator[tuple[str, Any], None]:
@@ -133,6 +140,8 @@ class ResilientRedisPubSub(ChannelsBackend):
         while True:
             await self._has_channels.wait()
             pubsub = self._pubsub
+            if pubsub is None and not self._wanted:
+                continue
             try:
                 if pubsub is None:
                     pubsub = await self._connect()

@@ -181,7 +181,9 @@ async def test_redis_killed_mid_chat_answers_503_quickly_and_everything_resumes_
             assert ready.json()["checks"]["database"] == "ok"
             assert ready.json()["checks"]["redis"].startswith("unavailable")
 
-            page = await staff.get("/conversations", headers={"Accept": "text/html"})
+            page = await staff.get(
+                "/conversations", headers={"Accept": "text/html", "Accept-Language": "en"}
+            )
             assert page.status_code == 503
             assert page.headers["content-type"].startswith("text/html")
             assert "temporarily unavailable" in page.text
