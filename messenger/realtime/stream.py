@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
-from typing import Protocol
+from typing import Any, Protocol
 
 from litestar.channels import ChannelsPlugin, Subscriber
 from litestar.response import ServerSentEventMessage
@@ -25,7 +25,23 @@ from messenger.metrics import OPEN_STREAMS
 from messenger.realtime.events import Envelope, decode
 
 #: Clean-ups of closed streams still running (the set keeps a reference to each task).
-_CLEAN_UPS: set[asyncio.Task[None]] = set()
+_CLEAN_UPS: set[asyncio.Future[Any]] = set()
+
+
+async def _finished(
+    events: AsyncIterator[ServerSentEventMessage],
+) -> list[ServerSentEventMessage]:
+    """Run a source's database work to its end even when the client goes away meanwhile:
+    a cancelled read would leave its connection half-used (the pool then logs a traceback
+    closing it). The events are sent only if the stream is still there."""
+
+    async def collect() -> list[ServerSentEventMessage]:
+        return [event async for event in events]
+
+    task = asyncio.ensure_future(collect())
+    _CLEAN_UPS.add(task)
+    task.add_done_callback(_CLEAN_UPS.discard)
+    return await asyncio.shield(task)
 
 
 class StreamSource(Protocol):
@@ -72,7 +88,7 @@ class LiveStream:
             # Subscribed first, then caught up: nothing published in between is missed.
             subscriber = await self._channels.subscribe(self._names)
             yield ServerSentEventMessage(comment="connected", data=None, retry=3000)
-            async for event in source.catch_up():
+            for event in await _finished(source.catch_up()):
                 yield event
             incoming = subscriber.iter_events()
             started = time.monotonic()
@@ -96,7 +112,7 @@ class LiveStream:
                 now = time.monotonic()
                 if again_at is not None and now >= again_at:
                     again_at = now + self._catch_up_every if self._catch_up_every else None
-                    async for event in source.catch_up():
+                    for event in await _finished(source.catch_up()):
                         yield event
                 if now >= next_beat:
                     next_beat = now + self._heartbeat
@@ -104,7 +120,7 @@ class LiveStream:
                         return
                     yield ServerSentEventMessage(comment="keep-alive", data=None)
                 if raw is not None:
-                    async for event in source.on_event(decode(raw)):
+                    for event in await _finished(source.on_event(decode(raw))):
                         yield event
         finally:
             OPEN_STREAMS.labels(audience=self._audience).dec()
