@@ -6,6 +6,7 @@ with a stable English code and a sentence in the caller's language (never a stac
 
 from __future__ import annotations
 
+import html
 import logging
 from functools import partial
 from typing import Any
@@ -16,6 +17,8 @@ from litestar.exceptions import HTTPException, NotAuthorizedException, Validatio
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY, HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import DataError
 
 from messenger.errors import DomainError
@@ -148,6 +151,67 @@ def _not_signed_in(
     return Redirect(f"/login?next={quote(target, safe='')}", status_code=303)
 
 
+#: Seconds a client is asked to wait when a backing service (Redis) does not answer.
+UNAVAILABLE_RETRY_AFTER = 5
+
+
+def _service_unavailable(
+    default_locale: str, request: Request[Any, Any, Any], exc: Exception
+) -> Response[Any]:
+    """Redis does not answer (down, restarting, unreachable): a clear 503 with
+    ``Retry-After``, JSON for the APIs and a short page for staff, never a 500."""
+    log.warning(
+        "shared state unavailable on %s %s (%s)",
+        request.method,
+        request.url.path,
+        type(exc).__name__,
+    )
+    detail = _translated(
+        default_locale,
+        request,
+        N_("The service is temporarily unavailable; please try again in a few seconds."),
+    )
+    headers = {"Retry-After": str(UNAVAILABLE_RETRY_AFTER)}
+    wants_page = not request.url.path.startswith("/api/") and "text/html" in request.headers.get(
+        "accept", ""
+    )
+    if wants_page and not request.headers.get("hx-request"):
+        title = html.escape(detail)
+        page = (
+            f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head>"
+            f"<body><h1>503</h1><p role='alert'>{title}</p></body></html>"
+        )
+        return Response(page, status_code=503, media_type=MediaType.HTML, headers=headers)
+    return Response(
+        error_body("unavailable", detail, retry_after=UNAVAILABLE_RETRY_AFTER),
+        status_code=503,
+        media_type=MediaType.JSON,
+        headers=headers,
+    )
+
+
+def _runtime_error(
+    default_locale: str, request: Request[Any, Any, Any], exc: RuntimeError
+) -> Response[Any]:
+    """Litestar's multipart extractor lets a ``StopIteration`` escape when a form has no
+    file part where the handler takes an ``UploadFile`` (the coroutine then raises
+    ``RuntimeError``): that is the client's malformed body, a 400, not a server error."""
+    content_type = request.headers.get("content-type", "")
+    if isinstance(exc.__cause__, StopIteration) and content_type.startswith("multipart/"):
+        log.info("refused a multipart body without a file on %s", request.url.path)
+        return Response(
+            error_body(
+                "bad_request",
+                _translated(
+                    default_locale, request, N_("The form has no file part; send the file.")
+                ),
+            ),
+            status_code=400,
+            media_type=MediaType.JSON,
+        )
+    return _unexpected_error(default_locale, request, exc)
+
+
 def _unexpected_error(
     default_locale: str, request: Request[Any, Any, Any], exc: Exception
 ) -> Response[Any]:
@@ -176,6 +240,9 @@ def exception_handlers(default_locale: str) -> ExceptionHandlersMap:
         UnicodeDecodeError: bound(_undecodable_body),
         RecursionError: bound(_undecodable_body),
         DataError: bound(_undecodable_body),
+        RedisConnectionError: bound(_service_unavailable),
+        RedisTimeoutError: bound(_service_unavailable),
+        RuntimeError: bound(_runtime_error),
         HTTPException: bound(_http_error),
         Exception: bound(_unexpected_error),
     }

@@ -8,9 +8,15 @@ from urllib.parse import quote
 
 def safe_filename(name: str) -> str:
     """A file name safe to show and to put in Content-Disposition: no path, no controls."""
-    name = unicodedata.normalize("NFC", name).replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(ch for ch in name if ch.isprintable() and ch not in '"<>|:*?')
-    name = name.strip(" .")[:200]
+    # Until nothing changes: removing a character can make a new composable pair (NFC),
+    # cutting at 200 can leave a trailing space or dot; the result is a fixed point.
+    for _ in range(8):
+        before = name
+        name = unicodedata.normalize("NFC", name).replace("\\", "/").rsplit("/", 1)[-1]
+        name = "".join(ch for ch in name if ch.isprintable() and ch not in '"<>|:*?')
+        name = name.strip(" .")[:200].strip(" .")
+        if name == before:
+            break
     return name or "file"
 
 

@@ -11,13 +11,12 @@ names the variable and says what is wrong. Checks that need the database
 
 from messenger.config.audit import CheckResult
 from messenger.config.declaration import Variable
+from messenger.config.derived import markdown_table, settings_audit
 from messenger.config.settings import (
     DEFAULT_PUBLIC_URL,
     VARIABLES,
     Settings,
     get_settings,
-    markdown_table,
-    settings_audit,
 )
 from messenger.config.values import Rate, SettingsError, parse_rate
 

@@ -6,9 +6,9 @@ its default as written in the environment, its documentation, and the release-ch
 audit that weighs its value. From that one declaration:
 
 - :meth:`Settings.from_env` reads and validates the environment;
-- :func:`markdown_table` writes the README's configuration table (``messenger settings``;
+- :func:`messenger.config.derived.markdown_table` writes the README's configuration table (``messenger settings``;
   ``tests/unit/test_docs.py`` compares the README with it);
-- ``messenger check`` derives its settings items (:func:`settings_audit`).
+- ``messenger check`` derives its settings items (:func:`messenger.config.derived.settings_audit`).
 """
 
 # ruff: noqa: RUF009  (variable() is this dataclass's field specifier, like field())
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 from pathlib import Path
@@ -24,7 +24,6 @@ from typing import Any
 
 from messenger.config import audit as audits
 from messenger.config import values
-from messenger.config.audit import AuditContext, CheckResult
 from messenger.config.declaration import Variable, variable
 from messenger.config.values import Environment, Locale, Network, Rate
 
@@ -301,6 +300,21 @@ class Settings:
         "uploads never sent in a message are deleted this long after upload by "
         "`messenger cleanup` (docs/runbook.md)",
     )
+    # --- faults ---------------------------------------------------------------------------
+    redis_timeout_seconds: float = variable(
+        "MESSENGER_REDIS_TIMEOUT_SECONDS",
+        values.seconds,
+        "0.5",
+        "connect and read timeout of each Redis call (one retry on a fresh connection); "
+        "while Redis is away, widget calls answer 503 with `Retry-After` within about twice this",
+    )
+    stream_catch_up_seconds: float = variable(
+        "MESSENGER_STREAM_CATCH_UP_SECONDS",
+        values.seconds,
+        "5",
+        "how often an open stream re-reads the database for messages whose live event was "
+        "lost (a failed publish, a Redis outage)",
+    )
     #: The ``warn_at_default`` variables that were left unset (``messenger check`` warns).
     defaults_used: frozenset[str] = field(default_factory=frozenset)
 
@@ -359,27 +373,6 @@ VARIABLES: tuple[Variable, ...] = tuple(
     for f in fields(Settings)
     if "variable" in f.metadata
 )
-
-#: ``messenger check`` items that weigh several variables against each other.
-CROSS_AUDITS: tuple[Callable[[AuditContext], CheckResult], ...] = (audits.widget_rates_consistent,)
-
-
-def settings_audit(settings: Settings, env: Mapping[str, str]) -> list[CheckResult]:
-    """The settings items of ``messenger check``: each declared audit, then the cross audits."""
-    ctx = AuditContext(settings, env)
-    results = [
-        declared.audit(getattr(settings, declared.attribute), declared.name, ctx)
-        for declared in VARIABLES
-        if declared.audit is not None
-    ]
-    return results + [cross(ctx) for cross in CROSS_AUDITS]
-
-
-def markdown_table() -> str:
-    """The README's configuration table, one row per declared variable."""
-    rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
-    rows += [f"| `{v.name}` | {v.default_text} | {v.doc} |" for v in VARIABLES]
-    return "\n".join(rows) + "\n"
 
 
 @lru_cache(maxsize=1)

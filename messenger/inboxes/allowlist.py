@@ -7,7 +7,12 @@ An entry is a host name, optionally with a port, optionally with a leading ``*.`
   anyway, and pinning it breaks staging on plain http);
 * ``example.com:8443`` admits only that port;
 * ``*.example.com`` admits every subdomain (``a.example.com``, ``a.b.example.com``) but not
-  ``example.com`` itself — list both to allow both;
+  ``example.com`` itself — list both to allow both; a wildcard on a public suffix
+  (``*.github.io``, ``*.co.uk``: names anyone can register under) is refused, checked
+  against the Public Suffix List that the ``publicsuffixlist`` package ships;
+* host names are compared as browsers send them: lower case, without a trailing dot,
+  internationalised names as IDNA 2008 A-labels (UTS #46 non-transitional, as WHATWG URL
+  does: ``faß.de`` is ``xn--fa-hia.de``, not Python's IDNA 2003 ``fass.de``);
 * an IP address (``127.0.0.1``, ``::1``) admits exactly that address written canonically.
 
 Refused: ``evil-example.com``, ``example.com.evil.net``, user-info tricks
@@ -17,10 +22,14 @@ Refused: ``evil-example.com``, ``example.com.evil.net``, user-info tricks
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
+
+import idna
+from publicsuffixlist import PublicSuffixList
 
 from messenger.errors import Message
 from messenger.i18n import N_
@@ -62,6 +71,12 @@ def _is_ip(host: str) -> bool:
     return True
 
 
+@functools.cache
+def _public_suffixes() -> PublicSuffixList:
+    """The Public Suffix List bundled with the package (ICANN and private sections)."""
+    return PublicSuffixList()
+
+
 def _normalize_host(host: str) -> str:
     host = host.strip().lower().rstrip(".")
     if not host:
@@ -70,10 +85,11 @@ def _normalize_host(host: str) -> str:
         host = host[1:-1]
     if _is_ip(host):
         return str(ipaddress.ip_address(host))
-    try:
-        host = host.encode("idna").decode("ascii")
-    except UnicodeError:
-        raise DomainPatternError(N_("%(value)r is not a valid host name"), value=host) from None
+    if not host.isascii():
+        try:
+            host = idna.encode(host, uts46=True, transitional=False).decode("ascii")
+        except (idna.IDNAError, UnicodeError, ValueError):
+            raise DomainPatternError(N_("%(value)r is not a valid host name"), value=host) from None
     labels = host.split(".")
     if not all(_LABEL.match(label) for label in labels):
         raise DomainPatternError(N_("%(value)r is not a valid host name"), value=host)
@@ -114,6 +130,10 @@ def normalize_domain_pattern(raw: str) -> str:
     if wildcard and (_is_ip(host) or "." not in host):
         raise DomainPatternError(
             N_("%(value)r: a wildcard needs a domain with at least two labels"), value=raw
+        )
+    if wildcard and _public_suffixes().is_public(host):
+        raise DomainPatternError(
+            N_("%(value)r: a wildcard on a public suffix would admit anyone's site"), value=raw
         )
     if "*" in host:
         raise DomainPatternError(

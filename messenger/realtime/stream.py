@@ -3,7 +3,10 @@
 A stream subscribes to its channels *inside* the response generator (the request's
 database session is closed by then: every read opens its own), then asks its source to
 catch up from the database, then forwards live events, with a heartbeat on a fixed
-schedule. What to send is the source's business (:class:`StreamSource`); how to wait,
+schedule. It catches up from the database again on a timer (``catch_up_every``): a
+message whose publish failed after its commit, or that was published while this process's
+pub/sub connection was down, still reaches the client within that time; the source drops
+what it already sent. What to send is the source's business (:class:`StreamSource`); how to wait,
 beat, time out and clean up is written here once.
 """
 
@@ -21,8 +24,8 @@ from litestar.response import ServerSentEventMessage
 from messenger.metrics import OPEN_STREAMS
 from messenger.realtime.events import Envelope, decode
 
-#: Work of closed streams still finishing (the set keeps a reference to each task).
-_FINISHING: set[asyncio.Task[Any]] = set()
+#: Clean-ups of closed streams still running (the set keeps a reference to each task).
+_CLEAN_UPS: set[asyncio.Future[Any]] = set()
 
 T = TypeVar("T")
 
@@ -36,8 +39,24 @@ async def to_completion(work: Coroutine[Any, Any, T]) -> T:
     task of its own that finishes anyway; the stream itself stops at once.
     """
     task = asyncio.get_running_loop().create_task(work)
-    _FINISHING.add(task)
-    task.add_done_callback(_FINISHING.discard)
+    _CLEAN_UPS.add(task)
+    task.add_done_callback(_CLEAN_UPS.discard)
+    return await asyncio.shield(task)
+
+
+async def _finished(
+    events: AsyncIterator[ServerSentEventMessage],
+) -> list[ServerSentEventMessage]:
+    """Run a source's database work to its end even when the client goes away meanwhile:
+    a cancelled read would leave its connection half-used (the pool then logs a traceback
+    closing it). The events are sent only if the stream is still there."""
+
+    async def collect() -> list[ServerSentEventMessage]:
+        return [event async for event in events]
+
+    task = asyncio.ensure_future(collect())
+    _CLEAN_UPS.add(task)
+    task.add_done_callback(_CLEAN_UPS.discard)
     return await asyncio.shield(task)
 
 
@@ -67,6 +86,7 @@ class LiveStream:
         heartbeat_seconds: float,
         max_seconds: float,
         catch_up_again_after: float | None = None,
+        catch_up_every: float | None = None,
     ) -> None:
         self._channels = channels
         self._names = names
@@ -74,6 +94,7 @@ class LiveStream:
         self._heartbeat = heartbeat_seconds
         self._max_seconds = max_seconds
         self._catch_up_again_after = catch_up_again_after
+        self._catch_up_every = catch_up_every
 
     async def events(self, source: StreamSource) -> AsyncIterator[ServerSentEventMessage]:
         OPEN_STREAMS.labels(audience=self._audience).inc()
@@ -83,18 +104,18 @@ class LiveStream:
             # Subscribed first, then caught up: nothing published in between is missed.
             subscriber = await self._channels.subscribe(self._names)
             yield ServerSentEventMessage(comment="connected", data=None, retry=3000)
-            async for event in source.catch_up():
+            for event in await _finished(source.catch_up()):
                 yield event
             incoming = subscriber.iter_events()
             started = time.monotonic()
             next_beat = started + self._heartbeat
             # One more read shortly after subscribing: a publish that raced the
-            # subscription is still delivered (from the database, by id).
-            again_at = (
-                started + self._catch_up_again_after
-                if self._catch_up_again_after is not None
-                else None
-            )
+            # subscription is still delivered (from the database, by id). Then one every
+            # ``catch_up_every`` seconds: a lost publish is delivered too.
+            first_again = self._catch_up_again_after
+            if first_again is None:
+                first_again = self._catch_up_every
+            again_at = started + first_again if first_again is not None else None
             while time.monotonic() - started < self._max_seconds:
                 wake = min(next_beat, again_at) if again_at is not None else next_beat
                 if waiting is None:
@@ -106,8 +127,8 @@ class LiveStream:
                     waiting = None
                 now = time.monotonic()
                 if again_at is not None and now >= again_at:
-                    again_at = None
-                    async for event in source.catch_up():
+                    again_at = now + self._catch_up_every if self._catch_up_every else None
+                    for event in await _finished(source.catch_up()):
                         yield event
                 if now >= next_beat:
                     next_beat = now + self._heartbeat
@@ -115,7 +136,7 @@ class LiveStream:
                         return
                     yield ServerSentEventMessage(comment="keep-alive", data=None)
                 if raw is not None:
-                    async for event in source.on_event(decode(raw)):
+                    for event in await _finished(source.on_event(decode(raw))):
                         yield event
         finally:
             OPEN_STREAMS.labels(audience=self._audience).dec()

@@ -34,7 +34,15 @@ class SystemController(Controller):
     async def health(self) -> Health:
         return Health(status="ok")
 
-    @get("/ready", summary="Readiness: the database and Redis answer", cache=False)
+    @get(
+        "/ready",
+        summary="Readiness: the database, Redis and the live fan-out answer",
+        description=(
+            "200 when all answer; 503 naming each part that does not: `database`, `redis`, "
+            "`live` (the pub/sub reader, which reconnects by itself)."
+        ),
+        cache=False,
+    )
     async def ready(
         self,
         db_session: NamedDependency[AsyncSession],
@@ -56,6 +64,11 @@ class SystemController(Controller):
                 checks[name] = f"unavailable ({type(exc).__name__})"
             else:
                 checks[name] = "ok"
+        if backends.redis is None:
+            checks["live"] = "memory"
+        else:
+            # The pub/sub reader reconnects by itself; until it has, live events wait.
+            checks["live"] = "ok" if backends.live_fan_out_connected else "reconnecting"
         ok = all(value in {"ok", "memory"} for value in checks.values())
         return Response(
             Readiness(status="ok" if ok else "unavailable", checks=checks),

@@ -29,6 +29,7 @@ from messenger.widget.deps import (
     VisitDep,
     caller_of,
     errors,
+    idempotent_repeat,
     provide_service,
     provide_visit,
 )
@@ -117,7 +118,7 @@ class WidgetController(Controller):
         "/messages",
         summary="Send a visitor message (idempotent by client_msg_id)",
         description="201 with the new Message; 200 with the stored one when client_msg_id repeats.",
-        responses=errors(*SESSION_ERRORS),
+        responses={**errors(*SESSION_ERRORS), **idempotent_repeat()},
     )
     async def send(
         self,
@@ -203,7 +204,7 @@ class WidgetController(Controller):
     @post(
         "/offline",
         summary="The offline form: becomes a conversation with the contact",
-        responses=errors(*SESSION_ERRORS, 428),
+        responses={**errors(*SESSION_ERRORS, 428), **idempotent_repeat()},
     )
     async def offline(
         self,

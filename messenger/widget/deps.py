@@ -117,6 +117,7 @@ _ERRORS = {
     422: "Invalid body: unknown field, wrong type, value too long",
     428: "challenge_required: solve the proof-of-work in `challenge` and repeat",
     429: "throttled: see the Retry-After header and `retry_after`",
+    503: "unavailable: a backing service does not answer; retry after the Retry-After header",
 }
 
 SESSION_ERRORS = (401, 403, 422, 429)
@@ -126,5 +127,15 @@ def errors(*codes: int) -> dict[int, ResponseSpec]:
     """OpenAPI entries for the errors a call can answer, all ``{"error", "detail", ...}``."""
     return {
         code: ResponseSpec(data_container=schemas.ErrorBody, description=_ERRORS[code])
-        for code in (400, 404, *codes)
+        for code in (400, 404, 503, *codes)
+    }
+
+
+def idempotent_repeat() -> dict[int, ResponseSpec]:
+    """The 200 of a send repeated with the same ``client_msg_id``: the stored Message."""
+    return {
+        200: ResponseSpec(
+            data_container=schemas.MessageOut,
+            description="The same client_msg_id again: the stored Message, nothing new written",
+        )
     }

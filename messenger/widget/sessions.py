@@ -73,6 +73,11 @@ class SessionSigner:
             return None
         try:
             payload = _unb64(parts[1])
+            # One spelling per token: the decoder skips characters outside the alphabet
+            # and ignores the last character's spare bits, so a changed token could
+            # otherwise still verify.
+            if _b64(payload) != parts[1]:
+                return None
             if not hmac.compare_digest(self._sign(payload), parts[2]):
                 return None
             data = msgspec.json.decode(payload, type=_Payload)

@@ -50,6 +50,23 @@ SEEN_IDS = 1024
 
 Sessions = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
+#: The largest message id a client may name (ids are bigint; far beyond any real id).
+MAX_EVENT_ID = 2**62
+_EVENT_ID_DIGITS = len(str(MAX_EVENT_ID))
+
+
+def parse_last_event_id(header: str | None, query: int | None = None) -> int | None:
+    """The ``Last-Event-ID`` header when it is a message id (ASCII digits, at most
+    :data:`MAX_EVENT_ID`), else the ``last_event_id`` query value. Anything else in the
+    header (``²``, ``٣``, a 5,000-digit number, a sign, spaces inside) counts as absent:
+    ``str.isdigit`` admits such characters and ``int()`` then fails or reads them."""
+    text = (header or "").strip()
+    if text.isascii() and text.isdigit() and len(text) <= _EVENT_ID_DIGITS:
+        value = int(text)
+        if value <= MAX_EVENT_ID:
+            return value
+    return query
+
 
 class VisitorStreamSource:
     """What one visitor's stream sends; remembers the ids sent to drop duplicates."""
@@ -181,7 +198,7 @@ class WidgetStreamController(Controller):
                     "`typing`, `receipt`, `status`; comment lines are heartbeats."
                 ),
             ),
-            **errors(401, 403, 429),
+            **errors(401, 403, 422, 429),
         },
     )
     async def stream(
@@ -197,13 +214,12 @@ class WidgetStreamController(Controller):
         publisher: NamedDependency[SkipValidation[Publisher]],
         sessions: NamedDependency[SkipValidation[Sessions]],
         ticket: Annotated[str | None, QueryParameter(max_length=128)] = None,
-        last_event_id: Annotated[int | None, QueryParameter(ge=0, le=2**62)] = None,
+        last_event_id: Annotated[int | None, QueryParameter(ge=0, le=MAX_EVENT_ID)] = None,
     ) -> ServerSentEvent:
         token = bearer(request)
         session = signer.verify(token) if token else await tickets.redeem(ticket)
         visit = await visit_of(request, settings, service, session)
-        header_id = request.headers.get("last-event-id", "").strip()
-        after = int(header_id) if header_id.isdigit() else last_event_id
+        after = parse_last_event_id(request.headers.get("last-event-id"), last_event_id)
         source = VisitorStreamSource(
             visit,
             after=after,
@@ -220,6 +236,7 @@ class WidgetStreamController(Controller):
             heartbeat_seconds=settings.stream_heartbeat_seconds,
             max_seconds=MAX_STREAM_SECONDS,
             catch_up_again_after=CATCH_UP_AGAIN_AFTER_SECONDS,
+            catch_up_every=settings.stream_catch_up_seconds,
         )
         return ServerSentEvent(
             live.events(source), headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}

@@ -52,7 +52,10 @@ async def test_ready_on_postgres_and_redis(client_for: ClientFactory) -> None:
         response = await client.get("/ready")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
+    assert response.json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "redis": "ok", "live": "ok"},
+    }
 
 
 async def test_ready_names_redis_when_redis_is_down(client_for: ClientFactory) -> None:

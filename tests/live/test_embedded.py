@@ -73,7 +73,10 @@ def test_embedded_demo_serves_on_sqlite_and_memory(tmp_path: Path) -> None:
         )
     try:
         ready = wait_until_ready(f"http://127.0.0.1:{port}/ready", process, log)
-        assert ready.json() == {"status": "ok", "checks": {"database": "ok", "redis": "memory"}}
+        assert ready.json() == {
+            "status": "ok",
+            "checks": {"database": "ok", "redis": "memory", "live": "memory"},
+        }
         assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200
         missing = httpx.get(f"http://127.0.0.1:{port}/no-such-page", timeout=5)
         assert missing.status_code == 404

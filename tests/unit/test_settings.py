@@ -141,6 +141,8 @@ def test_the_declaration_is_complete_and_matches_the_settings_object() -> None:
         # uploads
         "MESSENGER_UPLOAD_QUOTA_BYTES": "upload_quota_bytes",
         "MESSENGER_UPLOAD_TTL_SECONDS": "upload_ttl_seconds",
+        "MESSENGER_REDIS_TIMEOUT_SECONDS": "redis_timeout_seconds",
+        "MESSENGER_STREAM_CATCH_UP_SECONDS": "stream_catch_up_seconds",
     }
     assert {v.name for v in VARIABLES if v.warn_at_default} == {*RATE_VARIABLES, POLL_INTERVAL}
 
@@ -220,6 +222,8 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         # uploads
         "MESSENGER_UPLOAD_QUOTA_BYTES": "1048576",
         "MESSENGER_UPLOAD_TTL_SECONDS": "3600",
+        "MESSENGER_REDIS_TIMEOUT_SECONDS": "0.25",
+        "MESSENGER_STREAM_CATCH_UP_SECONDS": "2",
     }
     assert set(env) == CONFIG_VARIABLES  # a new variable gets a line here
 
@@ -250,6 +254,8 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     )
     assert settings.public_url == "https://chat.example"
     assert settings.redis_prefix == "chat:prod"
+    assert settings.redis_timeout_seconds == 0.25
+    assert settings.stream_catch_up_seconds == 2.0
     assert settings.data_dir == tmp_path / "data"
     assert settings.storage_url == f"file://{tmp_path}/uploads"
     assert settings.widget_challenge_threshold == 0

@@ -12,6 +12,7 @@ branches closes the stream (the page reconnects with its new scope). The engine 
 from __future__ import annotations
 
 import secrets
+from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Annotated, Any, cast
@@ -23,7 +24,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter, SkipValidation
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import ServerSentEvent, ServerSentEventMessage
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -41,6 +42,9 @@ from messenger.realtime.stream import LiveStream, to_completion
 MAX_STREAM_SECONDS = 60 * 60
 PRESENCE_REFRESH_SECONDS = 15.0
 RECEIPT_TICKS_LIMIT = 100
+#: Messages of the open conversation one catch-up may add; ids remembered as sent.
+CATCH_UP_LIMIT = 50
+SENT_IDS = 512
 
 Sessions = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
@@ -69,6 +73,12 @@ class StaffStreamSource:
         self._access = access_of(user)
         self._revoked = False
         self._connection = secrets.token_hex(8)
+        # Catch-up state: the open conversation's messages sent (bounded), the newest id
+        # when the stream opened (the page shows those), the scope's last activity seen.
+        self._sent: deque[int] = deque(maxlen=SENT_IDS)
+        self._since_id: int | None = None
+        self._activity: Any = None
+        self._live_since_catch_up = False
 
     def _render(self, name: str, **context: Any) -> str:
         return self._templates.get_template(name).render(**context)
@@ -77,11 +87,68 @@ class StaffStreamSource:
         return envelope.audience != "visitor" and in_scope(self._user, envelope.branch_id)
 
     async def catch_up(self) -> AsyncIterator[ServerSentEventMessage]:
-        await self._presence.touch(
-            self._user.id, self._branch_ids, DEFAULT_TTL_SECONDS, self._connection
+        """First call: presence, and the baseline (the page already shows it). Later calls
+        (on the engine's timer): what a lost live event would have brought: a list refresh
+        when the scope's last activity moved, the open conversation's new messages."""
+        first = self._since_id is None
+        if first:
+            await self._presence.touch(
+                self._user.id, self._branch_ids, DEFAULT_TTL_SECONDS, self._connection
+            )
+        async with self._sessions() as db:
+            activity_query = select(func.max(Conversation.last_activity_at))
+            if not self._user.is_admin:
+                activity_query = activity_query.where(Conversation.branch_id.in_(self._branch_ids))
+            activity = await db.scalar(activity_query)
+            messages: list[Message] = []
+            conversation: Conversation | None = None
+            if self._open_id is not None:
+                if first:
+                    newest = await db.scalar(
+                        select(func.max(Message.id)).where(Message.conversation_id == self._open_id)
+                    )
+                    self._since_id = int(newest or 0)
+                else:
+                    rows = await db.scalars(
+                        select(Message)
+                        .where(
+                            Message.conversation_id == self._open_id,
+                            Message.id > (self._since_id or 0),
+                        )
+                        .order_by(Message.id.desc())
+                        .limit(CATCH_UP_LIMIT)
+                        .options(*SHOWN_WITH)
+                    )
+                    messages = [m for m in reversed(list(rows)) if m.id not in self._sent]
+                    if messages:
+                        conversation = await db.scalar(
+                            select(Conversation)
+                            .where(Conversation.id == self._open_id)
+                            .options(selectinload(Conversation.visitor))
+                        )
+            self._since_id = self._since_id or 0
+            fragments = [
+                self._message_event(message, conversation)
+                for message in messages
+                if conversation is not None
+            ]
+        # A live event since the last read already refreshed the list.
+        changed = not first and activity != self._activity and not self._live_since_catch_up
+        self._activity = activity
+        self._live_since_catch_up = False
+        if changed or fragments:
+            yield ServerSentEventMessage(event="list", data="1")
+        for fragment in fragments:
+            yield fragment
+
+    def _message_event(
+        self, message: Message, conversation: Conversation
+    ) -> ServerSentEventMessage:
+        self._sent.append(message.id)
+        html = self._render(
+            "dashboard/partials/message.html", message=message, conversation=conversation
         )
-        return
-        yield  # an async generator that yields nothing: no replay on the staff stream yet
+        return ServerSentEventMessage(event="message", data=html, id=f"msg-{message.id}")
 
     async def _still_allowed(self) -> bool:
         """Re-read the user: False (for good) once deactivated, signed out by a new password,
@@ -113,6 +180,7 @@ class StaffStreamSource:
         # nothing more and ends the stream at the next beat (at most a few seconds away).
         if not self._visible(envelope) or not await self._still_allowed():
             return
+        self._live_since_catch_up = True
         yield ServerSentEventMessage(event="list", data="1")
         if self._open_id is None or envelope.conversation_id != str(self._open_id):
             return
@@ -140,12 +208,9 @@ class StaffStreamSource:
             message = await db.scalar(
                 select(Message).where(Message.id == envelope.id).options(*SHOWN_WITH)
             )
-            if message is None:
+            if message is None or message.id in self._sent:
                 return None
-            html = self._render(
-                "dashboard/partials/message.html", message=message, conversation=conversation
-            )
-            return ServerSentEventMessage(event="message", data=html, id=f"msg-{message.id}")
+            return self._message_event(message, conversation)
         if envelope.event == "receipt":
             up_to = int(envelope.data.get("up_to_id", 0))
             sender = (
@@ -238,6 +303,7 @@ class StaffStreamController(Controller):
                 settings.staff_access_check_seconds,
             ),
             max_seconds=MAX_STREAM_SECONDS,
+            catch_up_every=settings.stream_catch_up_seconds,
         )
         return ServerSentEvent(
             live.events(source), headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
