@@ -3,6 +3,7 @@ visitor only, deduplicated by message id (the engine is :class:`LiveStream`)."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -16,6 +17,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import QueryParameter, SkipValidation
 from litestar.response import ServerSentEvent, ServerSentEventMessage
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from messenger.attachments.links import AttachmentLinks
@@ -44,6 +46,7 @@ from messenger.widget.deps import (
 )
 from messenger.widget.throttle import Throttle
 
+log = logging.getLogger("messenger.widget.stream")
 MAX_STREAM_SECONDS = 30 * 60
 CATCH_UP_AGAIN_AFTER_SECONDS = 2.0
 SEEN_IDS = 1024
@@ -167,7 +170,13 @@ class VisitorStreamSource:
         return self._visit.caller.ip, self._visitor_key, self._stream_id
 
     async def on_beat(self) -> bool:
-        await to_completion(self._throttle.renew_stream(*self._lease))
+        try:
+            await to_completion(self._throttle.renew_stream(*self._lease))
+        except (RedisError, OSError):
+            # Redis away: the stream stays open and keeps catching up from the database;
+            # its lease is renewed at the first beat after Redis is back (a lease lost
+            # meanwhile only frees a place, it never refuses this stream).
+            log.warning("renewing an open stream's lease failed; the stream goes on")
         return True
 
     async def on_close(self) -> None:
