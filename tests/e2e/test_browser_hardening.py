@@ -46,7 +46,9 @@ async def test_the_api_docs_render_from_same_origin_pinned_files(
     sidebar = page.get_by_role("complementary", name="Sidebar for Messenger API")
     await expect(sidebar).to_be_visible(timeout=20_000)
     await expect(sidebar.get_by_role("link", name="widget", exact=True)).to_be_visible()
-    await expect(sidebar.get_by_text("Readiness: the database, Redis and the live fan-out answer")).to_be_visible()
+    await expect(
+        sidebar.get_by_text("Readiness: the database, Redis and the live fan-out answer")
+    ).to_be_visible()
     scripts = await page.evaluate(
         "() => Array.from(document.scripts).map(s => s.src || 'inline:' + s.textContent)"
     )
