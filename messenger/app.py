@@ -30,8 +30,10 @@ from messenger.dashboard.deps import locale_hook
 from messenger.dashboard.router import dashboard_router
 from messenger.dashboard.sessions import StaffSessionConfig, cookie_names
 from messenger.db import alchemy_config
+from messenger.db.direct import DirectDatabase
 from messenger.demo.controllers import DemoController
 from messenger.error_handlers import exception_handlers
+from messenger.inboxes.cache import InboxCache
 from messenger.logs import RequestLogMiddleware
 from messenger.realtime.publisher import Publisher
 from messenger.realtime.transaction import commit_then_publish
@@ -41,13 +43,15 @@ from messenger.system.controllers import MetricsController, SystemController
 from messenger.templating import build_environment
 from messenger.visitors.geo import GeoLocator
 from messenger.widget.attachments import WidgetAttachmentController
+from messenger.widget.calls import SessionCalls
 from messenger.widget.challenge import Challenges
 from messenger.widget.controllers import WidgetController
+from messenger.widget.hotpath import HotPath
 from messenger.widget.middleware import WidgetEdgeMiddleware
-from messenger.widget.origins import KnownOrigins
 from messenger.widget.sessions import SessionSigner, StreamTickets
 from messenger.widget.stream import WidgetStreamController
 from messenger.widget.throttle import Throttle
+from messenger.widget.visits import Visits
 
 log = logging.getLogger("messenger")
 
@@ -75,7 +79,11 @@ class AppServices:
     geo: GeoLocator
     storage: Storage
     publisher: Publisher
-    known_origins: KnownOrigins
+    inboxes: InboxCache
+    visits: Visits
+    #: The widget's hot path on its own asyncpg pool (PostgreSQL only; None on SQLite).
+    direct: DirectDatabase | None
+    calls: SessionCalls
 
     @classmethod
     def build(cls, settings: Settings) -> AppServices:
@@ -84,21 +92,47 @@ class AppServices:
         alchemy = alchemy_config(settings)
         signer = SessionSigner(secret)
         links = AttachmentLinks(secret)
-        publisher = Publisher(backends.channels, settings.redis_prefix, links)
+        publisher = Publisher(backends.channels, settings.redis_prefix, links, backends.state)
         alchemy.before_send_handler = commit_then_publish(publisher, alchemy.session_scope_key)
+        inboxes = InboxCache(alchemy.get_session, backends.state)
+        url = settings.effective_database_url
+        direct = (
+            DirectDatabase(url, settings.db_pool_size) if url.startswith("postgresql") else None
+        )
+        tickets = StreamTickets(backends.state, signer)
+        throttle = Throttle(backends.state, settings)
+        geo = GeoLocator(settings.geoip_db_path if settings.geoip_enabled else None)
+        storage = storage_from_url(settings.storage_url, settings.data_dir)
+        visits = Visits(settings, signer, inboxes)
+        calls = SessionCalls(
+            settings=settings,
+            visits=visits,
+            throttle=throttle,
+            tickets=tickets,
+            links=links,
+            geo=geo,
+            state=backends.state,
+            storage=storage,
+            sessions=alchemy.get_session,
+            publisher=publisher,
+            hot_path=HotPath(direct, publisher, links) if direct is not None else None,
+        )
         return cls(
             settings=settings,
             backends=backends,
             alchemy=alchemy,
             signer=signer,
-            tickets=StreamTickets(backends.state, signer),
+            tickets=tickets,
             links=links,
             challenges=Challenges(backends.state, secret, settings.widget_challenge_max_number),
-            throttle=Throttle(backends.state, settings),
-            geo=GeoLocator(settings.geoip_db_path if settings.geoip_enabled else None),
-            storage=storage_from_url(settings.storage_url, settings.data_dir),
+            throttle=throttle,
+            geo=geo,
+            storage=storage,
             publisher=publisher,
-            known_origins=KnownOrigins(alchemy.get_session),
+            inboxes=inboxes,
+            visits=visits,
+            direct=direct,
+            calls=calls,
         )
 
     def dependencies(self) -> dict[str, Provide]:
@@ -123,11 +157,16 @@ class AppServices:
             "presence": self.backends.presence,
             "backends": self.backends,
             "sessions": self.alchemy.get_session,
+            "inboxes": self.inboxes,
+            "visits": self.visits,
+            "calls": self.calls,
         }
         return {name: constant(value) for name, value in named.items()}
 
     async def close(self) -> None:
         self.geo.close()
+        if self.direct is not None:
+            await self.direct.close()
         await self.backends.close()
 
 
@@ -170,9 +209,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 group_path=True,
                 exclude=["/metrics", "/static/"],
             ).middleware,
-            DefineMiddleware(
-                WidgetEdgeMiddleware, settings=settings, known_origins=services.known_origins
-            ),
+            DefineMiddleware(WidgetEdgeMiddleware, settings=settings, inboxes=services.inboxes),
             StaffSessionConfig(
                 store="sessions",
                 key=session_cookie,

@@ -6,6 +6,7 @@ uvicorn runs with proxy headers off (see ``messenger serve``); trust is decided 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Sequence
 from typing import Any
@@ -15,6 +16,7 @@ from litestar.connection import ASGIConnection
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+@functools.lru_cache(maxsize=4096)  # the same few addresses call again and again
 def _parse(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
         return ipaddress.ip_address(value.strip())
@@ -47,6 +49,7 @@ def client_ip(connection: ASGIConnection[Any, Any, Any, Any], proxies: Sequence[
     return str(peer)
 
 
+@functools.lru_cache(maxsize=4096)
 def ip_bucket(ip: str, v6_prefix: int = 64) -> str:
     """The key of a per-address limit: an IPv4 address as is, an IPv6 address by its
     ``/v6_prefix`` network (one subscriber usually holds a whole /64 and could rotate through

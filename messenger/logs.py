@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
+import os
 import re
 import time
-import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -78,7 +78,7 @@ class RequestLogMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
-        rid = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        rid = incoming if _SAFE_ID.match(incoming) else os.urandom(16).hex()
         token = request_id.set(rid)
         started = time.perf_counter()
         status = 500

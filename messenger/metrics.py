@@ -24,3 +24,9 @@ WIDGET_REFUSALS = Counter(
     "Widget API calls refused: 403 by origin reason, 429 by limit, 428 challenges.",
     ["status", "reason"],
 )
+WIDGET_PATH = Counter(
+    "messenger_widget_path_total",
+    "Widget sends and polls by path: 'hot' (one statement) or 'general' (the ORM services: "
+    "a first message, attachments, a retry, a delivery to stamp).",
+    ["call", "path"],
+)

@@ -8,8 +8,9 @@ challenge replay protection and typing all stand on these four operations.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Protocol, cast
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol, cast
 
 from redis.asyncio import Redis
 
@@ -40,8 +41,68 @@ end
 return 0
 """
 
+# All the limits of one call in one round trip (the widget's hot path): answer the value of
+# KEYS[1] (a watched generation counter, '0' when unset), then check KEYS[2..] in order,
+# each by its kind in ARGV (triples: kind, ms, cap): 'w' counts a fixed window of ms and
+# refuses past cap hits; 'g' claims a minimum gap of ms (SET NX PX). The first refusal
+# stops the script (later limits are not counted) and answers its 1-based index and the
+# ms until it frees: {generation, index or 0, ms}.
+_CHECK_SCRIPT = """
+local generation = redis.call('GET', KEYS[1]) or '0'
+for i = 2, #KEYS do
+  local kind, ms, cap = ARGV[3 * i - 5], tonumber(ARGV[3 * i - 4]), tonumber(ARGV[3 * i - 3])
+  if kind == 'g' then
+    if not redis.call('SET', KEYS[i], '1', 'PX', ms, 'NX') then
+      local ttl = redis.call('PTTL', KEYS[i])
+      if ttl < 1 then ttl = 1 end
+      return {generation, i - 1, ttl}
+    end
+  else
+    local count = redis.call('INCR', KEYS[i])
+    if count == 1 then redis.call('PEXPIRE', KEYS[i], ms) end
+    if count > cap then
+      local ttl = redis.call('PTTL', KEYS[i])
+      if ttl < 0 then redis.call('PEXPIRE', KEYS[i], ms); ttl = ms end
+      return {generation, i - 1, ttl}
+    end
+  end
+end
+return {generation, 0, 0}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One limit of a call: a fixed ``window`` of ``ms`` allowing ``cap`` hits, or a
+    minimum ``gap`` of ``ms`` between two calls (``cap`` unused)."""
+
+    key: str
+    kind: Literal["window", "gap"]
+    ms: int
+    cap: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """What :meth:`SharedState.check` answers: the watched value, and the first refused
+    check (its index in the list, and the ms until it frees) or None."""
+
+    generation: int
+    refused: int | None = None
+    retry_ms: int = 0
+
 
 class SharedState(Protocol):
+    async def check(self, watched: str, checks: Sequence[Check]) -> Checked:
+        """Count ``checks`` in order, stopping at the first refusal, and read the counter
+        ``watched`` (see :meth:`bump`) in the same atomic step: one round trip."""
+        ...
+
+    async def bump(self, key: str) -> None:
+        """Increment the counter ``key`` (no expiry): tells every process that what it
+        cached under that generation is stale."""
+        ...
+
     async def hit(self, key: str, window_ms: int) -> tuple[int, int]:
         """Count one hit in the fixed window ``key``; ``(hits so far, ms until it resets)``."""
         ...
@@ -71,9 +132,22 @@ class RedisState:
         self._prefix = prefix
         self._window = redis.register_script(_WINDOW_SCRIPT)
         self._enter = redis.register_script(_ENTER_SCRIPT)
+        self._check = redis.register_script(_CHECK_SCRIPT)
 
     def _k(self, key: str) -> str:
         return f"{self._prefix}:{key}"
+
+    async def check(self, watched: str, checks: Sequence[Check]) -> Checked:
+        args: list[str | int] = []
+        for c in checks:
+            args += ["g" if c.kind == "gap" else "w", c.ms, c.cap]
+        generation, refused, retry_ms = await self._check(
+            keys=[self._k(watched), *(self._k(c.key) for c in checks)], args=args
+        )
+        return Checked(int(generation), int(refused) - 1 if refused else None, int(retry_ms))
+
+    async def bump(self, key: str) -> None:
+        await self._redis.incr(self._k(key))
 
     async def hit(self, key: str, window_ms: int) -> tuple[int, int]:
         count, ttl = await self._window(keys=[self._k(key)], args=[window_ms])
@@ -117,6 +191,7 @@ class MemoryState:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._values: dict[str, tuple[bytes | int, float]] = {}
         self._leases: dict[str, dict[str, float]] = {}
+        self._counters: dict[str, int] = {}
         self._clock = clock
 
     def _live(self, key: str) -> tuple[bytes | int, float] | None:
@@ -129,6 +204,22 @@ class MemoryState:
             for stale in [k for k, (_, exp) in self._values.items() if exp <= now]:
                 del self._values[stale]
         return entry
+
+    async def check(self, watched: str, checks: Sequence[Check]) -> Checked:
+        generation = self._counters.get(watched, 0)
+        for index, c in enumerate(checks):
+            if c.kind == "gap":
+                wait = await self.claim(c.key, c.ms)
+                if wait:
+                    return Checked(generation, index, wait)
+                continue
+            count, ttl = await self.hit(c.key, c.ms)
+            if count > c.cap:
+                return Checked(generation, index, ttl)
+        return Checked(generation)
+
+    async def bump(self, key: str) -> None:
+        self._counters[key] = self._counters.get(key, 0) + 1
 
     async def hit(self, key: str, window_ms: int) -> tuple[int, int]:
         entry = self._live(key)

@@ -13,9 +13,12 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from messenger.backends import Backends
 from messenger.config import Settings, SettingsError, get_settings
 from messenger.db import alchemy_config
+from messenger.db.events import take_committed_inbox_changes
 from messenger.errors import DomainError
+from messenger.inboxes.cache import GENERATION_KEY
 
 T = TypeVar("T")
 # Raised by the driver while connecting (refused, unknown host, no such database); SQLAlchemy
@@ -43,6 +46,21 @@ def load_settings() -> Settings:
         configuration_error(exc)
 
 
+async def announce_inbox_changes(settings: Settings) -> None:
+    """Tell the running app processes that an inbox changed (their caches drop it)."""
+    backends = Backends.from_settings(settings)
+    try:
+        await backends.state.bump(GENERATION_KEY)
+    except Exception as exc:  # the change is committed; caches expire on their own
+        click.echo(
+            f"warning: running servers were not told of the change ({type(exc).__name__}); "
+            "they see it within a minute",
+            err=True,
+        )
+    finally:
+        await backends.close()
+
+
 def run_db(work: Callable[[AsyncSession, Settings], Awaitable[T]]) -> T:
     """Run ``work`` in one session; domain and database errors become clean CLI errors."""
     settings = load_settings()
@@ -53,6 +71,8 @@ def run_db(work: Callable[[AsyncSession, Settings], Awaitable[T]]) -> T:
             async with config.get_session() as session:
                 result = await work(session, settings)
                 await session.commit()  # the command is the unit of work: services never commit
+                if take_committed_inbox_changes(session):
+                    await announce_inbox_changes(settings)
                 return result
         finally:
             await config.get_engine().dispose()

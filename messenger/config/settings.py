@@ -41,6 +41,13 @@ class Settings:
         "PostgreSQL: `postgresql+asyncpg://user:pass@host/db` (`postgres://…` is accepted)",
         default_doc="unset → SQLite in `MESSENGER_DATA_DIR`",
     )
+    db_pool_size: int = variable(
+        "MESSENGER_DB_POOL_SIZE",
+        values.int_between(1, 500),
+        "10",
+        "PostgreSQL connections per process for the widget's hot path (a second pool of "
+        "the same size, plus overflow, serves everything else)",
+    )
     redis_url: str | None = variable(
         "REDIS_URL",
         values.redis_url,

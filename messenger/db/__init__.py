@@ -31,8 +31,8 @@ def alchemy_config(settings: Settings) -> SQLAlchemyAsyncConfig:
     # written and read exactly as they were.
     if url.startswith("postgresql"):
         engine_config = EngineConfig(
-            pool_size=10,
-            max_overflow=20,
+            pool_size=settings.db_pool_size,
+            max_overflow=2 * settings.db_pool_size,
             pool_pre_ping=True,
             json_serializer=encode_json,
             json_deserializer=decode_json,

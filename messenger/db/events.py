@@ -17,7 +17,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_scoped_session
 from sqlalchemy.orm import Session
 
-from messenger.db.models import Conversation, Message
+from messenger.db.models import Conversation, Inbox, Message
 
 #: A session to record on: plain, async, or the scoped proxy an advanced-alchemy
 #: repository may hold (its ``info`` is the current session's).
@@ -27,6 +27,8 @@ EventName = Literal["message", "typing", "receipt", "status"]
 
 _PENDING = "messenger.events.pending"
 _COMMITTED = "messenger.events.committed"
+_INBOXES_PENDING = "messenger.inboxes.pending"
+_INBOXES_COMMITTED = "messenger.inboxes.committed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,13 +91,31 @@ def pending(session: AnySession) -> list[DomainEvent]:
     return list(_info(session).get(_PENDING, []))
 
 
+def take_committed_inbox_changes(session: AnySession) -> bool:
+    """Whether the transactions this session committed since the last call changed an
+    inbox (its settings, token, state): every process's inbox cache must then be told."""
+    return bool(_info(session).pop(_INBOXES_COMMITTED, False))
+
+
+@event.listens_for(Session, "after_flush")
+def _on_flush(session: Session, _context: object) -> None:
+    # Inbox changes are noticed here, whatever wrote them: no service can forget to say so.
+    for instance in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(instance, Inbox):
+            session.info[_INBOXES_PENDING] = True
+            return
+
+
 @event.listens_for(Session, "after_commit")
 def _on_commit(session: Session) -> None:
     recorded = session.info.pop(_PENDING, None)
     if recorded:
         session.info.setdefault(_COMMITTED, []).extend(recorded)
+    if session.info.pop(_INBOXES_PENDING, False):
+        session.info[_INBOXES_COMMITTED] = True
 
 
 @event.listens_for(Session, "after_rollback")
 def _on_rollback(session: Session) -> None:
     session.info.pop(_PENDING, None)
+    session.info.pop(_INBOXES_PENDING, None)

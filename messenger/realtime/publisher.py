@@ -16,6 +16,7 @@ from messenger.attachments.links import AttachmentLinks
 from messenger.conversations.schemas import message_out
 from messenger.conversations.timeline import is_visible_to_visitor
 from messenger.db.events import DomainEvent
+from messenger.inboxes.cache import GENERATION_KEY
 from messenger.realtime.events import (
     Audience,
     Envelope,
@@ -24,13 +25,27 @@ from messenger.realtime.events import (
     staff_branch_channel,
     visitor_channel,
 )
+from messenger.state import SharedState
 
 
 class Publisher:
-    def __init__(self, channels: ChannelsPlugin, prefix: str, links: AttachmentLinks) -> None:
+    def __init__(
+        self,
+        channels: ChannelsPlugin,
+        prefix: str,
+        links: AttachmentLinks,
+        state: SharedState | None = None,
+    ) -> None:
         self._channels = channels
         self._prefix = prefix
         self._links = links
+        self._state = state
+
+    async def announce_inbox_changes(self) -> None:
+        """A committed transaction changed an inbox: every process's inbox cache is stale
+        from the next widget call on (see :mod:`messenger.inboxes.cache`)."""
+        if self._state is not None:
+            await self._state.bump(GENERATION_KEY)
 
     def envelope(self, event: DomainEvent) -> tuple[Envelope, list[str]]:
         """The wire form of ``event`` and the channels it goes to.

@@ -31,7 +31,7 @@ from advanced_alchemy.extensions.litestar.plugins.init.config.common import (
 from litestar.types import Message, Scope
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from messenger.db.events import take_committed
+from messenger.db.events import DomainEvent, take_committed, take_committed_inbox_changes
 from messenger.realtime.publisher import Publisher
 
 log = logging.getLogger("messenger.transaction")
@@ -43,7 +43,17 @@ _FAILED_BODY = json.dumps(
 
 
 async def _publish(publisher: Publisher, session: AsyncSession) -> None:
-    events = take_committed(session)
+    if take_committed_inbox_changes(session):
+        try:
+            await publisher.announce_inbox_changes()
+        except Exception as exc:
+            # The caches' MAX_AGE_SECONDS still bounds how long they can be stale.
+            log.warning("announcing an inbox change failed (%s)", type(exc).__name__)
+    await publish_committed(publisher, take_committed(session))
+
+
+async def publish_committed(publisher: Publisher, events: list[DomainEvent]) -> None:
+    """Publish events of a committed write; a failure is logged, never raised."""
     if not events:
         return
     try:

@@ -36,14 +36,42 @@ class Caller:
     accept_language: str | None = None
 
 
+def locate(settings: Settings, geo: GeoLocator, caller: Caller) -> Location:
+    return geo.locate(caller.ip) if settings.geoip_enabled else Location()
+
+
+def observed(
+    location: Location,
+    caller: Caller,
+    page_url: str | None,
+    contact: dict[str, str | None] | None = None,
+) -> dict[str, Any]:
+    """What a visitor's message tells about them (None: not told, keep the stored value)."""
+    return {
+        "page_url": page_url,
+        "user_agent": (caller.user_agent or "")[:512] or None,
+        "locale": primary_language(caller.accept_language),
+        "country_code": location.country_code,
+        "country": location.country,
+        "city": location.city,
+        # A contact typed by the visitor: no invisible characters stored.
+        **{key: visible_text(value) for key, value in (contact or {}).items()},
+    }
+
+
 class VisitorService:
     def __init__(self, db: AsyncSession, settings: Settings, geo: GeoLocator) -> None:
         self.db = db
         self.settings = settings
         self.geo = geo
 
+    def observed(
+        self, caller: Caller, page_url: str | None, contact: dict[str, str | None] | None = None
+    ) -> dict[str, Any]:
+        return observed(self.locate(caller), caller, page_url, contact)
+
     def locate(self, caller: Caller) -> Location:
-        return self.geo.locate(caller.ip) if self.settings.geoip_enabled else Location()
+        return locate(self.settings, self.geo, caller)
 
     def context(self, caller: Caller, page_url: str | None, locale: str | None) -> VisitorContext:
         """What routing rules look at: place, page and language."""
@@ -67,17 +95,7 @@ class VisitorService:
         """The visitor's row, created with the first message and refreshed by later ones
         (a value the request does not carry keeps the stored one)."""
         visitor = await self.db.get(Visitor, visitor_id)
-        location = self.locate(caller)
-        fields: dict[str, Any] = {
-            "page_url": page_url,
-            "user_agent": (caller.user_agent or "")[:512] or None,
-            "locale": primary_language(caller.accept_language),
-            "country_code": location.country_code,
-            "country": location.country,
-            "city": location.city,
-            # A contact typed by the visitor: no invisible characters stored.
-            **{key: visible_text(value) for key, value in (contact or {}).items()},
-        }
+        fields = self.observed(caller, page_url, contact)
         if visitor is None:
             visitor = Visitor(id=visitor_id, inbox_id=inbox.id, **fields)
             self.db.add(visitor)

@@ -27,15 +27,15 @@ from messenger.widget import schemas
 from messenger.widget.deps import (
     SESSION_ERRORS,
     AnyRequest,
+    InboxesDep,
     LinksDep,
     Service,
     SettingsDep,
     ThrottleDep,
-    VisitDep,
+    VisitsDep,
     caller_of,
     errors,
     provide_service,
-    provide_visit,
 )
 from messenger.widget.security import check_origin
 
@@ -66,7 +66,6 @@ class WidgetAttachmentController(Controller):
     tags = ["widget"]
     dependencies = {
         "service": Provide(provide_service, sync_to_thread=False),
-        "visit": Provide(provide_visit),
     }
     security = [{"session": []}]
 
@@ -84,12 +83,12 @@ class WidgetAttachmentController(Controller):
         settings: SettingsDep,
         service: Service,
         throttle: ThrottleDep,
-        visit: VisitDep,
+        visits: VisitsDep,
     ) -> schemas.UploadResponse:
         # The body is not read before this point: the session and origin (``visit``), the
         # throttle, the inbox's policy, the declared length and the quota come first; then
         # the file streams to storage with a hard cap (``AttachmentService.receive``).
-        await throttle.upload(visit.caller.ip, str(visit.session.visitor_id))
+        visit = await visits.check(request, throttle.upload)
         attachment = await service.attachments.receive(
             visit.inbox,
             visit.session.visitor_id,
@@ -119,18 +118,20 @@ class WidgetAttachmentController(Controller):
         links: LinksDep,
         service: Service,
         throttle: ThrottleDep,
+        inboxes: InboxesDep,
         attachment_id: FromPath[UUID],
         exp: Annotated[int, QueryParameter(ge=0)],
         sig: Annotated[str, QueryParameter(max_length=64)],
     ) -> Response[bytes]:
-        await throttle.download(caller_of(request, settings).ip)
+        caller = caller_of(request, settings)
+        inboxes.observe(await throttle.download(caller.ip))
         if not links.verify(attachment_id, exp, sig):
             raise NotFoundException(N_("This link has expired or is not valid."))
         attachment = await service.attachments.get(attachment_id)
-        inbox = await service.inbox_by_id(attachment.inbox_id)
-        if inbox is None:
+        cached = await inboxes.by_id(attachment.inbox_id)
+        if cached is None:
             raise NotFoundException(N_("This chat no longer exists."))
-        check_origin(request, inbox, caller_of(request, settings).ip)
+        check_origin(request, cached.inbox, caller.ip, cached.allowed_domains)
         return Response(
             await service.attachments.content(attachment),
             media_type=served_media_type(attachment.content_type),

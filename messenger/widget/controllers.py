@@ -9,7 +9,7 @@ from litestar.di import Provide
 from litestar.exceptions import NotFoundException
 from litestar.params import JSONBody, QueryParameter
 
-from messenger.conversations.schemas import conversation_out, message_out
+from messenger.conversations.schemas import message_out
 from messenger.i18n import N_
 from messenger.visitors.service import VisitorService
 from messenger.widget import schemas
@@ -17,8 +17,10 @@ from messenger.widget.bootstrap import bootstrap
 from messenger.widget.deps import (
     SESSION_ERRORS,
     AnyRequest,
+    CallsDep,
     ChallengesDep,
     GeoDep,
+    InboxesDep,
     LinksDep,
     PresenceDep,
     Service,
@@ -26,16 +28,14 @@ from messenger.widget.deps import (
     SignerDep,
     ThrottleDep,
     TicketsDep,
-    VisitDep,
+    VisitsDep,
     caller_of,
     errors,
     idempotent_repeat,
     provide_service,
-    provide_visit,
 )
 from messenger.widget.security import check_origin
 from messenger.widget.service import Sent
-from messenger.widget.sessions import TICKET_TTL_MS
 
 JSON_BODY_LIMIT = 64 * 1024
 
@@ -49,7 +49,6 @@ class WidgetController(Controller):
     tags = ["widget"]
     dependencies = {
         "service": Provide(provide_service, sync_to_thread=False),
-        "visit": Provide(provide_visit),
     }
     request_max_body_size = JSON_BODY_LIMIT
     security = [{"session": []}]
@@ -79,14 +78,16 @@ class WidgetController(Controller):
         challenges: ChallengesDep,
         presence: PresenceDep,
         geo: GeoDep,
+        inboxes: InboxesDep,
         data: JSONBody[schemas.BootstrapRequest],
     ) -> schemas.BootstrapResponse:
-        inbox = await service.inbox_by_token(data.widget_token)
-        if inbox is None:
-            raise NotFoundException(N_("Unknown widget token."))
         caller = caller_of(request, settings)
-        check_origin(request, inbox, caller.ip)
-        await throttle.bootstrap(caller.ip)
+        inboxes.observe(await throttle.bootstrap(caller.ip))
+        cached = await inboxes.by_token(data.widget_token)
+        if cached is None:
+            raise NotFoundException(N_("Unknown widget token."))
+        inbox = cached.inbox
+        check_origin(request, inbox, caller.ip, cached.allowed_domains)
         session = signer.verify(data.session_token)
         if session is not None and session.inbox_id != inbox.id:
             session = None  # another inbox's token: a new session, never someone else's
@@ -121,16 +122,10 @@ class WidgetController(Controller):
         responses={**errors(*SESSION_ERRORS), **idempotent_repeat()},
     )
     async def send(
-        self,
-        service: Service,
-        throttle: ThrottleDep,
-        links: LinksDep,
-        visit: VisitDep,
-        data: JSONBody[schemas.SendRequest],
+        self, request: AnyRequest, calls: CallsDep, data: JSONBody[schemas.SendRequest]
     ) -> Response[schemas.MessageOut]:
-        await throttle.send(visit.caller.ip, str(visit.session.visitor_id))
-        sent = await service.send(visit.inbox, visit.session, data, visit.caller)
-        return _created(sent, links)
+        out, created = await calls.send(request, data)
+        return Response(out, status_code=201 if created else 200)
 
     @get(
         "/messages",
@@ -140,32 +135,21 @@ class WidgetController(Controller):
     )
     async def poll(
         self,
-        service: Service,
-        throttle: ThrottleDep,
-        links: LinksDep,
-        visit: VisitDep,
+        request: AnyRequest,
+        calls: CallsDep,
         after: Annotated[
             int, QueryParameter(ge=0, le=2**62, description="Last message id seen")
         ] = 0,
     ) -> schemas.MessagesResponse:
-        await throttle.poll(str(visit.session.visitor_id))
-        conversation, messages = await service.poll(visit.inbox, visit.session, after)
-        return schemas.MessagesResponse(
-            messages=[message_out(m, links) for m in messages],
-            conversation=conversation_out(conversation),
-        )
+        return await calls.poll(request, after)
 
     @post(
         "/stream/ticket",
         summary="A single-use, one-minute ticket for the SSE stream URL",
         responses=errors(*SESSION_ERRORS),
     )
-    async def stream_ticket(
-        self, tickets: TicketsDep, throttle: ThrottleDep, visit: VisitDep
-    ) -> schemas.TicketResponse:
-        await throttle.ticket(str(visit.session.visitor_id))
-        ticket = await tickets.issue(visit.session)
-        return schemas.TicketResponse(ticket=ticket, expires_in=TICKET_TTL_MS // 1000)
+    async def stream_ticket(self, request: AnyRequest, calls: CallsDep) -> schemas.TicketResponse:
+        return await calls.ticket(request)
 
     @post(
         "/typing",
@@ -174,14 +158,9 @@ class WidgetController(Controller):
         responses=errors(*SESSION_ERRORS),
     )
     async def typing(
-        self,
-        service: Service,
-        throttle: ThrottleDep,
-        visit: VisitDep,
-        data: JSONBody[schemas.TypingRequest],
+        self, request: AnyRequest, calls: CallsDep, data: JSONBody[schemas.TypingRequest]
     ) -> None:
-        await throttle.typing(str(visit.session.visitor_id))
-        await service.typing(visit.inbox, visit.session, data.typing)
+        await calls.typing(request, data.typing)
 
     @post(
         "/read",
@@ -190,16 +169,9 @@ class WidgetController(Controller):
         responses=errors(*SESSION_ERRORS),
     )
     async def read(
-        self,
-        service: Service,
-        throttle: ThrottleDep,
-        visit: VisitDep,
-        data: JSONBody[schemas.ReadRequest],
+        self, request: AnyRequest, calls: CallsDep, data: JSONBody[schemas.ReadRequest]
     ) -> schemas.ReadResponse:
-        await throttle.read(str(visit.session.visitor_id))
-        return schemas.ReadResponse(
-            up_to_id=await service.read(visit.inbox, visit.session, data.up_to_id)
-        )
+        return await calls.read(request, data.up_to_id)
 
     @post(
         "/offline",
@@ -213,10 +185,11 @@ class WidgetController(Controller):
         throttle: ThrottleDep,
         challenges: ChallengesDep,
         links: LinksDep,
-        visit: VisitDep,
+        request: AnyRequest,
+        visits: VisitsDep,
         data: JSONBody[schemas.OfflineRequest],
     ) -> Response[schemas.MessageOut]:
-        await throttle.send(visit.caller.ip, str(visit.session.visitor_id))
+        visit = await visits.check(request, throttle.send)
         await challenges.demand(
             count=await throttle.count_offline_form(visit.caller.ip),
             threshold=settings.widget_challenge_threshold,

@@ -3,44 +3,28 @@ the visitor-side service, and the documented error answers."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
-from litestar import Request
 from litestar.di import NamedDependency
-from litestar.exceptions import NotAuthorizedException, NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import SkipValidation
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from messenger.attachments.links import AttachmentLinks
 from messenger.attachments.storage import Storage
-from messenger.client_ip import client_ip
 from messenger.config import Settings
-from messenger.db.models import Inbox
-from messenger.i18n import N_
+from messenger.inboxes.cache import InboxCache
 from messenger.presence import Presence
+from messenger.realtime.publisher import Publisher
+from messenger.realtime.transaction import SessionFactory
 from messenger.state import SharedState
 from messenger.visitors.geo import GeoLocator
-from messenger.visitors.service import Caller
 from messenger.widget import schemas
+from messenger.widget.calls import SessionCalls
 from messenger.widget.challenge import Challenges
-from messenger.widget.security import check_origin
+from messenger.widget.hotpath import HotPath
 from messenger.widget.service import WidgetService
-from messenger.widget.sessions import SessionSigner, StreamTickets, WidgetSession
+from messenger.widget.sessions import SessionSigner, StreamTickets
 from messenger.widget.throttle import Throttle
-
-AnyRequest = Request[Any, Any, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Visit:
-    """An authenticated widget call: the session, its inbox and who is calling."""
-
-    session: WidgetSession
-    inbox: Inbox
-    caller: Caller
-
+from messenger.widget.visits import AnyRequest, Visit, Visits, bearer, caller_of
 
 # Annotations of the app's services as handlers receive them (built once, in create_app).
 SettingsDep = NamedDependency[SkipValidation[Settings]]
@@ -55,21 +39,10 @@ StorageDep = NamedDependency[SkipValidation[Storage]]
 StateDep = NamedDependency[SkipValidation[SharedState]]
 DB = NamedDependency[SkipValidation[AsyncSession]]
 Service = NamedDependency[SkipValidation[WidgetService]]
-VisitDep = NamedDependency[SkipValidation[Visit]]
-
-
-def caller_of(request: AnyRequest, settings: Settings) -> Caller:
-    return Caller(
-        ip=client_ip(request, settings.trusted_proxies),
-        user_agent=request.headers.get("user-agent"),
-        accept_language=request.headers.get("accept-language"),
-    )
-
-
-def bearer(request: AnyRequest) -> str | None:
-    value = request.headers.get("authorization", "")
-    scheme, _, token = value.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+InboxesDep = NamedDependency[SkipValidation[InboxCache]]
+HotPathDep = NamedDependency[SkipValidation[HotPath | None]]
+PublisherDep = NamedDependency[SkipValidation[Publisher]]
+SessionsDep = NamedDependency[SkipValidation[SessionFactory]]
 
 
 def provide_service(
@@ -80,31 +53,10 @@ def provide_service(
     )
 
 
-async def visit_of(
-    request: AnyRequest, settings: Settings, service: WidgetService, session: WidgetSession | None
-) -> Visit:
-    """The session's inbox, checked against the caller's origin; 401/404/403 otherwise."""
-    if session is None:
-        raise NotAuthorizedException(
-            N_("Missing, expired or invalid session token; bootstrap again.")
-        )
-    inbox = await service.inbox_by_id(session.inbox_id)
-    if inbox is None:
-        raise NotFoundException(N_("This chat no longer exists."))
-    if inbox.session_revoked(session.issued_at):  # ended by a token rotation
-        raise NotAuthorizedException(
-            N_("Missing, expired or invalid session token; bootstrap again.")
-        )
-    caller = caller_of(request, settings)
-    check_origin(request, inbox, caller.ip)
-    return Visit(session=session, inbox=inbox, caller=caller)
+VisitsDep = NamedDependency[SkipValidation[Visits]]
+CallsDep = NamedDependency[SkipValidation[SessionCalls]]
 
-
-async def provide_visit(
-    request: AnyRequest, settings: SettingsDep, signer: SignerDep, service: Service
-) -> Visit:
-    """Dependency of every session call: ``Authorization: Bearer <session_token>``."""
-    return await visit_of(request, settings, service, signer.verify(bearer(request)))
+__all__ = ["AnyRequest", "Visit", "bearer", "caller_of"]
 
 
 _ERRORS = {

@@ -18,7 +18,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from messenger.client_ip import client_ip
 from messenger.config import Settings
 from messenger.i18n import N_, gettext, negotiate, use_locale
-from messenger.widget.origins import KnownOrigins
+from messenger.inboxes.cache import InboxCache
 from messenger.widget.security import CORS_DENIED_KEY, CORS_ORIGIN_KEY, log_refusal
 
 WIDGET_PREFIX = "/api/widget/"
@@ -40,10 +40,10 @@ def _json(
 class WidgetEdgeMiddleware:
     """Built by the composition root with what it needs (``DefineMiddleware``)."""
 
-    def __init__(self, app: ASGIApp, *, settings: Settings, known_origins: KnownOrigins) -> None:
+    def __init__(self, app: ASGIApp, *, settings: Settings, inboxes: InboxCache) -> None:
         self.app = app
         self.settings = settings
-        self.known_origins = known_origins
+        self.inboxes = inboxes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP or not scope["path"].startswith(WIDGET_PREFIX):
@@ -65,14 +65,15 @@ class WidgetEdgeMiddleware:
         if scope["method"] == "OPTIONS":
             await self._preflight(scope, send, origin, headers)
             return
-        known = await self.known_origins.allows(origin)
 
         async def send_with_cors(message: Message) -> None:
             if message["type"] == "http.response.start":
                 state: dict[str, Any] = scope.get("state", {})
-                echo = state.get(CORS_ORIGIN_KEY) or (
-                    origin if known and not state.get(CORS_DENIED_KEY) else None
-                )
+                # A call that checked its inbox's allowlist said so; only the others (an
+                # error before the inbox was known) ask whether any inbox allows the origin.
+                echo = state.get(CORS_ORIGIN_KEY)
+                if echo is None and origin is not None and not state.get(CORS_DENIED_KEY):
+                    echo = origin if await self._known(origin) else None
                 extra = [(b"vary", b"Origin")]
                 if echo:
                     extra += [
@@ -84,10 +85,16 @@ class WidgetEdgeMiddleware:
 
         await self.app(scope, receive, send_with_cors)
 
+    async def _known(self, origin: str) -> bool:
+        try:
+            return await self.inboxes.allows_any(origin)
+        except Exception:  # the store or the database is down: no echo, the error stands
+            return False
+
     async def _preflight(
         self, scope: Scope, send: Send, origin: str | None, headers: Headers
     ) -> None:
-        if not await self.known_origins.allows(origin):
+        if origin is None or not await self._known(origin):
             ip = client_ip(ASGIConnection(scope), self.settings.trusted_proxies)
             log_refusal(
                 inbox_id=None,

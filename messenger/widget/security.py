@@ -50,12 +50,19 @@ def log_refusal(
     )
 
 
-def check_origin(connection: ASGIConnection[Any, Any, Any, Any], inbox: Inbox, ip: str) -> None:
-    """``Origin`` (or ``Referer`` when there is no ``Origin``) must be on the inbox's list."""
+def check_origin(
+    connection: ASGIConnection[Any, Any, Any, Any],
+    inbox: Inbox,
+    ip: str,
+    allowed: list[str] | None = None,
+) -> None:
+    """``Origin`` (or ``Referer`` when there is no ``Origin``) must be on the inbox's list
+    (``allowed``: that list, when the caller holds it parsed already)."""
     origin = connection.headers.get("origin")
     referer = connection.headers.get("referer")
     source = origin if origin is not None else referer
-    allowed = inbox_settings(inbox).security.allowed_domains
+    if allowed is None:
+        allowed = inbox_settings(inbox).security.allowed_domains
     if source is None:
         reason = "no_origin_or_referer"
     elif not allowed:

@@ -13,7 +13,7 @@ from typing import Annotated
 import msgspec
 from litestar import Controller, get
 from litestar.channels import ChannelsPlugin
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import QueryParameter, SkipValidation
 from litestar.response import ServerSentEvent, ServerSentEventMessage
@@ -33,16 +33,14 @@ from messenger.realtime.transaction import transaction
 from messenger.widget.deps import (
     AnyRequest,
     LinksDep,
-    Service,
     SettingsDep,
     SignerDep,
     ThrottleDep,
     TicketsDep,
     Visit,
+    VisitsDep,
     bearer,
     errors,
-    provide_service,
-    visit_of,
 )
 from messenger.widget.throttle import Throttle
 
@@ -186,7 +184,6 @@ class VisitorStreamSource:
 class WidgetStreamController(Controller):
     path = "/api/widget"
     tags = ["widget"]
-    dependencies = {"service": Provide(provide_service, sync_to_thread=False)}
 
     @get(
         "/stream",
@@ -217,7 +214,7 @@ class WidgetStreamController(Controller):
         signer: SignerDep,
         tickets: TicketsDep,
         links: LinksDep,
-        service: Service,
+        visits: VisitsDep,
         throttle: ThrottleDep,
         channels: NamedDependency[SkipValidation[ChannelsPlugin]],
         publisher: NamedDependency[SkipValidation[Publisher]],
@@ -227,7 +224,7 @@ class WidgetStreamController(Controller):
     ) -> ServerSentEvent:
         token = bearer(request)
         session = signer.verify(token) if token else await tickets.redeem(ticket)
-        visit = await visit_of(request, settings, service, session)
+        visit = await visits.admit(request, session, None)
         after = parse_last_event_id(request.headers.get("last-event-id"), last_event_id)
         source = VisitorStreamSource(
             visit,

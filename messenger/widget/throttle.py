@@ -15,7 +15,8 @@ from messenger.client_ip import ip_bucket
 from messenger.config import Rate, Settings
 from messenger.errors import DomainError
 from messenger.i18n import N_
-from messenger.state import SharedState
+from messenger.inboxes.cache import GENERATION_KEY
+from messenger.state import Check, SharedState
 
 
 class ThrottledError(DomainError):
@@ -38,24 +39,39 @@ class Limit:
 
 
 class Throttle:
+    """Each call's limits are counted in **one** round trip (:meth:`SharedState.check`),
+    which also reads the inboxes' generation: the answer (an int) is what the inbox cache
+    is validated with, so the hot path learns of an admin's change at no extra cost."""
+
     def __init__(self, state: SharedState, settings: Settings) -> None:
         self._state = state
         self._settings = settings
 
-    async def _check(self, limit: Limit, subject: str) -> int:
-        window_ms = limit.rate.window_seconds * 1000
-        count, ttl_ms = await self._state.hit(f"throttle:{limit.name}:{subject}", window_ms)
-        if count > limit.rate.limit:
-            raise ThrottledError(ttl_ms, limit.name)
-        return count
+    async def _limits(self, *limits: tuple[Limit, str], gap: tuple[str, int] | None = None) -> int:
+        checks: list[Check] = []
+        names: list[str] = []
+        if gap is not None:
+            checks.append(Check(f"throttle:{gap[0]}", "gap", gap[1]))
+            names.append(gap[0].split(":", 1)[0])
+        for limit, subject in limits:
+            window_ms = limit.rate.window_seconds * 1000
+            key = f"throttle:{limit.name}:{subject}"
+            checks.append(Check(key, "window", window_ms, limit.rate.limit))
+            names.append(limit.name)
+        checked = await self._state.check(GENERATION_KEY, checks)
+        if checked.refused is not None:
+            raise ThrottledError(checked.retry_ms, names[checked.refused])
+        return checked.generation
 
     def ip(self, ip: str) -> str:
         """The per-IP key of an address (IPv6: its network)."""
         return ip_bucket(ip, self._settings.ipv6_prefix)
 
-    async def bootstrap(self, ip: str) -> None:
+    async def bootstrap(self, ip: str) -> int:
         s = self._settings
-        await self._check(Limit("bootstrap_per_ip", s.widget_bootstrap_rate_per_ip), self.ip(ip))
+        return await self._limits(
+            (Limit("bootstrap_per_ip", s.widget_bootstrap_rate_per_ip), self.ip(ip))
+        )
 
     async def new_session_over_inbox_limit(self, inbox_id: int) -> bool:
         """Count a new session in the per-inbox bucket; True past it. Never a refusal: past
@@ -67,33 +83,35 @@ class Throttle:
         )
         return count > rate.limit
 
-    async def send(self, ip: str, session_key: str) -> None:
+    async def send(self, ip: str, session_key: str) -> int:
         s = self._settings
-        await self._check(Limit("send_per_session", s.widget_send_rate_per_session), session_key)
-        await self._check(Limit("send_per_ip", s.widget_send_rate_per_ip), self.ip(ip))
-
-    async def typing(self, session_key: str) -> None:
-        rate = self._settings.widget_typing_rate_per_session
-        await self._check(Limit("typing_per_session", rate), session_key)
-
-    async def read(self, session_key: str) -> None:
-        rate = self._settings.widget_read_rate_per_session
-        await self._check(Limit("read_per_session", rate), session_key)
-
-    async def ticket(self, session_key: str) -> None:
-        rate = self._settings.widget_ticket_rate_per_session
-        await self._check(Limit("ticket_per_session", rate), session_key)
-
-    async def upload(self, ip: str, session_key: str) -> None:
-        s = self._settings
-        await self._check(
-            Limit("upload_per_session", s.widget_upload_rate_per_session), session_key
+        return await self._limits(
+            (Limit("send_per_session", s.widget_send_rate_per_session), session_key),
+            (Limit("send_per_ip", s.widget_send_rate_per_ip), self.ip(ip)),
         )
-        await self._check(Limit("upload_per_ip", s.widget_upload_rate_per_ip), self.ip(ip))
 
-    async def download(self, ip: str) -> None:
+    async def typing(self, session_key: str) -> int:
+        rate = self._settings.widget_typing_rate_per_session
+        return await self._limits((Limit("typing_per_session", rate), session_key))
+
+    async def read(self, session_key: str) -> int:
+        rate = self._settings.widget_read_rate_per_session
+        return await self._limits((Limit("read_per_session", rate), session_key))
+
+    async def ticket(self, session_key: str) -> int:
+        rate = self._settings.widget_ticket_rate_per_session
+        return await self._limits((Limit("ticket_per_session", rate), session_key))
+
+    async def upload(self, ip: str, session_key: str) -> int:
+        s = self._settings
+        return await self._limits(
+            (Limit("upload_per_session", s.widget_upload_rate_per_session), session_key),
+            (Limit("upload_per_ip", s.widget_upload_rate_per_ip), self.ip(ip)),
+        )
+
+    async def download(self, ip: str) -> int:
         rate = self._settings.widget_download_rate_per_ip
-        await self._check(Limit("download_per_ip", rate), self.ip(ip))
+        return await self._limits((Limit("download_per_ip", rate), self.ip(ip)))
 
     def stream_ttl_ms(self) -> int:
         """How long an open stream's lease lives without a heartbeat renewing it: a crashed
@@ -123,13 +141,14 @@ class Throttle:
     async def close_stream(self, ip: str, session_key: str, stream_id: str) -> None:
         await self._state.leave(list(self._stream_keys(ip, session_key)), stream_id)
 
-    async def poll(self, session_key: str) -> None:
+    async def poll(self, session_key: str) -> int:
+        """A minimum interval between two polls, then the per-session window."""
         s = self._settings
         gap_ms = int(s.widget_poll_min_interval_seconds * 1000)
-        wait_ms = await self._state.claim(f"throttle:poll_interval:{session_key}", gap_ms)
-        if wait_ms:
-            raise ThrottledError(wait_ms, "poll_min_interval")
-        await self._check(Limit("poll_per_session", s.widget_poll_rate_per_session), session_key)
+        return await self._limits(
+            (Limit("poll_per_session", s.widget_poll_rate_per_session), session_key),
+            gap=(f"poll_min_interval:{session_key}", gap_ms) if gap_ms > 0 else None,
+        )
 
     async def count_new_session(self, ip: str) -> int:
         """How many new sessions this IP started in the bootstrap window (challenge input)."""

@@ -55,6 +55,7 @@ class OperatorDesk:
             self.backends.channels,
             settings.redis_prefix,
             AttachmentLinks(settings.require_secret_key()),
+            self.backends.state,
         )
         self._watches: list[StaffWatch] = []
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from messenger.state import SharedState
+from messenger.state import Check, SharedState
 
 LetExpire = Callable[[str, int], Awaitable[None]]
 
@@ -129,3 +129,37 @@ class StateContract:
         assert await state.enter({"s": 1}, "new", WINDOW_MS) == "s"
         await let_expire("s", WINDOW_MS)
         assert await state.enter({"s": 1}, "new", WINDOW_MS) is None
+
+    # --- check: all limits of a call in one step, and the watched generation -------------
+
+    async def test_check_counts_every_limit_and_reads_the_generation(
+        self, state: SharedState
+    ) -> None:
+        limits = [Check("a", "window", 60_000, 2), Check("b", "window", 60_000, 5)]
+        assert (await state.check("gen", limits)).generation == 0
+        await state.bump("gen")
+        await state.bump("gen")
+        checked = await state.check("gen", limits)
+        assert (checked.generation, checked.refused) == (2, None)
+        refused = await state.check("gen", limits)  # the third hit of "a"
+        assert refused.refused == 0
+        assert 0 < refused.retry_ms <= 60_000
+        # The refusal stopped the check: "b" was counted by the first two calls only.
+        assert (await state.hit("b", 60_000))[0] == 3
+
+    async def test_check_refuses_at_the_first_full_limit(self, state: SharedState) -> None:
+        limits = [Check("s", "window", 60_000, 10), Check("ip", "window", 60_000, 1)]
+        assert (await state.check("gen", limits)).refused is None
+        refused = await state.check("gen", limits)
+        assert refused.refused == 1  # the second limit, by its index
+
+    async def test_a_gap_admits_one_call_until_it_expires(
+        self, state: SharedState, let_expire: LetExpire
+    ) -> None:
+        gap = [Check("g", "gap", WINDOW_MS)]
+        assert (await state.check("gen", gap)).refused is None
+        again = await state.check("gen", gap)
+        assert again.refused == 0
+        assert 0 < again.retry_ms <= WINDOW_MS
+        await let_expire("g", WINDOW_MS)
+        assert (await state.check("gen", gap)).refused is None

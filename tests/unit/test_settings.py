@@ -98,6 +98,7 @@ def test_the_declaration_is_complete_and_matches_the_settings_object() -> None:
     assert [v.attribute for v in VARIABLES] == attributes
     assert {v.name: v.attribute for v in VARIABLES} == {
         "DATABASE_URL": "database_url",
+        "MESSENGER_DB_POOL_SIZE": "db_pool_size",
         "REDIS_URL": "redis_url",
         "MESSENGER_ENABLED": "enabled",
         "MESSENGER_DEFAULT_BRANCH_ID": "default_branch_id",
@@ -224,6 +225,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "MESSENGER_UPLOAD_TTL_SECONDS": "3600",
         "MESSENGER_REDIS_TIMEOUT_SECONDS": "0.25",
         "MESSENGER_STREAM_CATCH_UP_SECONDS": "2",
+        "MESSENGER_DB_POOL_SIZE": "25",
     }
     assert set(env) == CONFIG_VARIABLES  # a new variable gets a line here
 
@@ -255,6 +257,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     assert settings.public_url == "https://chat.example"
     assert settings.redis_prefix == "chat:prod"
     assert settings.redis_timeout_seconds == 0.25
+    assert settings.db_pool_size == 25
     assert settings.stream_catch_up_seconds == 2.0
     assert settings.data_dir == tmp_path / "data"
     assert settings.storage_url == f"file://{tmp_path}/uploads"

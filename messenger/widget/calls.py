@@ -1,0 +1,125 @@
+"""A visitor's session calls — send, poll, ticket, typing, read — composed once per process.
+
+Each handler of these calls takes this one object instead of a dozen named dependencies:
+Litestar resolves the dependencies of one level concurrently, in a task group with a task
+per dependency, and on the widget's hottest calls that alone cost more than the database
+statement (docs/performance.md, the profile of the send). What a call *means* is still in
+the services: :class:`messenger.widget.hotpath.HotPath` for the common case,
+:class:`messenger.widget.service.WidgetService` (the ORM, one unit of work) for the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from messenger.attachments.links import AttachmentLinks
+from messenger.attachments.storage import Storage
+from messenger.config import Settings
+from messenger.conversations.schemas import MessageOut, conversation_out, message_out
+from messenger.db.direct import DatabaseUnavailableError
+from messenger.metrics import WIDGET_PATH
+from messenger.realtime.publisher import Publisher
+from messenger.realtime.transaction import SessionFactory, transaction
+from messenger.state import SharedState
+from messenger.visitors.geo import GeoLocator
+from messenger.visitors.service import locate
+from messenger.widget import schemas
+from messenger.widget.hotpath import HotPath
+from messenger.widget.service import WidgetService
+from messenger.widget.sessions import TICKET_TTL_MS, StreamTickets
+from messenger.widget.throttle import Throttle
+from messenger.widget.visits import AnyRequest, Visit, Visits
+
+
+@dataclass(frozen=True, slots=True)
+class SessionCalls:
+    settings: Settings
+    visits: Visits
+    throttle: Throttle
+    tickets: StreamTickets
+    links: AttachmentLinks
+    geo: GeoLocator
+    state: SharedState
+    storage: Storage
+    sessions: SessionFactory
+    publisher: Publisher
+    hot_path: HotPath | None
+
+    @asynccontextmanager
+    async def general(self) -> AsyncIterator[WidgetService]:
+        """The ORM services in one unit of work: commit at the end (then publish), roll
+        back on an error; a database that went away is a 503."""
+        try:
+            async with transaction(self.sessions, self.publisher) as db:
+                yield WidgetService(
+                    db=db,
+                    settings=self.settings,
+                    state=self.state,
+                    geo=self.geo,
+                    storage=self.storage,
+                )
+        except (OperationalError, InterfaceError) as exc:
+            raise DatabaseUnavailableError from exc
+
+    async def send(self, request: AnyRequest, data: schemas.SendRequest) -> tuple[MessageOut, bool]:
+        """The stored message and whether it is new (False: a repeated ``client_msg_id``)."""
+        visit = await self.visits.check(request, self.throttle.send)
+        if self.hot_path is not None and not data.attachment_ids:
+            out = await self.hot_path.send(
+                inbox_id=visit.inbox.id,
+                visitor_id=visit.session.visitor_id,
+                body=data.body,
+                client_msg_id=data.client_msg_id,
+                caller=visit.caller,
+                location=locate(self.settings, self.geo, visit.caller),
+                page_url=data.page_url,
+            )
+            if out is not None:
+                WIDGET_PATH.labels(call="send", path="hot").inc()
+                return out, True
+        WIDGET_PATH.labels(call="send", path="general").inc()
+        async with self.general() as service:
+            sent = await service.send(visit.inbox, visit.session, data, visit.caller)
+            return message_out(sent.message, self.links), sent.created
+
+    async def poll(self, request: AnyRequest, after: int) -> schemas.MessagesResponse:
+        visit = await self.visits.check(request, lambda _ip, key: self.throttle.poll(key))
+        if self.hot_path is not None:
+            polled = await self.hot_path.poll(
+                inbox_id=visit.inbox.id, visitor_id=visit.session.visitor_id, after_id=after
+            )
+            if polled is not None:
+                WIDGET_PATH.labels(call="poll", path="hot").inc()
+                return schemas.MessagesResponse(messages=polled[1], conversation=polled[0])
+        WIDGET_PATH.labels(call="poll", path="general").inc()
+        async with self.general() as service:
+            conversation, messages = await service.poll(visit.inbox, visit.session, after)
+            return schemas.MessagesResponse(
+                messages=[message_out(m, self.links) for m in messages],
+                conversation=conversation_out(conversation),
+            )
+
+    async def ticket(self, request: AnyRequest) -> schemas.TicketResponse:
+        visit = await self.visits.check(request, lambda _ip, key: self.throttle.ticket(key))
+        ticket = await self.tickets.issue(visit.session)
+        return schemas.TicketResponse(ticket=ticket, expires_in=TICKET_TTL_MS // 1000)
+
+    async def typing(self, request: AnyRequest, typing: bool) -> None:
+        visit = await self.visits.check(request, lambda _ip, key: self.throttle.typing(key))
+        async with self.general() as service:
+            await service.typing(visit.inbox, visit.session, typing)
+
+    async def read(self, request: AnyRequest, up_to_id: int) -> schemas.ReadResponse:
+        visit = await self.visits.check(request, lambda _ip, key: self.throttle.read(key))
+        async with self.general() as service:
+            return schemas.ReadResponse(
+                up_to_id=await service.read(visit.inbox, visit.session, up_to_id)
+            )
+
+    async def admit(self, request: AnyRequest) -> Visit:
+        """For calls that count their limits themselves (the offline form, uploads)."""
+        return await self.visits.check(request, None)

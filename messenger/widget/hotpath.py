@@ -1,0 +1,242 @@
+"""The widget's hot path: a visitor's send and poll in **one** statement each, on PostgreSQL.
+
+A visitor who already has a conversation sends and polls all day; these two calls are
+nearly all of the Widget API's load. Each is one hand-written statement on the direct
+asyncpg pool (:mod:`messenger.db.direct`), with every guarantee of the general path in
+:class:`messenger.widget.service.WidgetService`:
+
+* **id order under the conversation lock** — the send's statement locks the conversation
+  row (``FOR UPDATE``, then its ``UPDATE``) before the ``INSERT`` draws the message id from
+  the rows that UPDATE returned: ids of one conversation commit in order, so "after id N"
+  never skips a late commit (replay and poll rely on it);
+* **idempotency** — a known ``client_msg_id`` changes nothing (the UPDATE is guarded by
+  its absence) and the ``INSERT … ON CONFLICT DO NOTHING`` settles a concurrent retry;
+* **notes never visible** — the poll admits only :data:`VISITOR_KINDS`, and the message
+  is published through :class:`messenger.realtime.publisher.Publisher`, the one place
+  that decides who may receive it;
+* **published after commit** — the statement is its own transaction (autocommit).
+
+Anything else answers None and the caller takes the general path: a first message (no
+conversation yet, or only a closed one), attachments, a repeated ``client_msg_id``, a
+concurrent retry, operator messages the widget has not yet acknowledged (a poll that must
+stamp ``delivered``), and SQLite (the embedded mode has no direct pool).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from sqlalchemy.orm.attributes import set_committed_value
+
+from messenger.attachments.links import AttachmentLinks
+from messenger.conversations.schemas import (
+    AttachmentOut,
+    Author,
+    ConversationOut,
+    MessageOut,
+    message_out,
+)
+from messenger.conversations.service import clean_body
+from messenger.conversations.timeline import MAX_PAGE, VISITOR_KINDS
+from messenger.db.direct import DirectDatabase
+from messenger.db.events import DomainEvent
+from messenger.db.models import ConversationStatus, Message, MessageKind, MessageSender
+from messenger.errors import InvalidInputError
+from messenger.i18n import N_
+from messenger.metrics import MESSAGES
+from messenger.realtime.publisher import Publisher
+from messenger.realtime.transaction import publish_committed
+from messenger.visitors.service import Caller, observed
+
+# $1 inbox, $2 visitor, $3 body, $4 client_msg_id, $5..$10 what the call tells about the
+# visitor (page, agent, language, country code, country, city: NULL keeps the stored one).
+SEND = """
+WITH conversation AS (
+    SELECT id, status, branch_id FROM conversations
+    WHERE inbox_id = $1 AND visitor_id = $2
+    ORDER BY created_at DESC, id DESC LIMIT 1
+    FOR UPDATE
+), known AS (
+    SELECT 1 FROM messages, conversation
+    WHERE messages.conversation_id = conversation.id AND messages.client_msg_id = $4
+), touched AS (
+    UPDATE conversations AS c
+    SET last_activity_at = now(), updated_at = now(), status = 'open'
+    FROM conversation
+    WHERE c.id = conversation.id AND conversation.status <> 'closed'
+      AND NOT EXISTS (SELECT 1 FROM known)
+    RETURNING c.id, c.branch_id, conversation.status AS was
+), stored AS (
+    INSERT INTO messages (conversation_id, sender, kind, body, client_msg_id,
+                          created_at, updated_at)
+    SELECT id, 'visitor', 'message', $3, $4, now(), now() FROM touched
+    ON CONFLICT (conversation_id, client_msg_id) DO NOTHING
+    RETURNING id, created_at
+), seen AS (
+    UPDATE visitors AS v
+    SET page_url = COALESCE($5, v.page_url), user_agent = COALESCE($6, v.user_agent),
+        locale = COALESCE($7, v.locale), country_code = COALESCE($8, v.country_code),
+        country = COALESCE($9, v.country), city = COALESCE($10, v.city), updated_at = now()
+    FROM stored
+    WHERE v.id = $2 AND (v.page_url, v.user_agent, v.locale, v.country_code, v.country, v.city)
+        IS DISTINCT FROM (COALESCE($5, v.page_url), COALESCE($6, v.user_agent),
+                          COALESCE($7, v.locale), COALESCE($8, v.country_code),
+                          COALESCE($9, v.country), COALESCE($10, v.city))
+    RETURNING v.id
+)
+SELECT touched.id AS conversation_id, touched.branch_id, touched.was,
+       stored.id, stored.created_at
+FROM touched JOIN stored ON true
+"""
+
+# $1 inbox, $2 visitor, $3 after id. One row per message (none: a row with NULL message
+# columns), the visitor's latest conversation on each.
+POLL = """
+SELECT c.id AS conversation_id, c.status, m.id, m.sender, m.kind, m.body, m.client_msg_id,
+       m.created_at, m.delivered_at, m.read_at, u.name AS author,
+       (SELECT json_agg(json_build_object('id', a.id, 'filename', a.filename,
+                                          'content_type', a.content_type,
+                                          'size', a.size_bytes) ORDER BY a.created_at)
+        FROM attachments AS a WHERE a.message_id = m.id) AS attachments
+FROM (
+    SELECT id, status FROM conversations
+    WHERE inbox_id = $1 AND visitor_id = $2
+    ORDER BY created_at DESC, id DESC LIMIT 1
+) AS c
+LEFT JOIN LATERAL (
+    SELECT * FROM messages
+    WHERE conversation_id = c.id AND id > $3
+      AND kind IN ('message', 'event')
+    ORDER BY id LIMIT 200
+) AS m ON true
+LEFT JOIN users AS u ON u.id = m.author_id
+ORDER BY m.id
+"""
+
+# The statement spells out what the visitor may see; it must say what timeline.py says.
+if {k.value for k in VISITOR_KINDS} != {"message", "event"} or MAX_PAGE != 200:  # pragma: no cover
+    msg = "hotpath.POLL is out of step with conversations.timeline"
+    raise RuntimeError(msg)
+
+_ATTACHMENTS = msgspec.json.Decoder(list[dict[str, Any]])
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+class HotPath:
+    def __init__(self, db: DirectDatabase, publisher: Publisher, links: AttachmentLinks) -> None:
+        self._db = db
+        self._publisher = publisher
+        self._links = links
+
+    async def send(
+        self,
+        *,
+        inbox_id: int,
+        visitor_id: UUID,
+        body: str,
+        client_msg_id: str,
+        caller: Caller,
+        location: Any,
+        page_url: str | None,
+    ) -> MessageOut | None:
+        """The new message, stored and published; None: take the general path."""
+        if not body.strip():
+            raise InvalidInputError(N_("A message needs text or an attachment."))
+        text = clean_body(body)
+        told = observed(location, caller, page_url)
+        rows = await self._db.fetch(
+            SEND,
+            inbox_id,
+            visitor_id,
+            text,
+            client_msg_id,
+            told["page_url"],
+            told["user_agent"],
+            told["locale"],
+            told["country_code"],
+            told["country"],
+            told["city"],
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        conversation_id: UUID = row["conversation_id"]
+        # A transient Message (never added to a session): the publisher and the response
+        # take the same shape as on the general path.
+        message = Message(
+            id=row["id"],
+            conversation_id=conversation_id,
+            sender=MessageSender.VISITOR,
+            kind=MessageKind.MESSAGE,
+            body=text,
+            client_msg_id=client_msg_id,
+            created_at=row["created_at"],
+            delivered_at=None,
+            read_at=None,
+        )
+        set_committed_value(message, "author", None)
+        set_committed_value(message, "attachments", [])
+        MESSAGES.labels(sender="visitor", kind="message").inc()
+        branch_id = row["branch_id"]
+        events = []
+        if row["was"] != ConversationStatus.OPEN.value:  # the visitor reopened it
+            status = {"conversation_id": str(conversation_id), "status": "open"}
+            events.append(
+                DomainEvent("status", conversation_id, visitor_id, branch_id, data=status)
+            )
+        events.append(
+            DomainEvent("message", conversation_id, visitor_id, branch_id, message=message)
+        )
+        await publish_committed(self._publisher, events)
+        return message_out(message, self._links)
+
+    async def poll(
+        self, *, inbox_id: int, visitor_id: UUID, after_id: int
+    ) -> tuple[ConversationOut | None, list[MessageOut]] | None:
+        """The visitor's messages after ``after_id``; None: take the general path."""
+        rows = await self._db.fetch(POLL, inbox_id, visitor_id, after_id)
+        if not rows or rows[0]["status"] == ConversationStatus.CLOSED.value:
+            return None, []
+        messages: list[MessageOut] = []
+        for row in rows:
+            if row["id"] is None:
+                break
+            sender = row["sender"]
+            if (
+                row["delivered_at"] is None
+                and sender == MessageSender.OPERATOR.value
+                and row["kind"] == MessageKind.MESSAGE.value
+            ):
+                return None  # the general path stamps it delivered and tells staff
+            messages.append(
+                MessageOut(
+                    id=row["id"],
+                    conversation_id=str(row["conversation_id"]),
+                    sender=sender,
+                    kind=row["kind"],
+                    body=row["body"],
+                    client_msg_id=row["client_msg_id"],
+                    created_at=_iso(row["created_at"]) or "",
+                    delivered_at=_iso(row["delivered_at"]),
+                    read_at=_iso(row["read_at"]),
+                    author=Author(name=row["author"]) if row["author"] is not None else None,
+                    attachments=[
+                        AttachmentOut(
+                            id=a["id"],
+                            filename=a["filename"],
+                            content_type=a["content_type"],
+                            size=a["size"],
+                            url=self._links.url(a["id"]),
+                        )
+                        for a in _ATTACHMENTS.decode(row["attachments"] or "[]")
+                    ],
+                )
+            )
+        conversation = ConversationOut(id=str(rows[0]["conversation_id"]), status=rows[0]["status"])
+        return conversation, messages
