@@ -104,6 +104,7 @@ class AppServices:
         geo = GeoLocator(settings.geoip_db_path if settings.geoip_enabled else None)
         storage = storage_from_url(settings.storage_url, settings.data_dir)
         visits = Visits(settings, signer, inboxes)
+        challenges = Challenges(backends.state, secret, settings.widget_challenge_max_number)
         calls = SessionCalls(
             settings=settings,
             visits=visits,
@@ -116,6 +117,10 @@ class AppServices:
             sessions=alchemy.get_session,
             publisher=publisher,
             hot_path=HotPath(direct, publisher, links) if direct is not None else None,
+            inboxes=inboxes,
+            signer=signer,
+            challenges=challenges,
+            presence=backends.presence,
         )
         return cls(
             settings=settings,
@@ -124,7 +129,7 @@ class AppServices:
             signer=signer,
             tickets=tickets,
             links=links,
-            challenges=Challenges(backends.state, secret, settings.widget_challenge_max_number),
+            challenges=challenges,
             throttle=throttle,
             geo=geo,
             storage=storage,

@@ -5,18 +5,24 @@ delivered."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from uuid import UUID
 
 import msgspec
-from uuid_utils.compat import uuid7
 
 from messenger.attachments.links import AttachmentLinks
 from messenger.config import Settings
-from messenger.conversations.schemas import conversation_out, message_out
+from messenger.conversations.schemas import (
+    ConversationOut,
+    MessageOut,
+    conversation_out,
+    message_out,
+)
 from messenger.db.models import Inbox, Message
 from messenger.i18n import negotiate
 from messenger.inboxes.availability import decide_availability
 from messenger.inboxes.privacy import resolve_privacy
 from messenger.inboxes.service import inbox_settings
+from messenger.inboxes.settings import InboxSettings
 from messenger.presence import Presence
 from messenger.routing.service import RoutingRuleService
 from messenger.visitors.service import Caller, VisitorService
@@ -37,13 +43,10 @@ async def bootstrap(
     inbox: Inbox,
     request: schemas.BootstrapRequest,
     caller: Caller,
-    session: WidgetSession | None,
+    visitor_id: UUID,
 ) -> schemas.BootstrapResponse:
-    """Start a session (``session`` None) or restore it with its conversation."""
-    policy = inbox_settings(inbox)
-    if session is not None and inbox.session_revoked(session.issued_at):
-        session = None  # ended by a token rotation: a new visitor, not the old conversation
-    visitor_id = session.visitor_id if session is not None else uuid7()
+    """Start a session or restore it with its conversation, through the ORM services (the
+    general path: a new visitor is routed to learn whether their branch is online)."""
     conversation = await service.current_conversation(inbox.id, visitor_id)
     messages: list[Message] = []
     if conversation is not None:
@@ -55,14 +58,47 @@ async def bootstrap(
         branch_id = await RoutingRuleService(session=service.db).route(
             inbox, context, settings.default_branch_id
         )
+    return await respond(
+        settings=settings,
+        presence=presence,
+        signer=signer,
+        tickets=tickets,
+        inbox=inbox,
+        policy=inbox_settings(inbox),
+        request=request,
+        caller=caller,
+        visitor_id=visitor_id,
+        conversation=conversation_out(conversation),
+        messages=[message_out(m, links) for m in messages],
+        branch_id=branch_id,
+    )
+
+
+async def respond(
+    *,
+    settings: Settings,
+    presence: Presence,
+    signer: SessionSigner,
+    tickets: StreamTickets,
+    inbox: Inbox,
+    policy: InboxSettings,
+    request: schemas.BootstrapRequest,
+    caller: Caller,
+    visitor_id: UUID,
+    conversation: ConversationOut | None,
+    messages: list[MessageOut],
+    branch_id: int | None,
+) -> schemas.BootstrapResponse:
+    """The bootstrap's answer: a fresh session token, the conversation and its last
+    messages, whether someone is online, the inbox's policy for the widget."""
     availability = await decide_availability(policy, branch_id, presence, datetime.now(UTC))
     privacy = resolve_privacy(policy, settings)
     new_session = WidgetSession(inbox.id, visitor_id, int(datetime.now(UTC).timestamp()))
     languages = ",".join(v for v in (request.locale, caller.accept_language) if v)
     return schemas.BootstrapResponse(
         session_token=signer.issue(inbox.id, visitor_id),
-        conversation=conversation_out(conversation),
-        messages=[message_out(m, links) for m in messages],
+        conversation=conversation,
+        messages=messages,
         online=availability.online,
         offline_message=availability.offline_message,
         privacy=schemas.Privacy(text=privacy.text, url=privacy.url),

@@ -14,25 +14,33 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from litestar.exceptions import NotFoundException
 from sqlalchemy.exc import InterfaceError, OperationalError
+from uuid_utils.compat import uuid7
 
 from messenger.attachments.links import AttachmentLinks
 from messenger.attachments.storage import Storage
 from messenger.config import Settings
 from messenger.conversations.schemas import MessageOut, conversation_out, message_out
 from messenger.db.direct import DatabaseUnavailableError
+from messenger.i18n import N_
+from messenger.inboxes.cache import InboxCache
 from messenger.metrics import WIDGET_PATH
+from messenger.presence import Presence
 from messenger.realtime.publisher import Publisher
 from messenger.realtime.transaction import SessionFactory, transaction
 from messenger.state import SharedState
 from messenger.visitors.geo import GeoLocator
-from messenger.visitors.service import locate
+from messenger.visitors.service import VisitorService, locate
 from messenger.widget import schemas
+from messenger.widget.bootstrap import bootstrap, respond
+from messenger.widget.challenge import Challenges
 from messenger.widget.hotpath import HotPath
+from messenger.widget.security import check_origin
 from messenger.widget.service import WidgetService
-from messenger.widget.sessions import TICKET_TTL_MS, StreamTickets
+from messenger.widget.sessions import TICKET_TTL_MS, SessionSigner, StreamTickets
 from messenger.widget.throttle import Throttle
-from messenger.widget.visits import AnyRequest, Visit, Visits
+from messenger.widget.visits import AnyRequest, Visit, Visits, caller_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +56,10 @@ class SessionCalls:
     sessions: SessionFactory
     publisher: Publisher
     hot_path: HotPath | None
+    inboxes: InboxCache
+    signer: SessionSigner
+    challenges: Challenges
+    presence: Presence
 
     @asynccontextmanager
     async def general(self) -> AsyncIterator[WidgetService]:
@@ -64,6 +76,68 @@ class SessionCalls:
                 )
         except (OperationalError, InterfaceError) as exc:
             raise DatabaseUnavailableError from exc
+
+    async def bootstrap(
+        self, request: AnyRequest, data: schemas.BootstrapRequest
+    ) -> schemas.BootstrapResponse:
+        """Start or restore a session: limits, inbox, origin, maybe a challenge, then the
+        conversation's last messages — one statement for a returning visitor."""
+        caller = caller_of(request, self.settings)
+        self.inboxes.observe(await self.throttle.bootstrap(caller.ip))
+        cached = await self.inboxes.by_token(data.widget_token)
+        if cached is None:
+            raise NotFoundException(N_("Unknown widget token."))
+        inbox = cached.inbox
+        check_origin(request, inbox, caller.ip, cached.allowed_domains)
+        session = self.signer.verify(data.session_token)
+        if session is not None and session.inbox_id != inbox.id:
+            session = None  # another inbox's token: a new session, never someone else's
+        if session is None:
+            # Past the per-inbox bucket a new session solves the challenge (never a 429 for
+            # the whole site); a returning visitor is neither counted nor refused there.
+            await self.challenges.demand(
+                count=await self.throttle.count_new_session(caller.ip),
+                threshold=self.settings.widget_challenge_threshold,
+                over=await self.throttle.new_session_over_inbox_limit(inbox.id),
+                solution=data.challenge_solution,
+                detail=N_("Too many new chats: solve the challenge and retry."),
+            )
+        elif inbox.session_revoked(session.issued_at):
+            session = None  # ended by a token rotation: a new visitor, not the old conversation
+        visitor_id = session.visitor_id if session is not None else uuid7()
+        if session is not None and self.hot_path is not None:
+            found = await self.hot_path.recent(inbox_id=inbox.id, visitor_id=visitor_id)
+            if found is not None:
+                WIDGET_PATH.labels(call="bootstrap", path="hot").inc()
+                return await respond(
+                    settings=self.settings,
+                    presence=self.presence,
+                    signer=self.signer,
+                    tickets=self.tickets,
+                    inbox=inbox,
+                    policy=cached.settings,
+                    request=data,
+                    caller=caller,
+                    visitor_id=visitor_id,
+                    conversation=found.conversation,
+                    messages=found.messages,
+                    branch_id=found.branch_id,
+                )
+        WIDGET_PATH.labels(call="bootstrap", path="general").inc()
+        async with self.general() as service:
+            return await bootstrap(
+                service,
+                VisitorService(service.db, self.settings, self.geo),
+                settings=self.settings,
+                presence=self.presence,
+                signer=self.signer,
+                tickets=self.tickets,
+                links=self.links,
+                inbox=inbox,
+                request=data,
+                caller=caller,
+                visitor_id=visitor_id,
+            )
 
     async def send(self, request: AnyRequest, data: schemas.SendRequest) -> tuple[MessageOut, bool]:
         """The stored message and whether it is new (False: a repeated ``client_msg_id``)."""

@@ -6,35 +6,25 @@ from typing import Annotated, Any
 
 from litestar import Controller, Response, get, post
 from litestar.di import Provide
-from litestar.exceptions import NotFoundException
 from litestar.params import JSONBody, QueryParameter
 
 from messenger.conversations.schemas import message_out
 from messenger.i18n import N_
-from messenger.visitors.service import VisitorService
 from messenger.widget import schemas
-from messenger.widget.bootstrap import bootstrap
 from messenger.widget.deps import (
     SESSION_ERRORS,
     AnyRequest,
     CallsDep,
     ChallengesDep,
-    GeoDep,
-    InboxesDep,
     LinksDep,
-    PresenceDep,
     Service,
     SettingsDep,
-    SignerDep,
     ThrottleDep,
-    TicketsDep,
     VisitsDep,
-    caller_of,
     errors,
     idempotent_repeat,
     provide_service,
 )
-from messenger.widget.security import check_origin
 from messenger.widget.service import Sent
 
 JSON_BODY_LIMIT = 64 * 1024
@@ -67,53 +57,9 @@ class WidgetController(Controller):
         responses=errors(403, 422, 428, 429),
     )
     async def bootstrap(
-        self,
-        request: AnyRequest,
-        settings: SettingsDep,
-        service: Service,
-        signer: SignerDep,
-        tickets: TicketsDep,
-        links: LinksDep,
-        throttle: ThrottleDep,
-        challenges: ChallengesDep,
-        presence: PresenceDep,
-        geo: GeoDep,
-        inboxes: InboxesDep,
-        data: JSONBody[schemas.BootstrapRequest],
+        self, request: AnyRequest, calls: CallsDep, data: JSONBody[schemas.BootstrapRequest]
     ) -> schemas.BootstrapResponse:
-        caller = caller_of(request, settings)
-        inboxes.observe(await throttle.bootstrap(caller.ip))
-        cached = await inboxes.by_token(data.widget_token)
-        if cached is None:
-            raise NotFoundException(N_("Unknown widget token."))
-        inbox = cached.inbox
-        check_origin(request, inbox, caller.ip, cached.allowed_domains)
-        session = signer.verify(data.session_token)
-        if session is not None and session.inbox_id != inbox.id:
-            session = None  # another inbox's token: a new session, never someone else's
-        if session is None:
-            # Past the per-inbox bucket a new session solves the challenge (never a 429 for
-            # the whole site); a returning visitor is neither counted nor refused there.
-            await challenges.demand(
-                count=await throttle.count_new_session(caller.ip),
-                threshold=settings.widget_challenge_threshold,
-                over=await throttle.new_session_over_inbox_limit(inbox.id),
-                solution=data.challenge_solution,
-                detail=N_("Too many new chats: solve the challenge and retry."),
-            )
-        return await bootstrap(
-            service,
-            VisitorService(service.db, settings, geo),
-            settings=settings,
-            presence=presence,
-            signer=signer,
-            tickets=tickets,
-            links=links,
-            inbox=inbox,
-            request=data,
-            caller=caller,
-            session=session,
-        )
+        return await calls.bootstrap(request, data)
 
     @post(
         "/messages",

@@ -24,6 +24,7 @@ stamp ``delivered``), and SQLite (the embedded mode has no direct pool).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -92,29 +93,31 @@ SELECT touched.id AS conversation_id, touched.branch_id, touched.was,
 FROM touched JOIN stored ON true
 """
 
-# $1 inbox, $2 visitor, $3 after id. One row per message (none: a row with NULL message
-# columns), the visitor's latest conversation on each.
-POLL = """
-SELECT c.id AS conversation_id, c.status, m.id, m.sender, m.kind, m.body, m.client_msg_id,
-       m.created_at, m.delivered_at, m.read_at, u.name AS author,
+# The visitor's latest conversation and, on the same rows, messages the visitor may see:
+# one row per message (none: one row with NULL message columns).
+_TIMELINE = """
+SELECT c.id AS conversation_id, c.status, c.branch_id, m.id, m.sender, m.kind, m.body,
+       m.client_msg_id, m.created_at, m.delivered_at, m.read_at, u.name AS author,
        (SELECT json_agg(json_build_object('id', a.id, 'filename', a.filename,
                                           'content_type', a.content_type,
                                           'size', a.size_bytes) ORDER BY a.created_at)
         FROM attachments AS a WHERE a.message_id = m.id) AS attachments
 FROM (
-    SELECT id, status FROM conversations
+    SELECT id, status, branch_id FROM conversations
     WHERE inbox_id = $1 AND visitor_id = $2
     ORDER BY created_at DESC, id DESC LIMIT 1
 ) AS c
 LEFT JOIN LATERAL (
     SELECT * FROM messages
-    WHERE conversation_id = c.id AND id > $3
-      AND kind IN ('message', 'event')
-    ORDER BY id LIMIT 200
+    WHERE conversation_id = c.id AND kind IN ('message', 'event') AND {which}
 ) AS m ON true
 LEFT JOIN users AS u ON u.id = m.author_id
 ORDER BY m.id
 """
+#: $3: the last id the widget has. At most a page, oldest first.
+POLL = _TIMELINE.replace("{which}", "id > $3 ORDER BY id LIMIT 200")
+#: The last 100 (what a returning visitor's widget shows first).
+RECENT = _TIMELINE.replace("{which}", "true ORDER BY id DESC LIMIT 100")
 
 # The statement spells out what the visitor may see; it must say what timeline.py says.
 if {k.value for k in VISITOR_KINDS} != {"message", "event"} or MAX_PAGE != 200:  # pragma: no cover
@@ -126,6 +129,15 @@ _ATTACHMENTS = msgspec.json.Decoder(list[dict[str, Any]])
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """The visitor's current conversation (None: none, or closed) and messages of it."""
+
+    conversation: ConversationOut | None
+    branch_id: int | None
+    messages: list[MessageOut]
 
 
 class HotPath:
@@ -200,9 +212,18 @@ class HotPath:
         self, *, inbox_id: int, visitor_id: UUID, after_id: int
     ) -> tuple[ConversationOut | None, list[MessageOut]] | None:
         """The visitor's messages after ``after_id``; None: take the general path."""
-        rows = await self._db.fetch(POLL, inbox_id, visitor_id, after_id)
+        found = self._timeline(await self._db.fetch(POLL, inbox_id, visitor_id, after_id))
+        return None if found is None else (found.conversation, found.messages)
+
+    async def recent(self, *, inbox_id: int, visitor_id: UUID) -> Timeline | None:
+        """The returning visitor's conversation and last messages; None: the general path
+        (no conversation: the bootstrap routes one; or a delivery to stamp)."""
+        found = self._timeline(await self._db.fetch(RECENT, inbox_id, visitor_id))
+        return None if found is None or found.conversation is None else found
+
+    def _timeline(self, rows: list[Any]) -> Timeline | None:
         if not rows or rows[0]["status"] == ConversationStatus.CLOSED.value:
-            return None, []
+            return Timeline(None, None, [])
         messages: list[MessageOut] = []
         for row in rows:
             if row["id"] is None:
@@ -214,29 +235,31 @@ class HotPath:
                 and row["kind"] == MessageKind.MESSAGE.value
             ):
                 return None  # the general path stamps it delivered and tells staff
-            messages.append(
-                MessageOut(
-                    id=row["id"],
-                    conversation_id=str(row["conversation_id"]),
-                    sender=sender,
-                    kind=row["kind"],
-                    body=row["body"],
-                    client_msg_id=row["client_msg_id"],
-                    created_at=_iso(row["created_at"]) or "",
-                    delivered_at=_iso(row["delivered_at"]),
-                    read_at=_iso(row["read_at"]),
-                    author=Author(name=row["author"]) if row["author"] is not None else None,
-                    attachments=[
-                        AttachmentOut(
-                            id=a["id"],
-                            filename=a["filename"],
-                            content_type=a["content_type"],
-                            size=a["size"],
-                            url=self._links.url(a["id"]),
-                        )
-                        for a in _ATTACHMENTS.decode(row["attachments"] or "[]")
-                    ],
+            messages.append(self._message(row))
+        first = rows[0]
+        conversation = ConversationOut(id=str(first["conversation_id"]), status=first["status"])
+        return Timeline(conversation, first["branch_id"], messages)
+
+    def _message(self, row: Any) -> MessageOut:
+        return MessageOut(
+            id=row["id"],
+            conversation_id=str(row["conversation_id"]),
+            sender=row["sender"],
+            kind=row["kind"],
+            body=row["body"],
+            client_msg_id=row["client_msg_id"],
+            created_at=_iso(row["created_at"]) or "",
+            delivered_at=_iso(row["delivered_at"]),
+            read_at=_iso(row["read_at"]),
+            author=Author(name=row["author"]) if row["author"] is not None else None,
+            attachments=[
+                AttachmentOut(
+                    id=a["id"],
+                    filename=a["filename"],
+                    content_type=a["content_type"],
+                    size=a["size"],
+                    url=self._links.url(a["id"]),
                 )
-            )
-        conversation = ConversationOut(id=str(rows[0]["conversation_id"]), status=rows[0]["status"])
-        return conversation, messages
+                for a in _ATTACHMENTS.decode(row["attachments"] or "[]")
+            ],
+        )
