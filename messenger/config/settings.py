@@ -45,8 +45,9 @@ class Settings:
         "MESSENGER_DB_POOL_SIZE",
         values.int_between(1, 500),
         "10",
-        "PostgreSQL connections per process for the widget's hot path (a second pool of "
-        "the same size, plus overflow, serves everything else)",
+        "PostgreSQL connections per process, per pool: the widget's hot path has one pool, "
+        "everything else another (which may open as many again under a burst): at most 3× "
+        "this per process",
     )
     redis_url: str | None = variable(
         "REDIS_URL",

@@ -32,7 +32,7 @@ def alchemy_config(settings: Settings) -> SQLAlchemyAsyncConfig:
     if url.startswith("postgresql"):
         engine_config = EngineConfig(
             pool_size=settings.db_pool_size,
-            max_overflow=2 * settings.db_pool_size,
+            max_overflow=settings.db_pool_size,
             pool_pre_ping=True,
             json_serializer=encode_json,
             json_deserializer=decode_json,
