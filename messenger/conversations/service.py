@@ -328,6 +328,10 @@ class ConversationService(RepositoryService[Conversation]):
 
     # --- helpers ---------------------------------------------------------------------------
 
+    async def by_client_msg_id(self, conversation_id: UUID, client_msg_id: str) -> Message | None:
+        """The message a retried write stored under ``client_msg_id``, if any."""
+        return await self._by_client_msg_id(conversation_id, client_msg_id)
+
     async def _by_client_msg_id(self, conversation_id: UUID, client_msg_id: str) -> Message | None:
         message = await self.repository.session.scalar(
             select(Message)

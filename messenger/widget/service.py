@@ -128,6 +128,12 @@ class WidgetService:
         body = clean_body(request.body) if request.body.strip() else ""
         intake = await self.intake.take(inbox, session.visitor_id, caller, request.page_url)
         conversation = intake.conversation
+        if not intake.started and (
+            existing := await self.conversations.by_client_msg_id(
+                conversation.id, request.client_msg_id
+            )
+        ):
+            return Sent(existing, created=False)  # a retry changes nothing (no reopening)
         reopened = conversation.status in (ConversationStatus.PENDING, ConversationStatus.RESOLVED)
         if reopened:
             conversation.status = ConversationStatus.OPEN
