@@ -46,7 +46,7 @@ class Settings:
         values.int_between(1, 500),
         "10",
         "PostgreSQL connections per process, per pool: the widget's hot path has one pool, "
-        "everything else another (which may open as many again under a burst): at most 3× "
+        "everything else another (which may open as many again under a burst): at most 3 times "
         "this per process",
     )
     redis_url: str | None = variable(
