@@ -16,7 +16,6 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.plugins.prometheus import PrometheusConfig
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
@@ -208,12 +207,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=[
             RequestLogMiddleware,
             DefineMiddleware(SecurityHeadersMiddleware, https=secure_cookies),
-            PrometheusConfig(
-                app_name="messenger",
-                prefix="messenger",
-                group_path=True,
-                exclude=["/metrics", "/static/"],
-            ).middleware,
             DefineMiddleware(WidgetEdgeMiddleware, settings=settings, inboxes=services.inboxes),
             StaffSessionConfig(
                 store="sessions",

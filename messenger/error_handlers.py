@@ -12,6 +12,7 @@ from functools import partial
 from typing import Any
 from urllib.parse import quote
 
+from asyncpg.exceptions import TooManyConnectionsError
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.response import Redirect
@@ -19,8 +20,9 @@ from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY, HTTP_500_INTERN
 from litestar.types import ExceptionHandlersMap
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 
+from messenger.db.direct import DatabaseUnavailableError
 from messenger.errors import DomainError
 from messenger.i18n import N_, gettext, negotiate, use_locale
 from messenger.metrics import WIDGET_REFUSALS
@@ -158,10 +160,11 @@ UNAVAILABLE_RETRY_AFTER = 5
 def _service_unavailable(
     default_locale: str, request: Request[Any, Any, Any], exc: Exception
 ) -> Response[Any]:
-    """Redis does not answer (down, restarting, unreachable): a clear 503 with
+    """Redis or PostgreSQL does not answer (down, restarting, unreachable, out of
+    connections): a clear 503 with
     ``Retry-After``, JSON for the APIs and a short page for staff, never a 500."""
     log.warning(
-        "shared state unavailable on %s %s (%s)",
+        "a backing service is unavailable on %s %s (%s)",
         request.method,
         request.url.path,
         type(exc).__name__,
@@ -242,6 +245,11 @@ def exception_handlers(default_locale: str) -> ExceptionHandlersMap:
         DataError: bound(_undecodable_body),
         RedisConnectionError: bound(_service_unavailable),
         RedisTimeoutError: bound(_service_unavailable),
+        # The database is down, restarting or out of connections: a 503, not a 500.
+        DatabaseUnavailableError: bound(_service_unavailable),
+        OperationalError: bound(_service_unavailable),
+        InterfaceError: bound(_service_unavailable),
+        TooManyConnectionsError: bound(_service_unavailable),
         RuntimeError: bound(_runtime_error),
         HTTPException: bound(_http_error),
         Exception: bound(_unexpected_error),

@@ -19,6 +19,14 @@ from typing import Any
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from messenger.metrics import (
+    REQUEST_DURATION,
+    REQUEST_ERRORS,
+    REQUESTS,
+    REQUESTS_IN_PROGRESS,
+    UNMEASURED_PREFIXES,
+)
+
 request_id: ContextVar[str | None] = ContextVar("messenger_request_id", default=None)
 access_log = logging.getLogger("messenger.access")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -68,7 +76,8 @@ def logging_config(level: str = "INFO") -> dict[str, Any]:
 
 
 class RequestLogMiddleware:
-    """Gives each request an id (kept from a sane ``X-Request-ID``), echoes it, logs one line."""
+    """Gives each request an id (kept from a sane ``X-Request-ID``), echoes it, logs one
+    line and records the request metrics (by route template) — one timer for both."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -77,9 +86,20 @@ class RequestLogMiddleware:
         if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
+        incoming = ""
+        for name, value in scope.get("headers", ()):
+            if name == b"x-request-id":
+                incoming = value.decode("latin-1")
+                break
         rid = incoming if _SAFE_ID.match(incoming) else os.urandom(16).hex()
+        rid_header = (b"x-request-id", rid.encode())
         token = request_id.set(rid)
+        path: str = scope["path"]
+        measured = not path.startswith(UNMEASURED_PREFIXES)
+        method: str = scope["method"]
+        route: str = scope.get("path_template") or "<unmatched>"
+        if measured:
+            REQUESTS_IN_PROGRESS.labels(method, route, "messenger").inc()
         started = time.perf_counter()
         status = 500
 
@@ -87,19 +107,27 @@ class RequestLogMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+                message["headers"] = [*message.get("headers", []), rid_header]
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            duration = time.perf_counter() - started
+            if measured:
+                REQUESTS_IN_PROGRESS.labels(method, route, "messenger").dec()
+                labels = (method, route, str(status), "messenger")
+                if status >= 500:
+                    REQUEST_ERRORS.labels(*labels).inc()
+                REQUESTS.labels(*labels).inc()
+                REQUEST_DURATION.labels(*labels).observe(duration)
             access_log.info(
                 "request",
                 extra={
-                    "method": scope.get("method"),
-                    "path": scope.get("path"),
+                    "method": method,
+                    "path": path,
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    "duration_ms": round(duration * 1000, 1),
                 },
             )
             request_id.reset(token)

@@ -6,7 +6,7 @@ With several processes, set ``PROMETHEUS_MULTIPROC_DIR`` to a shared empty direc
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 OPEN_STREAMS = Gauge(
     "messenger_open_streams",
@@ -30,3 +30,21 @@ WIDGET_PATH = Counter(
     "a first message, attachments, a retry, a delivery to stamp).",
     ["call", "path"],
 )
+
+# Per request, by route template (recorded by messenger.logs.RequestLogMiddleware, which
+# times each request once for its log line and these; Litestar's Prometheus middleware did
+# the same with a second timer, a Request object and a wrapped send per request).
+_REQUEST_LABELS = ["method", "path", "status_code", "app_name"]
+REQUESTS = Counter("messenger_requests", "Total requests", _REQUEST_LABELS)
+REQUEST_ERRORS = Counter("messenger_requests_error", "Total errors in requests", _REQUEST_LABELS)
+REQUEST_DURATION = Histogram(
+    "messenger_request_duration_seconds", "Request duration, in seconds", _REQUEST_LABELS
+)
+REQUESTS_IN_PROGRESS = Gauge(
+    "messenger_requests_in_progress",
+    "Total requests currently in progress",
+    ["method", "path", "app_name"],
+    multiprocess_mode="livesum",
+)
+#: Paths not measured (the scrape itself, static files).
+UNMEASURED_PREFIXES = ("/metrics", "/static/")

@@ -68,9 +68,9 @@ class InboxCache:
         self._by_token: dict[str, CachedInbox] = {}
         self._domains: list[str] | None = None
 
-    def observe(self, generation: int) -> None:
+    def observe(self, generation: int) -> bool:
         """The generation the shared store holds now: drop everything if it moved (or
-        if the cache is older than ``MAX_AGE_SECONDS``)."""
+        if the cache is older than ``MAX_AGE_SECONDS``); True when it did."""
         now = self._clock()
         if generation != self._generation or now - self._loaded_at > MAX_AGE_SECONDS:
             self._by_id.clear()
@@ -78,10 +78,13 @@ class InboxCache:
             self._domains = None
             self._generation = generation
             self._loaded_at = now
+            return True
+        return False
 
-    async def refresh(self) -> None:
-        """Read the generation from the shared store (calls that count no limit)."""
-        self.observe((await self._state.check(GENERATION_KEY, ())).generation)
+    async def refresh(self) -> bool:
+        """Read the generation from the shared store (for calls that count no limit, and
+        to confirm a refusal before answering it); True when the cache was dropped."""
+        return self.observe((await self._state.check(GENERATION_KEY, ())).generation)
 
     async def by_id(self, inbox_id: int) -> CachedInbox | None:
         """The active inbox ``inbox_id`` (call :meth:`observe` or :meth:`refresh` first)."""

@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from litestar.exceptions import NotFoundException
 from sqlalchemy.exc import InterfaceError, OperationalError
 from uuid_utils.compat import uuid7
 
@@ -36,11 +35,10 @@ from messenger.widget import schemas
 from messenger.widget.bootstrap import bootstrap, respond
 from messenger.widget.challenge import Challenges
 from messenger.widget.hotpath import HotPath
-from messenger.widget.security import check_origin
 from messenger.widget.service import WidgetService
 from messenger.widget.sessions import TICKET_TTL_MS, SessionSigner, StreamTickets
 from messenger.widget.throttle import Throttle
-from messenger.widget.visits import AnyRequest, Visit, Visits, caller_of
+from messenger.widget.visits import AnyRequest, Visit, Visits
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,13 +80,10 @@ class SessionCalls:
     ) -> schemas.BootstrapResponse:
         """Start or restore a session: limits, inbox, origin, maybe a challenge, then the
         conversation's last messages — one statement for a returning visitor."""
-        caller = caller_of(request, self.settings)
-        self.inboxes.observe(await self.throttle.bootstrap(caller.ip))
-        cached = await self.inboxes.by_token(data.widget_token)
-        if cached is None:
-            raise NotFoundException(N_("Unknown widget token."))
+        cached, caller = await self.visits.bootstrap(
+            request, data.widget_token, self.throttle.bootstrap
+        )
         inbox = cached.inbox
-        check_origin(request, inbox, caller.ip, cached.allowed_domains)
         session = self.signer.verify(data.session_token)
         if session is not None and session.inbox_id != inbox.id:
             session = None  # another inbox's token: a new session, never someone else's

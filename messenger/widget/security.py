@@ -50,6 +50,29 @@ def log_refusal(
     )
 
 
+def origin_refusal(
+    connection: ASGIConnection[Any, Any, Any, Any], allowed: list[str]
+) -> str | None:
+    """Why ``Origin`` (or ``Referer`` when there is no ``Origin``) is not on ``allowed``;
+    None when it is. No side effect (see :func:`check_origin`)."""
+    origin = connection.headers.get("origin")
+    source = origin if origin is not None else connection.headers.get("referer")
+    if source is None:
+        return "no_origin_or_referer"
+    if not allowed:
+        return "inbox_has_no_allowed_domains"
+    if not is_allowed(source, allowed):
+        return "origin_not_in_allowlist" if origin is not None else "referer_not_in_allowlist"
+    return None
+
+
+def mark_allowed(connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+    """The call's origin passed its inbox's allowlist: the CORS edge echoes it."""
+    origin = connection.headers.get("origin")
+    if origin is not None:
+        connection.scope.setdefault("state", {})[CORS_ORIGIN_KEY] = origin
+
+
 def check_origin(
     connection: ASGIConnection[Any, Any, Any, Any],
     inbox: Inbox,
@@ -57,27 +80,20 @@ def check_origin(
     allowed: list[str] | None = None,
 ) -> None:
     """``Origin`` (or ``Referer`` when there is no ``Origin``) must be on the inbox's list
-    (``allowed``: that list, when the caller holds it parsed already)."""
-    origin = connection.headers.get("origin")
-    referer = connection.headers.get("referer")
-    source = origin if origin is not None else referer
+    (``allowed``: that list, when the caller holds it parsed already); a refusal is logged
+    and answered 403."""
     if allowed is None:
         allowed = inbox_settings(inbox).security.allowed_domains
-    if source is None:
-        reason = "no_origin_or_referer"
-    elif not allowed:
-        reason = "inbox_has_no_allowed_domains"
-    elif not is_allowed(source, allowed):
-        reason = "origin_not_in_allowlist" if origin is not None else "referer_not_in_allowlist"
-    else:
-        if origin is not None:
-            connection.scope.setdefault("state", {})[CORS_ORIGIN_KEY] = origin
+    reason = origin_refusal(connection, allowed)
+    if reason is None:
+        mark_allowed(connection)
         return
+    origin = connection.headers.get("origin")
     connection.scope.setdefault("state", {})[CORS_DENIED_KEY] = True
     log_refusal(
         inbox_id=inbox.id,
         origin=origin,
-        referer=referer,
+        referer=connection.headers.get("referer"),
         ip=ip,
         endpoint=f"{connection.scope.get('method', 'GET')} {connection.url.path}",
         reason=reason,

@@ -13,9 +13,9 @@ from messenger.client_ip import client_ip
 from messenger.config import Settings
 from messenger.db.models import Inbox
 from messenger.i18n import N_
-from messenger.inboxes.cache import InboxCache
+from messenger.inboxes.cache import CachedInbox, InboxCache
 from messenger.visitors.service import Caller
-from messenger.widget.security import check_origin
+from messenger.widget.security import check_origin, mark_allowed, origin_refusal
 from messenger.widget.sessions import SessionSigner, WidgetSession
 
 AnyRequest = Request[Any, Any, Any]
@@ -66,15 +66,59 @@ class Visits:
     async def admit(
         self, request: AnyRequest, session: WidgetSession | None, limit: LimitCheck | None
     ) -> Visit:
+        """Refusals come in the documented order — 401 token, 404 inbox, 401 revoked, 403
+        origin, then 429 limits — so a refused origin never spends the caller's budget.
+        The inbox is checked from the cache first; the limits' round trip then tells
+        whether that cache was stale, and a stale one is checked again."""
         if session is None:
             raise NotAuthorizedException(
                 N_("Missing, expired or invalid session token; bootstrap again.")
             )
         caller = caller_of(request, self._settings)
+        inbox = await self._admitted(request, session, caller)
         if limit is None:
-            await self._inboxes.refresh()
+            stale = await self._inboxes.refresh()
         else:
-            self._inboxes.observe(await limit(caller.ip, str(session.visitor_id)))
+            stale = self._inboxes.observe(await limit(caller.ip, str(session.visitor_id)))
+        if stale:
+            inbox = await self._admitted(request, session, caller)
+        return Visit(session=session, inbox=inbox, caller=caller)
+
+    async def bootstrap(
+        self, request: AnyRequest, widget_token: str, limit: Callable[[str], Awaitable[int]]
+    ) -> tuple[CachedInbox, Caller]:
+        """A bootstrap's inbox by its public token: 404 unknown, 403 origin, then 429."""
+        caller = caller_of(request, self._settings)
+        cached = await self._by_token(request, widget_token, caller)
+        if self._inboxes.observe(await limit(caller.ip)):
+            cached = await self._by_token(request, widget_token, caller)
+        return cached, caller
+
+    async def _by_token(
+        self, request: AnyRequest, widget_token: str, caller: Caller
+    ) -> CachedInbox:
+        cached = await self._inboxes.by_token(widget_token)
+        if cached is not None and origin_refusal(request, cached.allowed_domains) is None:
+            mark_allowed(request)
+            return cached
+        await self._inboxes.refresh()  # a refusal is answered from a current cache only
+        cached = await self._inboxes.by_token(widget_token)
+        if cached is None:
+            raise NotFoundException(N_("Unknown widget token."))
+        check_origin(request, cached.inbox, caller.ip, cached.allowed_domains)
+        return cached
+
+    async def _admitted(self, request: AnyRequest, session: WidgetSession, caller: Caller) -> Inbox:
+        cached = await self._inboxes.by_id(session.inbox_id)
+        if (
+            cached is not None
+            and not cached.inbox.session_revoked(session.issued_at)
+            and origin_refusal(request, cached.allowed_domains) is None
+        ):
+            mark_allowed(request)
+            return cached.inbox
+        # A refusal is answered only from a cache known to be current.
+        await self._inboxes.refresh()
         cached = await self._inboxes.by_id(session.inbox_id)
         if cached is None:
             raise NotFoundException(N_("This chat no longer exists."))
@@ -83,4 +127,4 @@ class Visits:
                 N_("Missing, expired or invalid session token; bootstrap again.")
             )
         check_origin(request, cached.inbox, caller.ip, cached.allowed_domains)
-        return Visit(session=session, inbox=cached.inbox, caller=caller)
+        return cached.inbox
