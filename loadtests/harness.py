@@ -80,6 +80,8 @@ def server_env(port: int, *, poll_interval: str = "0.5") -> dict[str, str]:
         "MESSENGER_WIDGET_POLL_RATE_PER_SESSION": GENEROUS,
         "MESSENGER_WIDGET_POLL_MIN_INTERVAL_SECONDS": poll_interval,
         "MESSENGER_WIDGET_CHALLENGE_THRESHOLD": "100000",
+        # Every load operator signs in from 127.0.0.1, again in every run: no proof-of-work.
+        "MESSENGER_SIGNIN_CHALLENGE_AFTER": "100000",
     }
 
 
