@@ -217,6 +217,8 @@ class DashboardOperator(FastHttpUser):
     connection_timeout = 10.0
 
     csrf: str = ""
+    email: str = ""
+    signed_in: bool = False
     conversations: list[str]
     current: str | None = None
 
@@ -225,25 +227,40 @@ class DashboardOperator(FastHttpUser):
 
     def on_start(self) -> None:
         self.conversations = []
-        email = OPERATOR_EMAILS[next(_operator_counter) % len(OPERATOR_EMAILS)]
+        self.signed_in = False
+        self.email = OPERATOR_EMAILS[next(_operator_counter) % len(OPERATOR_EMAILS)]
+        self._sign_in()
+
+    def _sign_in(self) -> None:
+        """The login form, then the unified messenger. A refused sign-in is counted and tried
+        again at this operator's next turn (a stopped user would be respawned at once)."""
         with self.client.get("/login", name="login (form)", catch_response=True) as page:
             match = _CSRF_FIELD.search(page.text or "")
             if page.status_code != 200 or match is None:
                 page.failure(f"login form {page.status_code}")
-                self.stop()
                 return
         with self.client.post(
             "/login",
-            data={"_csrf_token": match.group(1), "email": email, "password": OPERATOR_PASSWORD},
+            data={
+                "_csrf_token": match.group(1),
+                "email": self.email,
+                "password": OPERATOR_PASSWORD,
+            },
             name="sign in",
             allow_redirects=False,
             catch_response=True,
         ) as response:
             if response.status_code != 303:
                 response.failure(f"sign in {response.status_code}: {response.text[:200]}")
-                self.stop()
                 return
+        self.signed_in = True
         self._list_page()
+
+    def _ready(self) -> bool:
+        if not self.signed_in:
+            self._sign_in()
+            return False
+        return True
 
     def _remember(self, html: str) -> None:
         found = _CONVERSATION.findall(html)
@@ -265,6 +282,8 @@ class DashboardOperator(FastHttpUser):
             self._remember(text)
 
     def _pick(self) -> str | None:
+        if not self._ready():
+            return None
         if self.current is None or random.random() < 0.3:
             self.current = random.choice(self.conversations) if self.conversations else None
         return self.current
@@ -280,6 +299,8 @@ class DashboardOperator(FastHttpUser):
 
     @task(3)
     def list_partial(self) -> None:
+        if not self._ready():
+            return
         view = random.choice(["all", "mine", "unassigned"])
         status = random.choice(["open", "open", "pending", "any"])
         with self.client.get(
@@ -296,10 +317,13 @@ class DashboardOperator(FastHttpUser):
 
     @task(1)
     def list_page(self) -> None:
-        self._list_page()
+        if self._ready():
+            self._list_page()
 
     @task(3)
     def open_conversation(self) -> None:
+        if not self._ready():
+            return
         conversation = self._pick()
         if conversation is None:
             self._list_page()
