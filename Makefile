@@ -94,14 +94,19 @@ demo: install
 screenshots: install tools
 	$(BIN)/python scripts/screenshots.py
 
-## load: a bounded headless Locust run of widget visitors (docs/performance.md). By default
-## against its own server (throwaway database messenger_load, 2 workers, port 8765);
-## LOAD_HOST=http://127.0.0.1:PORT MESSENGER_WIDGET_TOKEN=wt_... loads a server you started.
+## load: the seed's load test (docs/performance.md): LOAD_USERS widget visitors and
+## LOAD_OPERATORS dashboard operators, LOAD_RUNS bounded headless Locust runs of LOAD_RUN_TIME
+## in a row against its own server (throwaway database messenger_load, 2 workers, port 8765).
+## Prints one table (p50/p95/p99 and 5xx per call, RSS and CPU per run), writes Locust's HTML
+## reports to var/load/, and fails when a run's RSS or CPU per request grows over 10 % from
+## the first run's, or on any 5xx.
 LOAD_USERS ?= 200
+LOAD_OPERATORS ?= 10
+LOAD_RUNS ?= 3
 LOAD_SPAWN_RATE ?= 20
 LOAD_RUN_TIME ?= 60s
 load: $(BIN)/.stamp-install-load services
-	$(BIN)/python loadtests/harness.py locust --users $(LOAD_USERS) --spawn-rate $(LOAD_SPAWN_RATE) --run-time $(LOAD_RUN_TIME)
+	$(BIN)/python loadtests/harness.py locust --users $(LOAD_USERS) --operators $(LOAD_OPERATORS) --runs $(LOAD_RUNS) --spawn-rate $(LOAD_SPAWN_RATE) --run-time $(LOAD_RUN_TIME)
 
 $(BIN)/.stamp-install-load: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

@@ -3,8 +3,9 @@
 Everything runs on this machine only (127.0.0.1): PostgreSQL and Redis as configured below,
 and a ``messenger serve`` process this script starts and stops itself.
 
-    python loadtests/harness.py locust                  # 200 users, 20/s, 60 s, 2 workers
-    python loadtests/harness.py locust --users 50 --run-time 30s
+    python loadtests/harness.py locust                  # 200 visitors + 10 operators, 20/s,
+                                                        # 3 runs of 60 s, 2 workers (rounds.py)
+    python loadtests/harness.py locust --users 50 --operators 2 --runs 1 --run-time 30s
     python loadtests/harness.py locust --host http://127.0.0.1:8000 --widget-token wt_...
     python loadtests/harness.py serve --workers 2       # prepare and serve until Ctrl-C
 
@@ -13,8 +14,8 @@ The other scripts (``delivery.py``, ``streams.py``) import :func:`managed_server
 Settings (environment): ``LOAD_ADMIN_DSN`` (default ``postgresql://postgres@127.0.0.1:5432/postgres``)
 is where the database ``LOAD_DB_NAME`` (default ``messenger_load``) is dropped and created;
 ``LOAD_REDIS_URL`` (default ``redis://127.0.0.1:6379/0``); ``LOAD_PORT`` (default 8765).
-The Redis keys all start with ``LOAD_REDIS_PREFIX`` (default ``load``) and ``:`` and are
-deleted before each run.
+The Redis keys all start with ``LOAD_REDIS_PREFIX`` (default ``load``) and ``:``, and are
+deleted before each run (two load runs at once need their own port, database and prefix).
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ def server_env(port: int, *, poll_interval: str = "0.5") -> dict[str, str]:
         "MESSENGER_WIDGET_POLL_RATE_PER_SESSION": GENEROUS,
         "MESSENGER_WIDGET_POLL_MIN_INTERVAL_SECONDS": poll_interval,
         "MESSENGER_WIDGET_CHALLENGE_THRESHOLD": "100000",
+        # Every load operator signs in from 127.0.0.1, again in every run: no proof-of-work.
+        "MESSENGER_SIGNIN_CHALLENGE_AFTER": "100000",
     }
 
 
@@ -301,51 +304,88 @@ def managed_server(
 
 
 def run_locust(args: argparse.Namespace) -> int:
-    def locust(host: str, token: str, origin: str, server: Server | None = None) -> int:
-        csv_prefix = VAR / "locust"
-        VAR.mkdir(parents=True, exist_ok=True)
-        command = [
-            str(BIN / "locust"),
-            "-f",
-            str(LOADTESTS / "locustfile.py"),
-            "--headless",
-            "--host",
-            host,
-            "--users",
-            str(args.users),
-            "--spawn-rate",
-            str(args.spawn_rate),
-            "--run-time",
-            args.run_time,
-            "--stop-timeout",
-            "10",
-            "--only-summary",
-            "--csv",
-            str(csv_prefix),
-        ]
-        env = {**os.environ, "MESSENGER_WIDGET_TOKEN": token, "MESSENGER_ORIGIN": origin}
-        print("$", " ".join(command), flush=True)
-        # Locust's own exit code is 1 when any request failed; it is reported, not hidden.
-        limit = _seconds(args.run_time) + 120
-        pids = server.worker_pids() if server is not None else []
-        monitor = Monitor(pids).start()
-        result = subprocess.run(command, env=env, check=False, timeout=limit)  # noqa: S603
-        machine = monitor.stop()
-        print(f"locust exited {result.returncode}; CSV: {csv_prefix}_stats.csv", flush=True)
-        print(f"during the run: {describe(machine)}", flush=True)
-        print(f"machine CPU busy per second: {machine['busy_series']}", flush=True)
-        return result.returncode
+    """The seed's load test: ``--runs`` bounded Locust runs of ``--users`` visitors and
+    ``--operators`` operators against one server, compared (``rounds.py``)."""
+    from rounds import create_operators, run_rounds, table, verdict
 
     if args.host:
         if urlsplit(args.host).hostname not in LOOPBACK:
             raise SystemExit(f"load only a server you started on this machine, not {args.host}")
         if not args.widget_token:
             raise SystemExit("--host needs --widget-token (or MESSENGER_WIDGET_TOKEN)")
-        return locust(args.host, args.widget_token, args.origin or args.host)
+        if args.operators and not os.environ.get("LOAD_OPERATOR_EMAILS"):
+            raise SystemExit("--host with operators needs LOAD_OPERATOR_EMAILS/_PASSWORD")
+        return _locust_once(args, args.host, args.widget_token, args.origin or args.host)
     extra = dict(item.split("=", 1) for item in args.env)
     with managed_server(port=args.port, workers=args.workers, extra_env=extra) as server:
         print(f"serving on {server.base_url} with {args.workers} workers", flush=True)
-        return locust(server.base_url, server.seed.widget_token, server.origin, server)
+        apply_env(server.port)
+        emails, password = create_operators(args.operators, server.seed.branch_id)
+        env = {
+            "MESSENGER_WIDGET_TOKEN": server.seed.widget_token,
+            "MESSENGER_ORIGIN": server.origin,
+            "LOAD_OPERATORS": str(args.operators),
+            "LOAD_OPERATOR_EMAILS": ",".join(emails),
+            "LOAD_OPERATOR_PASSWORD": password,
+        }
+        results = run_rounds(
+            runs=args.runs,
+            locust_command=lambda csv, html: _locust_command(args, server.base_url, csv, html),
+            env=env,
+            worker_pids=server.worker_pids,
+            time_limit=_seconds(args.run_time) + 120,
+            var=VAR,
+        )
+    print()
+    print(
+        f"{args.users} visitors + {args.operators} operators, {args.runs} runs of "
+        f"{args.run_time} (latencies in ms; HTML reports: {VAR}/run<N>.html)"
+    )
+    print(table(results))
+    passed, lines = verdict(results)
+    print("\n".join(lines))
+    print("PASSED" if passed else "FAILED", flush=True)
+    return 0 if passed else 1
+
+
+def _locust_command(args: argparse.Namespace, host: str, csv: Path, html: Path) -> list[str]:
+    return [
+        str(BIN / "locust"),
+        "-f",
+        str(LOADTESTS / "locustfile.py"),
+        "--headless",
+        "--host",
+        host,
+        # The operators are a fixed count on top of the visitors (locustfile.py).
+        "--users",
+        str(args.users + args.operators),
+        "--spawn-rate",
+        str(args.spawn_rate),
+        "--run-time",
+        args.run_time,
+        "--stop-timeout",
+        "10",
+        "--only-summary",
+        "--csv",
+        str(csv),
+        "--html",
+        str(html),
+    ]
+
+
+def _locust_once(args: argparse.Namespace, host: str, token: str, origin: str) -> int:
+    """One run against a server someone else started (no server measurements)."""
+    VAR.mkdir(parents=True, exist_ok=True)
+    command = _locust_command(args, host, VAR / "locust", VAR / "locust.html")
+    env = {**os.environ, "MESSENGER_WIDGET_TOKEN": token, "MESSENGER_ORIGIN": origin}
+    env["LOAD_OPERATORS"] = str(args.operators)
+    print("$", " ".join(command), flush=True)
+    monitor = Monitor([]).start()
+    result = subprocess.run(  # noqa: S603
+        command, env=env, check=False, timeout=_seconds(args.run_time) + 120
+    )
+    print(f"locust exited {result.returncode}; during the run: {describe(monitor.stop())}")
+    return result.returncode
 
 
 def _seconds(text: str) -> int:
@@ -379,8 +419,12 @@ def run_serve(args: argparse.Namespace) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    lc = sub.add_parser("locust", help="a bounded headless Locust run of widget visitors")
+    lc = sub.add_parser(
+        "locust", help="bounded headless Locust runs of widget visitors and operators, compared"
+    )
     lc.add_argument("--users", type=int, default=int(os.environ.get("LOAD_USERS", "200")))
+    lc.add_argument("--operators", type=int, default=int(os.environ.get("LOAD_OPERATORS", "10")))
+    lc.add_argument("--runs", type=int, default=int(os.environ.get("LOAD_RUNS", "3")))
     lc.add_argument(
         "--spawn-rate", type=float, default=float(os.environ.get("LOAD_SPAWN_RATE", "20"))
     )

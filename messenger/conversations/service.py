@@ -157,9 +157,20 @@ class ConversationService(RepositoryService[Conversation]):
     async def reply(
         self, conversation: Conversation, author: User, body: str, client_msg_id: str | None = None
     ) -> tuple[Message, bool]:
-        """An operator's message to the visitor (reopens a pending or resolved conversation)."""
+        """An operator's message to the visitor (reopens a pending or resolved conversation).
+
+        Idempotent by ``client_msg_id`` (the composer keeps one per draft): a retry returns
+        the stored message (``created`` False) and changes nothing else, not even the status.
+        :meth:`append` checks again under the conversation's row lock, and the unique
+        ``(conversation_id, client_msg_id)`` constraint backs it, so two concurrent sends of
+        one draft store one message.
+        """
         self._require_in_scope(conversation, author)
         text = clean_body(body)
+        if client_msg_id is not None and (
+            existing := await self._by_client_msg_id(conversation.id, client_msg_id)
+        ):
+            return existing, False
         if conversation.status in (ConversationStatus.RESOLVED, ConversationStatus.PENDING):
             conversation.status = ConversationStatus.OPEN
             self.status_changed(conversation)

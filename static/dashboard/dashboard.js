@@ -38,14 +38,79 @@
     }
   }
 
-  // A message arriving on the stream that this page already shows (our own reply) is skipped.
-  // Only message events carry an id, and EventSource repeats the last id on every later event
-  // (receipts, typing): for those it says nothing, so they always go through.
+  // Live without loss (docs/architecture.md, "Realtime"): every message event of the open
+  // conversation carries its message id. The stream's URL always names the newest id this page
+  // shows (?last_event_id=), so a new EventSource (htmx's extension opens one after an error,
+  // without the Last-Event-ID header the browser's own reconnect sends) replays from there,
+  // from the database, whichever process answers. A message the page already shows (our own
+  // reply, a replay overlapping the live events) is skipped; one arriving out of order is put
+  // in its place by id.
+  function messageIdOf(element) {
+    var match = /^msg-(\d+)$/.exec((element && element.id) || "");
+    return match ? parseInt(match[1], 10) : null;
+  }
+
+  function streamElement() {
+    return document.querySelector("[sse-connect]");
+  }
+
+  function rememberLastId(id) {
+    var source = streamElement();
+    var url = source && source.getAttribute("sse-connect");
+    if (!url || url.indexOf("conversation=") < 0) {
+      return;
+    }
+    var current = /[?&]last_event_id=(\d+)/.exec(url);
+    if (current && parseInt(current[1], 10) >= id) {
+      return;
+    }
+    url = current
+      ? url.replace(/([?&]last_event_id=)\d+/, "$1" + id)
+      : url + (url.indexOf("?") < 0 ? "?" : "&") + "last_event_id=" + id;
+    source.setAttribute("sse-connect", url);
+  }
+
+  function placeInOrder(element) {
+    var id = messageIdOf(element);
+    if (id === null) {
+      return;
+    }
+    var before = element.previousElementSibling;
+    var target = null;
+    while (before) {
+      var other = messageIdOf(before);
+      if (other !== null && other < id) {
+        break;
+      }
+      if (other !== null) {
+        target = before;
+      }
+      before = before.previousElementSibling;
+    }
+    if (target) {
+      target.parentNode.insertBefore(element, target);
+    }
+  }
+
   document.addEventListener("htmx:sseBeforeMessage", function (event) {
     var detail = event.detail;
     var id = detail && detail.type === "message" && detail.lastEventId;
-    if (id && document.getElementById(id)) {
+    if (id && document.getElementById("msg-" + id)) {
       event.preventDefault();
+      rememberLastId(parseInt(id, 10));
+    }
+  });
+
+  document.addEventListener("htmx:sseOpen", function (event) {
+    // After a reconnect the list may have moved meanwhile: redraw it once.
+    var source = event.target;
+    if (source && source.hasAttribute && source.hasAttribute("data-stream-opened")) {
+      var list = document.getElementById("conversation-list");
+      if (list) {
+        htmx.trigger(list, "refresh");
+      }
+    } else if (source && source.setAttribute) {
+      source.setAttribute("data-stream-opened", "");
     }
   });
 
@@ -66,6 +131,13 @@
       clearTypingSoon(8000); // the visitor's typing state expires if no update comes
     }
     if (event.detail && event.detail.type === "message") {
+      var id = event.detail.lastEventId;
+      var arrived = id && document.getElementById("msg-" + id);
+      if (arrived) {
+        placeInOrder(arrived);
+        // Only ids the stream brought move the replay point: the server's order, not ours.
+        rememberLastId(parseInt(id, 10));
+      }
       clearTypingSoon(0);
       scrollHistory();
       var conversation = document.querySelector("[data-conversation]");
@@ -90,13 +162,40 @@
     }
   });
 
-  // The composer: a fresh client_msg_id per message (a retried POST is stored once),
+  // The composer: ONE client_msg_id per draft, kept in the form until a send succeeds, so a
+  // send retried after a lost answer (the operator clicks again) is stored once: the server
+  // answers the retry with the stored message, and a message already shown is not added twice.
   // Ctrl/Cmd+Enter sends, and the visitor sees "typing" while the operator types.
+  function newClientMsgId() {
+    if (window.crypto && window.crypto.randomUUID) {
+      return "op-" + window.crypto.randomUUID();
+    }
+    return "op-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 12);
+  }
+
+  function draftIdField(form) {
+    return form.querySelector("input[name='client_msg_id']");
+  }
+
   document.addEventListener("htmx:configRequest", function (event) {
     var form = event.target;
     if (form && form.id === "composer") {
-      var id = "op-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2, 10);
-      event.detail.parameters.client_msg_id = id;
+      var field = draftIdField(form);
+      if (field && !field.value) {
+        field.value = newClientMsgId();
+      }
+      event.detail.parameters.client_msg_id = field ? field.value : newClientMsgId();
+    }
+  });
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var form = event.detail && event.detail.requestConfig && event.detail.requestConfig.elt;
+    if (!form || form.id !== "composer" || !event.detail.shouldSwap) {
+      return;
+    }
+    var match = /id="msg-(\d+)"/.exec(event.detail.serverResponse || "");
+    if (match && document.getElementById("msg-" + match[1])) {
+      event.detail.shouldSwap = false; // the stream (or an earlier answer) showed it already
     }
   });
 
@@ -104,6 +203,10 @@
     var form = event.target;
     if (form && form.id === "composer" && event.detail.successful) {
       form.reset();
+      var field = draftIdField(form);
+      if (field) {
+        field.value = ""; // the next draft gets its own id when it is sent
+      }
       scrollHistory();
       sendTyping(form, false);
     }

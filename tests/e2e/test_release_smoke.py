@@ -78,7 +78,7 @@ async def test_release_smoke(widget_site: Any, open_page: Pages) -> None:
 
     # --- the operator opens it --------------------------------------------------------------
     async with desk.expect_response(
-        lambda r: r.url == f"{server}/dashboard/stream?conversation={conversation.id}"
+        lambda r: r.url.startswith(f"{server}/dashboard/stream?conversation={conversation.id}&")
     ):
         await item.get_by_role("link").click()
     await expect(desk).to_have_url(f"{server}/conversations/{conversation.id}")

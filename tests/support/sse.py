@@ -183,6 +183,11 @@ class SSEStream:
         return self
 
 
-def staff_stream(client: httpx.AsyncClient, params: dict[str, Any] | None = None) -> SSEStream:
+def staff_stream(
+    client: httpx.AsyncClient,
+    params: dict[str, Any] | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+) -> SSEStream:
     """``GET /dashboard/stream`` of a signed-in staff client."""
-    return SSEStream(client, STAFF_STREAM, params=params)
+    return SSEStream(client, STAFF_STREAM, params=params, headers=headers)

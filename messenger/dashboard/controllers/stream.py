@@ -1,6 +1,18 @@
 """The operator's live stream: list changes, and the open conversation's messages,
 receipts and typing, rendered as HTML fragments for htmx's SSE extension.
 
+Nothing lost on a reconnect (DESIGN.md "Realtime"), the visitor stream's mechanism
+(:mod:`messenger.widget.stream`): every message event of the open conversation carries its
+message id as the SSE ``id:``; a reconnecting page names the last one (``Last-Event-ID``,
+or ``?last_event_id=`` since htmx's extension may open a new EventSource without the
+header; the page's first connection names the newest message it rendered), and the stream
+replays from PostgreSQL every message of that conversation after it (any process can serve
+the reconnect), then goes live, dropping ids it already sent. Only the open conversation's
+messages carry ids: ids of *one* conversation commit in order (``ConversationService.append``),
+ids across conversations do not, so "after id N" is only sound within one. The replay is
+staff-only and scoped: the conversation is re-read and :func:`can_see` checked on every
+replay (notes included, as in the staff history).
+
 While the stream is open the operator counts as online (presence in Redis, refreshed on
 every heartbeat). Access is re-read on every event (an event is shown only if the fresh
 user may see it) and on every heartbeat, at least every ``MESSENGER_STAFF_ACCESS_CHECK_SECONDS``
@@ -29,22 +41,29 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from messenger.config import Settings
-from messenger.conversations.rules import in_scope
+from messenger.conversations.rules import can_see, in_scope
 from messenger.conversations.service import ConversationService
-from messenger.conversations.timeline import SHOWN_WITH
+from messenger.conversations.timeline import (
+    MAX_PAGE,
+    SHOWN_WITH,
+    newest_message_id,
+    staff_messages,
+)
 from messenger.dashboard.deps import AnyRequest
 from messenger.dashboard.sessions import SESSION_EPOCH_KEY, access_of, provide_current_user
 from messenger.db.models import Conversation, Message, MessageSender, User
 from messenger.presence import DEFAULT_TTL_SECONDS, Presence
 from messenger.realtime.events import Envelope, staff_all_channel, staff_branch_channel
 from messenger.realtime.stream import LiveStream, to_completion
+from messenger.widget.stream import MAX_EVENT_ID, parse_last_event_id
 
 MAX_STREAM_SECONDS = 60 * 60
 PRESENCE_REFRESH_SECONDS = 15.0
 RECEIPT_TICKS_LIMIT = 100
-#: Messages of the open conversation one catch-up may add; ids remembered as sent.
-CATCH_UP_LIMIT = 50
-SENT_IDS = 512
+#: Messages of the open conversation one catch-up may replay (the rest come on the next
+#: one, the cursor moved on); ids remembered as sent.
+CATCH_UP_LIMIT = 5 * MAX_PAGE
+SENT_IDS = 1024
 
 Sessions = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
@@ -59,6 +78,7 @@ class StaffStreamSource:
         epoch: int | None,
         open_id: UUID | None,
         *,
+        after: int | None = None,
         sessions: Sessions,
         presence: Presence,
         templates: JinjaTemplateEngine,
@@ -73,12 +93,25 @@ class StaffStreamSource:
         self._access = access_of(user)
         self._revoked = False
         self._connection = secrets.token_hex(8)
-        # Catch-up state: the open conversation's messages sent (bounded), the newest id
-        # when the stream opened (the page shows those), the scope's last activity seen.
-        self._sent: deque[int] = deque(maxlen=SENT_IDS)
-        self._since_id: int | None = None
+        # Catch-up state: the open conversation's messages sent (bounded, to drop duplicates),
+        # the replay cursor (the client's last id; None: the newest when the stream opens),
+        # the scope's last activity seen.
+        self._recent: deque[int] = deque(maxlen=SENT_IDS)
+        self._seen: set[int] = set()
+        self._cursor = after
+        self._started = False
         self._activity: Any = None
         self._live_since_catch_up = False
+
+    def _remember(self, message_id: int) -> bool:
+        """True the first time ``message_id`` is seen (the visitor stream's rule)."""
+        if message_id in self._seen:
+            return False
+        if len(self._recent) == self._recent.maxlen:
+            self._seen.discard(self._recent[0])
+        self._recent.append(message_id)
+        self._seen.add(message_id)
+        return True
 
     def _render(self, name: str, **context: Any) -> str:
         return self._templates.get_template(name).render(**context)
@@ -87,10 +120,12 @@ class StaffStreamSource:
         return envelope.audience != "visitor" and in_scope(self._user, envelope.branch_id)
 
     async def catch_up(self) -> AsyncIterator[ServerSentEventMessage]:
-        """First call: presence, and the baseline (the page already shows it). Later calls
-        (on the engine's timer): what a lost live event would have brought: a list refresh
-        when the scope's last activity moved, the open conversation's new messages."""
-        first = self._since_id is None
+        """First call: presence, and the replay after the client's last id (none named: the
+        baseline, the newest message). Later calls (on the engine's timer): what a lost live
+        event would have brought: a list refresh when the scope's last activity moved, the
+        open conversation's messages after the cursor not sent yet."""
+        first = not self._started
+        self._started = True
         if first:
             await self._presence.touch(
                 self._user.id, self._branch_ids, DEFAULT_TTL_SECONDS, self._connection
@@ -100,38 +135,12 @@ class StaffStreamSource:
             if not self._user.is_admin:
                 activity_query = activity_query.where(Conversation.branch_id.in_(self._branch_ids))
             activity = await db.scalar(activity_query)
-            messages: list[Message] = []
-            conversation: Conversation | None = None
+            fragments: list[ServerSentEventMessage] = []
             if self._open_id is not None:
-                if first:
-                    newest = await db.scalar(
-                        select(func.max(Message.id)).where(Message.conversation_id == self._open_id)
-                    )
-                    self._since_id = int(newest or 0)
+                if self._cursor is None:
+                    self._cursor = await newest_message_id(db, self._open_id)
                 else:
-                    rows = await db.scalars(
-                        select(Message)
-                        .where(
-                            Message.conversation_id == self._open_id,
-                            Message.id > (self._since_id or 0),
-                        )
-                        .order_by(Message.id.desc())
-                        .limit(CATCH_UP_LIMIT)
-                        .options(*SHOWN_WITH)
-                    )
-                    messages = [m for m in reversed(list(rows)) if m.id not in self._sent]
-                    if messages:
-                        conversation = await db.scalar(
-                            select(Conversation)
-                            .where(Conversation.id == self._open_id)
-                            .options(selectinload(Conversation.visitor))
-                        )
-            self._since_id = self._since_id or 0
-            fragments = [
-                self._message_event(message, conversation)
-                for message in messages
-                if conversation is not None
-            ]
+                    fragments = await self._replay(db, self._open_id)
         # A live event since the last read already refreshed the list.
         changed = not first and activity != self._activity and not self._live_since_catch_up
         self._activity = activity
@@ -141,14 +150,43 @@ class StaffStreamSource:
         for fragment in fragments:
             yield fragment
 
+    async def _replay(self, db: AsyncSession, open_id: UUID) -> list[ServerSentEventMessage]:
+        """The open conversation's messages after the cursor, oldest first, in pages (as the
+        visitor stream replays); nothing when the user may no longer see the conversation."""
+        fragments: list[ServerSentEventMessage] = []
+        conversation: Conversation | None = None
+        read = 0
+        while read < CATCH_UP_LIMIT:
+            page = await staff_messages(db, open_id, after_id=self._cursor or 0, limit=MAX_PAGE)
+            if not page:
+                break
+            if conversation is None:
+                conversation = await db.scalar(
+                    select(Conversation)
+                    .where(Conversation.id == open_id)
+                    .options(selectinload(Conversation.visitor))  # the fragments name the visitor
+                )
+                if conversation is None or not can_see(self._user, conversation):
+                    return []
+            read += len(page)
+            self._cursor = max(self._cursor or 0, page[-1].id)
+            fragments.extend(
+                self._message_event(message, conversation)
+                for message in page
+                if self._remember(message.id)
+            )
+            if len(page) < MAX_PAGE:
+                break
+        return fragments
+
     def _message_event(
         self, message: Message, conversation: Conversation
     ) -> ServerSentEventMessage:
-        self._sent.append(message.id)
         html = self._render(
             "dashboard/partials/message.html", message=message, conversation=conversation
         )
-        return ServerSentEventMessage(event="message", data=html, id=f"msg-{message.id}")
+        # The id is the message id, as on the visitor stream: what Last-Event-ID names.
+        return ServerSentEventMessage(event="message", data=html, id=str(message.id))
 
     async def _still_allowed(self) -> bool:
         """Re-read the user: False (for good) once deactivated, signed out by a new password,
@@ -208,7 +246,7 @@ class StaffStreamSource:
             message = await db.scalar(
                 select(Message).where(Message.id == envelope.id).options(*SHOWN_WITH)
             )
-            if message is None or message.id in self._sent:
+            if message is None or not self._remember(message.id):
                 return None
             return self._message_event(message, conversation)
         if envelope.event == "receipt":
@@ -254,6 +292,12 @@ class StaffStreamSource:
         await self._presence.leave(self._user.id, self._branch_ids, self._connection)
 
 
+def _last_event_id(header: str | None, query: int | None) -> int | None:
+    """The visitor stream's parser; a page opened before ids were plain message ids sends
+    ``msg-<id>``, read the same."""
+    return parse_last_event_id((header or "").strip().removeprefix("msg-"), query)
+
+
 class StaffStreamController(Controller):
     include_in_schema = False
     dependencies = {"current_user": Provide(provide_current_user)}
@@ -269,6 +313,7 @@ class StaffStreamController(Controller):
         presence: NamedDependency[SkipValidation[Presence]],
         sessions: NamedDependency[SkipValidation[Sessions]],
         conversation: Annotated[UUID | None, QueryParameter()] = None,
+        last_event_id: Annotated[int | None, QueryParameter(ge=0, le=MAX_EVENT_ID)] = None,
     ) -> ServerSentEvent:
         open_id: UUID | None = None
         if conversation is not None:
@@ -288,6 +333,7 @@ class StaffStreamController(Controller):
             current_user,
             request.session.get(SESSION_EPOCH_KEY),
             open_id,
+            after=_last_event_id(request.headers.get("last-event-id"), last_event_id),
             sessions=sessions,
             presence=presence,
             # Always the Jinja engine of create_app; Litestar types it as optional and untyped.

@@ -267,12 +267,13 @@ class UnifiedMessengerController(Controller):
         conversation: Scoped,
         data: URLEncodedBody[ComposerForm],
     ) -> Template:
+        # The composer keeps one id per draft (static/dashboard/dashboard.js): a retried send
+        # answers with the stored message. An empty field is no id at all.
+        client_msg_id = data.client_msg_id or None
         if data.kind == "note":
-            message = await actions.note(conversation, current_user, data.body, data.client_msg_id)
+            message = await actions.note(conversation, current_user, data.body, client_msg_id)
         else:
-            message, _ = await actions.reply(
-                conversation, current_user, data.body, data.client_msg_id
-            )
+            message, _ = await actions.reply(conversation, current_user, data.body, client_msg_id)
         return Template(
             "dashboard/partials/message.html",
             context={"message": message, "conversation": conversation, "user": current_user},
