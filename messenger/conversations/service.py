@@ -100,6 +100,7 @@ class ConversationService(RepositoryService[Conversation]):
         kind: MessageKind = MessageKind.MESSAGE,
         author: User | None = None,
         client_msg_id: str | None = None,
+        started: bool = False,
     ) -> tuple[Message, bool]:
         """Add a message; ``(message, created)``. A known ``client_msg_id`` returns the stored one.
 
@@ -107,24 +108,28 @@ class ConversationService(RepositoryService[Conversation]):
         message id is drawn under that lock, so ids of one conversation commit in order
         and a reader asking for "after id N" never misses a late commit. A new message is
         recorded as a ``message`` event (the publisher keeps notes away from visitors).
+
+        ``started``: the conversation was created by this very transaction, so no other
+        can see it yet — there is nothing to lock and no earlier message to find.
         """
         session = self.repository.session
-        if client_msg_id is not None and (
-            existing := await self._by_client_msg_id(conversation.id, client_msg_id)
-        ):
-            return existing, False
         now = _now()
-        await session.execute(
-            update(Conversation)
-            .where(Conversation.id == conversation.id)
-            .values(last_activity_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if client_msg_id is not None and (
-            # Again under the lock: a concurrent retry may have committed meanwhile.
-            existing := await self._by_client_msg_id(conversation.id, client_msg_id)
-        ):
-            return existing, False
+        if not started:
+            if client_msg_id is not None and (
+                existing := await self._by_client_msg_id(conversation.id, client_msg_id)
+            ):
+                return existing, False
+            await session.execute(
+                update(Conversation)
+                .where(Conversation.id == conversation.id)
+                .values(last_activity_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            if client_msg_id is not None and (
+                # Again under the lock: a concurrent retry may have committed meanwhile.
+                existing := await self._by_client_msg_id(conversation.id, client_msg_id)
+            ):
+                return existing, False
         message = Message(
             conversation_id=conversation.id,
             sender=sender,

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from uuid import UUID
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 from uuid_utils.compat import uuid7
@@ -23,18 +24,18 @@ from messenger.config import Settings
 from messenger.conversations.schemas import MessageOut, conversation_out, message_out
 from messenger.db.direct import DatabaseUnavailableError
 from messenger.i18n import N_
-from messenger.inboxes.cache import InboxCache
+from messenger.inboxes.cache import CachedInbox, InboxCache
 from messenger.metrics import WIDGET_PATH
 from messenger.presence import Presence
 from messenger.realtime.publisher import Publisher
 from messenger.realtime.transaction import SessionFactory, transaction
 from messenger.state import SharedState
 from messenger.visitors.geo import GeoLocator
-from messenger.visitors.service import VisitorService, locate
+from messenger.visitors.service import Caller, VisitorService, locate
 from messenger.widget import schemas
 from messenger.widget.bootstrap import bootstrap, respond
 from messenger.widget.challenge import Challenges
-from messenger.widget.hotpath import HotPath
+from messenger.widget.hotpath import HotPath, Timeline
 from messenger.widget.service import WidgetService
 from messenger.widget.sessions import TICKET_TTL_MS, SessionSigner, StreamTickets
 from messenger.widget.throttle import Throttle
@@ -100,24 +101,16 @@ class SessionCalls:
         elif inbox.session_revoked(session.issued_at):
             session = None  # ended by a token rotation: a new visitor, not the old conversation
         visitor_id = session.visitor_id if session is not None else uuid7()
+        if session is None and inbox.branch_id is not None:
+            # A new visitor of a branch inbox: no conversation can exist yet and the branch
+            # is the inbox's — nothing to read from the database.
+            WIDGET_PATH.labels(call="bootstrap", path="hot").inc()
+            return await self._respond(data, caller, cached, visitor_id, None, inbox.branch_id)
         if session is not None and self.hot_path is not None:
             found = await self.hot_path.recent(inbox_id=inbox.id, visitor_id=visitor_id)
             if found is not None:
                 WIDGET_PATH.labels(call="bootstrap", path="hot").inc()
-                return await respond(
-                    settings=self.settings,
-                    presence=self.presence,
-                    signer=self.signer,
-                    tickets=self.tickets,
-                    inbox=inbox,
-                    policy=cached.settings,
-                    request=data,
-                    caller=caller,
-                    visitor_id=visitor_id,
-                    conversation=found.conversation,
-                    messages=found.messages,
-                    branch_id=found.branch_id,
-                )
+                return await self._respond(data, caller, cached, visitor_id, found, found.branch_id)
         WIDGET_PATH.labels(call="bootstrap", path="general").inc()
         async with self.general() as service:
             return await bootstrap(
@@ -133,6 +126,30 @@ class SessionCalls:
                 caller=caller,
                 visitor_id=visitor_id,
             )
+
+    async def _respond(
+        self,
+        data: schemas.BootstrapRequest,
+        caller: Caller,
+        cached: CachedInbox,
+        visitor_id: UUID,
+        found: Timeline | None,
+        branch_id: int | None,
+    ) -> schemas.BootstrapResponse:
+        return await respond(
+            settings=self.settings,
+            presence=self.presence,
+            signer=self.signer,
+            tickets=self.tickets,
+            inbox=cached.inbox,
+            policy=cached.settings,
+            request=data,
+            caller=caller,
+            visitor_id=visitor_id,
+            conversation=found.conversation if found is not None else None,
+            messages=found.messages if found is not None else [],
+            branch_id=branch_id,
+        )
 
     async def send(self, request: AnyRequest, data: schemas.SendRequest) -> tuple[MessageOut, bool]:
         """The stored message and whether it is new (False: a repeated ``client_msg_id``)."""

@@ -144,6 +144,7 @@ class WidgetService:
             sender=MessageSender.VISITOR,
             body=body,
             client_msg_id=request.client_msg_id,
+            started=intake.started,
         )
         if created and request.attachment_ids:
             linked = await self.attachments.link(
