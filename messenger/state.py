@@ -46,28 +46,33 @@ return 0
 # each by its kind in ARGV (triples: kind, ms, cap): 'w' counts a fixed window of ms and
 # refuses past cap hits; 'g' claims a minimum gap of ms (SET NX PX). The first refusal
 # stops the script (later limits are not counted) and answers its 1-based index and the
-# ms until it frees: {generation, index or 0, ms}.
+# ms until it frees: {generation, index or 0, ms, count of each check counted}.
 _CHECK_SCRIPT = """
 local generation = redis.call('GET', KEYS[1]) or '0'
+local out = {generation, 0, 0}
 for i = 2, #KEYS do
   local kind, ms, cap = ARGV[3 * i - 5], tonumber(ARGV[3 * i - 4]), tonumber(ARGV[3 * i - 3])
   if kind == 'g' then
     if not redis.call('SET', KEYS[i], '1', 'PX', ms, 'NX') then
       local ttl = redis.call('PTTL', KEYS[i])
       if ttl < 1 then ttl = 1 end
-      return {generation, i - 1, ttl}
+      out[2] = i - 1; out[3] = ttl
+      return out
     end
+    out[#out + 1] = 1
   else
     local count = redis.call('INCR', KEYS[i])
     if count == 1 then redis.call('PEXPIRE', KEYS[i], ms) end
+    out[#out + 1] = count
     if count > cap then
       local ttl = redis.call('PTTL', KEYS[i])
       if ttl < 0 then redis.call('PEXPIRE', KEYS[i], ms); ttl = ms end
-      return {generation, i - 1, ttl}
+      out[2] = i - 1; out[3] = ttl
+      return out
     end
   end
 end
-return {generation, 0, 0}
+return out
 """
 
 
@@ -90,6 +95,8 @@ class Checked:
     generation: int
     refused: int | None = None
     retry_ms: int = 0
+    #: The hits of each window counted (a gap counts 1), in order, up to a refusal.
+    counts: tuple[int, ...] = ()
 
 
 class SharedState(Protocol):
@@ -141,10 +148,15 @@ class RedisState:
         args: list[str | int] = []
         for c in checks:
             args += ["g" if c.kind == "gap" else "w", c.ms, c.cap]
-        generation, refused, retry_ms = await self._check(
+        generation, refused, retry_ms, *counts = await self._check(
             keys=[self._k(watched), *(self._k(c.key) for c in checks)], args=args
         )
-        return Checked(int(generation), int(refused) - 1 if refused else None, int(retry_ms))
+        return Checked(
+            int(generation),
+            int(refused) - 1 if refused else None,
+            int(retry_ms),
+            tuple(int(c) for c in counts),
+        )
 
     async def bump(self, key: str) -> None:
         await self._redis.incr(self._k(key))
@@ -207,16 +219,19 @@ class MemoryState:
 
     async def check(self, watched: str, checks: Sequence[Check]) -> Checked:
         generation = self._counters.get(watched, 0)
+        counts: list[int] = []
         for index, c in enumerate(checks):
             if c.kind == "gap":
                 wait = await self.claim(c.key, c.ms)
                 if wait:
-                    return Checked(generation, index, wait)
+                    return Checked(generation, index, wait, tuple(counts))
+                counts.append(1)
                 continue
             count, ttl = await self.hit(c.key, c.ms)
+            counts.append(count)
             if count > c.cap:
-                return Checked(generation, index, ttl)
-        return Checked(generation)
+                return Checked(generation, index, ttl, tuple(counts))
+        return Checked(generation, counts=tuple(counts))
 
     async def bump(self, key: str) -> None:
         self._counters[key] = self._counters.get(key, 0) + 1

@@ -91,10 +91,11 @@ class SessionCalls:
         if session is None:
             # Past the per-inbox bucket a new session solves the challenge (never a 429 for
             # the whole site); a returning visitor is neither counted nor refused there.
+            started, over = await self.throttle.new_session(caller.ip, inbox.id)
             await self.challenges.demand(
-                count=await self.throttle.count_new_session(caller.ip),
+                count=started,
                 threshold=self.settings.widget_challenge_threshold,
-                over=await self.throttle.new_session_over_inbox_limit(inbox.id),
+                over=over,
                 solution=data.challenge_solution,
                 detail=N_("Too many new chats: solve the challenge and retry."),
             )

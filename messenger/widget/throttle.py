@@ -73,15 +73,28 @@ class Throttle:
             (Limit("bootstrap_per_ip", s.widget_bootstrap_rate_per_ip), self.ip(ip))
         )
 
-    async def new_session_over_inbox_limit(self, inbox_id: int) -> bool:
-        """Count a new session in the per-inbox bucket; True past it. Never a refusal: past
-        the bucket a new session must solve the challenge, and a returning visitor (a valid
-        session) is not counted at all, so holding the public token is no off switch."""
-        rate = self._settings.widget_bootstrap_rate_per_token
-        count, _ = await self._state.hit(
-            f"throttle:bootstrap_per_token:{inbox_id}", rate.window_seconds * 1000
+    async def new_session(self, ip: str, inbox_id: int) -> tuple[int, bool]:
+        """Count a new session of this IP (the challenge's input) and in the per-inbox
+        bucket, in one round trip: ``(sessions this IP started in the window, past the
+        inbox's bucket)``. Never a refusal: past the bucket a new session must solve the
+        challenge, and a returning visitor (a valid session) is not counted at all, so
+        holding the public token is no off switch."""
+        per_ip = self._settings.widget_bootstrap_rate_per_ip.window_seconds * 1000
+        per_inbox = self._settings.widget_bootstrap_rate_per_token
+        checked = await self._state.check(
+            GENERATION_KEY,
+            [
+                Check(f"suspicion:new_session:{self.ip(ip)}", "window", per_ip, 2**62),
+                Check(
+                    f"throttle:bootstrap_per_token:{inbox_id}",
+                    "window",
+                    per_inbox.window_seconds * 1000,
+                    2**62,
+                ),
+            ],
         )
-        return count > rate.limit
+        from_ip, in_inbox = checked.counts
+        return from_ip, in_inbox > per_inbox.limit
 
     async def send(self, ip: str, session_key: str) -> int:
         s = self._settings
@@ -149,12 +162,6 @@ class Throttle:
             (Limit("poll_per_session", s.widget_poll_rate_per_session), session_key),
             gap=(f"poll_min_interval:{session_key}", gap_ms) if gap_ms > 0 else None,
         )
-
-    async def count_new_session(self, ip: str) -> int:
-        """How many new sessions this IP started in the bootstrap window (challenge input)."""
-        window = self._settings.widget_bootstrap_rate_per_ip.window_seconds * 1000
-        count, _ = await self._state.hit(f"suspicion:new_session:{self.ip(ip)}", window)
-        return count
 
     async def count_offline_form(self, ip: str) -> int:
         window = self._settings.widget_bootstrap_rate_per_ip.window_seconds * 1000

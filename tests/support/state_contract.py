@@ -140,7 +140,7 @@ class StateContract:
         await state.bump("gen")
         await state.bump("gen")
         checked = await state.check("gen", limits)
-        assert (checked.generation, checked.refused) == (2, None)
+        assert (checked.generation, checked.refused, checked.counts) == (2, None, (2, 2))
         refused = await state.check("gen", limits)  # the third hit of "a"
         assert refused.refused == 0
         assert 0 < refused.retry_ms <= 60_000
@@ -152,6 +152,7 @@ class StateContract:
         assert (await state.check("gen", limits)).refused is None
         refused = await state.check("gen", limits)
         assert refused.refused == 1  # the second limit, by its index
+        assert refused.counts == (2, 2)
 
     async def test_a_gap_admits_one_call_until_it_expires(
         self, state: SharedState, let_expire: LetExpire

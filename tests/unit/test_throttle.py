@@ -52,15 +52,15 @@ async def test_bootstrap_per_token_only_says_when_new_sessions_are_past_it(
 ) -> None:
     """The per-inbox bucket refuses nothing: past it, new sessions get the challenge."""
     limits = throttle(clock, MESSENGER_WIDGET_BOOTSTRAP_RATE_PER_TOKEN="3/2s")
-    assert [await limits.new_session_over_inbox_limit(1) for _ in range(4)] == [
+    assert [(await limits.new_session("ip", 1))[1] for _ in range(4)] == [
         False,
         False,
         False,
         True,
     ]
-    assert not await limits.new_session_over_inbox_limit(2)  # another inbox
+    assert not (await limits.new_session("ip", 2))[1]  # another inbox
     clock.advance(2)
-    assert not await limits.new_session_over_inbox_limit(1)
+    assert not (await limits.new_session("ip", 1))[1]
 
 
 @pytest.mark.parametrize(
@@ -182,13 +182,13 @@ async def test_suspicion_counters_count_per_address_within_the_bootstrap_window(
     clock: FakeClock,
 ) -> None:
     limits = throttle(clock, MESSENGER_WIDGET_BOOTSTRAP_RATE_PER_IP="30/minute")
-    assert [await limits.count_new_session("ip") for _ in range(3)] == [1, 2, 3]
+    assert [(await limits.new_session("ip", 1))[0] for _ in range(3)] == [1, 2, 3]
     assert await limits.count_offline_form("ip") == 1  # its own counter
-    assert await limits.count_new_session("other") == 1
-    assert await limits.count_new_session("2001:db8::1") == 1
-    assert await limits.count_new_session("2001:db8::2") == 2  # one /64, one counter
+    assert (await limits.new_session("other", 1))[0] == 1
+    assert (await limits.new_session("2001:db8::1", 1))[0] == 1
+    assert (await limits.new_session("2001:db8::2", 2))[0] == 2  # one /64, one counter
     clock.advance(60)
-    assert await limits.count_new_session("ip") == 1
+    assert (await limits.new_session("ip", 1))[0] == 1
 
 
 def test_retry_after_is_whole_seconds_rounded_up_and_at_least_one() -> None:
