@@ -8,7 +8,7 @@ PORT ?= 8000
 # Embed snippets and printed links use the address we serve on, unless told otherwise.
 export MESSENGER_PUBLIC_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: run test install lint test-js format services tools vendor widget migrate demo clean messages compile-messages screenshots load
+.PHONY: run test install lint test-js format services tools vendor widget migrate demo clean messages compile-messages screenshots load bench
 
 ## run: install, migrate, seed the demo and serve on http://$(HOST):$(PORT)
 run: install
@@ -111,3 +111,10 @@ $(BIN)/.stamp-install-load: pyproject.toml
 
 clean:
 	rm -rf $(VENV) node_modules static/vendor $(WIDGET_OUT) .pytest_cache .ruff_cache .mypy_cache
+
+## bench: the widget hot path (send, poll, bootstrap) against a bare ASGI floor doing only the
+## same I/O, with wrk (installed from apt when missing); prints the table and the ratio
+## product / floor, writes var/bench/. Not part of `make test` (docs/performance.md).
+bench: $(BIN)/.stamp-install-load services
+	command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+	$(BIN)/python loadtests/bench.py $(BENCH_ARGS)

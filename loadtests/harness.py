@@ -13,7 +13,8 @@ The other scripts (``delivery.py``, ``streams.py``) import :func:`managed_server
 Settings (environment): ``LOAD_ADMIN_DSN`` (default ``postgresql://postgres@127.0.0.1:5432/postgres``)
 is where the database ``LOAD_DB_NAME`` (default ``messenger_load``) is dropped and created;
 ``LOAD_REDIS_URL`` (default ``redis://127.0.0.1:6379/0``); ``LOAD_PORT`` (default 8765).
-The Redis keys all start with ``load:`` and are deleted before each run.
+The Redis keys all start with ``LOAD_REDIS_PREFIX`` (default ``load``) and ``:`` and are
+deleted before each run.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ VAR = ROOT / "var" / "load"
 ADMIN_DSN = os.environ.get("LOAD_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 DB_NAME = os.environ.get("LOAD_DB_NAME", "messenger_load")
 REDIS_URL = os.environ.get("LOAD_REDIS_URL", "redis://127.0.0.1:6379/0")
-REDIS_PREFIX = "load"
+REDIS_PREFIX = os.environ.get("LOAD_REDIS_PREFIX", "load")
 DEFAULT_PORT = int(os.environ.get("LOAD_PORT", "8765"))
 #: A fixed, throwaway key: it signs sessions of a database that is dropped after the run.
 SECRET_KEY = "load-test-secret-key-not-for-production-0123456789"  # noqa: S105
