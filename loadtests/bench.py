@@ -3,14 +3,15 @@
 Starts the product (``messenger serve``, one worker, a fresh ``messenger_load`` database and
 generous limits: ``harness.managed_server``) and the floor (``loadtests/floor.py``, a bare ASGI
 app doing only the I/O of each call, on the same database), prepares 200 visitors of the demo
-inbox (bootstrap + a first message each), then loads the floor and the product back to back,
+inbox (bootstrap + 3 messages each), then loads the floor and the product back to back,
 the same wrk scripts (``loadtests/wrk/*.lua``: 2 threads, 50 connections, 10 s after a 2 s
 warm-up) for each call:
 
 - send: ``POST /api/widget/messages``, a unique ``client_msg_id`` per request;
 - poll (nothing new): ``GET /api/widget/messages?after=<newest id>``;
 - poll (one new): ``after=<newest id - 1>``: exactly one message in every answer;
-- bootstrap (returning visitor): ``POST /api/widget/bootstrap`` with the session token.
+- bootstrap (returning visitor): ``POST /api/widget/bootstrap`` with the session token
+  (run first: each conversation then holds the 3 messages of the preparation).
 
 It prints calls/s, p50, p99 and the non-2xx count of each, and the ratio product / floor of
 calls/s; writes the table to ``var/bench/bench-<time>.{json,md}`` (and ``latest.*``). Only
@@ -61,7 +62,7 @@ from harness import (
 )
 from monitor import Monitor
 from profile_summary import summarize
-from sse import wait_for_quiet
+from sse import process_cpu_seconds, wait_for_quiet
 
 OUT = ROOT / "var" / "bench"
 WRK_DIR = LOADTESTS / "wrk"
@@ -70,6 +71,9 @@ WARMUP = os.environ.get("BENCH_WARMUP", "2s")
 THREADS = int(os.environ.get("BENCH_THREADS", "2"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "50"))
 SESSIONS = int(os.environ.get("BENCH_SESSIONS", "200"))
+#: Messages each visitor sends while being prepared: what a returning visitor's bootstrap
+#: gets back (bootstrap is measured first, before the sends add more).
+HISTORY = 3
 #: Far above what one worker can do: the benchmark measures the path, not the limits.
 UNLIMITED = "100000000/minute"
 BENCH_ENV = {
@@ -88,8 +92,13 @@ CALLS = {
     "poll (one new)": ("poll.lua", "/api/widget/messages", "newest-1"),
     "bootstrap (returning)": ("bootstrap.lua", "/api/widget/bootstrap", "newest"),
 }
-SHORT = {"send": "send", "poll-none": "poll (nothing new)", "poll-one": "poll (one new)"}
-SHORT["bootstrap"] = "bootstrap (returning)"
+#: In the order they run: bootstrap first, while each conversation holds HISTORY messages.
+SHORT = {
+    "bootstrap": "bootstrap (returning)",
+    "send": "send",
+    "poll-none": "poll (nothing new)",
+    "poll-one": "poll (one new)",
+}
 
 
 @dataclass
@@ -121,13 +130,14 @@ async def _prepare_visitors(server: Server, count: int) -> list[Visitor]:
             if boot.status_code != 200:
                 raise SystemExit(f"bootstrap answered {boot.status_code}: {boot.text[:300]}")
             token = boot.json()["session_token"]
-            sent = await client.post(
-                "/api/widget/messages",
-                json={"body": f"hello from visitor {n}", "client_msg_id": uuid.uuid4().hex},
-                headers={**headers, "Authorization": f"Bearer {token}"},
-            )
-            if sent.status_code != 201:
-                raise SystemExit(f"first send answered {sent.status_code}: {sent.text[:300]}")
+            for k in range(HISTORY):
+                sent = await client.post(
+                    "/api/widget/messages",
+                    json={"body": f"visitor {n}, message {k}", "client_msg_id": uuid.uuid4().hex},
+                    headers={**headers, "Authorization": f"Bearer {token}"},
+                )
+                if sent.status_code != 201:
+                    raise SystemExit(f"a send answered {sent.status_code}: {sent.text[:300]}")
             return Visitor(token, sent.json()["conversation_id"])
 
     async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
@@ -219,6 +229,17 @@ def _wrk(
     raise SystemExit(f"wrk gave no summary:\n{result.stdout}\n{result.stderr}")
 
 
+def _drain(pids: list[int], limit: float = 60.0) -> None:
+    """Until the server has finished what the last wrk run left queued (its CPU below 5 %
+    over half a second): a backlog would be measured as the next call's cost."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        before = sum(process_cpu_seconds(pid) for pid in pids)
+        time.sleep(0.5)
+        if sum(process_cpu_seconds(pid) for pid in pids) - before < 0.025:
+            return
+
+
 def _measure(
     label: str,
     base_url: str,
@@ -229,9 +250,11 @@ def _measure(
 ) -> dict[str, Any]:
     script, path, _ = CALLS[call]
     _wrk(base_url, script, path, sessions, server, WARMUP)  # pools, caches, JIT of wrk's Lua
+    _drain(pids)
     monitor = Monitor(pids).start()
     data = _wrk(base_url, script, path, sessions, server, DURATION)
     machine = monitor.stop()
+    _drain(pids)
     data["machine_busy_percent"] = machine["machine_busy_percent_mean"]
     data["cpu_percent_of_one_core_by_group"] = machine["cpu_percent_of_one_core_by_group"]
     note = f"  NON-2xx: {data['non2xx']} {data['statuses']}" if data["non2xx"] else ""
@@ -252,10 +275,12 @@ def _profile(server: Server, sessions: Path, seconds: int) -> dict[str, Any]:
     spy_cmd = [spy, "record", "--pid", pid, "--duration", str(seconds), "--rate", "200"]
     spy_cmd += ["--nonblocking", "--format", "raw", "--output", str(raw)]
     script, path, _ = CALLS["send"]
+    _drain(server.worker_pids())
     profiler = subprocess.Popen(spy_cmd, stdout=subprocess.DEVNULL)  # noqa: S603
     time.sleep(1)
     _wrk(server.base_url, script, path, sessions, server, f"{seconds - 2}s")
     profiler.wait(timeout=60)
+    _drain(server.worker_pids())
     # The same load once more for a flame graph (py-spy writes one format per recording).
     spy_cmd = [*spy_cmd[:-4], "--format", "flamegraph", "--output", str(OUT / "send.svg")]
     profiler = subprocess.Popen(spy_cmd, stdout=subprocess.DEVNULL)  # noqa: S603

@@ -16,18 +16,18 @@ from typing import Any
 
 #: (bucket, pattern on a frame's file path), first match wins.
 BUCKETS = [
-    ("sqlalchemy ORM", r"/sqlalchemy/orm/"),
-    ("sqlalchemy engine/sql", r"/sqlalchemy/"),
-    ("advanced_alchemy", r"/advanced_alchemy/"),
-    ("litestar", r"/litestar/"),
-    ("asyncpg", r"/asyncpg/"),
-    ("redis", r"/redis/"),
-    ("msgspec", r"/msgspec/"),
-    ("uvicorn/httptools", r"/uvicorn/|/httptools/"),
-    ("structlog/logging", r"/structlog/|/logging/"),
-    ("prometheus", r"/prometheus_client/"),
-    ("our code (messenger)", r"/messenger/"),
-    ("asyncio/uvloop", r"/asyncio/|/uvloop/"),
+    ("sqlalchemy ORM", r"^sqlalchemy/orm/"),
+    ("sqlalchemy engine/sql", r"^sqlalchemy/"),
+    ("advanced_alchemy", r"^advanced_alchemy/"),
+    ("litestar", r"^litestar/"),
+    ("asyncpg", r"^asyncpg/"),
+    ("redis", r"^redis/"),
+    ("msgspec", r"^msgspec/"),
+    ("uvicorn/httptools", r"^(uvicorn|httptools)/"),
+    ("structlog/logging", r"^(structlog|logging)/"),
+    ("prometheus", r"^prometheus_client/"),
+    ("our code (messenger)", r"^messenger/"),
+    ("asyncio/uvloop", r"^(asyncio|uvloop)/"),
 ]
 _FRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^:()]*)(?::(?P<line>\d+))?\)$")
 
@@ -38,9 +38,7 @@ def bucket(frame: str) -> str:
     for name, pattern in BUCKETS:
         if re.search(pattern, path):
             return name
-    if "site-packages" in path:
-        return "other libraries"
-    return "python stdlib / other"
+    return "other (stdlib, other libraries)"
 
 
 def summarize(path: Path, top: int = 25) -> dict[str, Any]:
@@ -56,13 +54,18 @@ def summarize(path: Path, top: int = 25) -> dict[str, Any]:
         frames = [f for f in stack.split(";") if f]
         if frames and frames[0].startswith(("process ", "thread ")):
             frames = [f for f in frames if not f.startswith(("process ", "thread "))]
+        # Every task's stack starts with the process's entry (click, uvicorn.run, the
+        # event loop's run); what the loop runs starts after it.
+        entry = [i for i, f in enumerate(frames) if f.startswith("Runner.run (asyncio/runners")]
+        if entry:
+            frames = frames[entry[-1] + 1 :]
         if not frames:
             continue
         total += count
         self_counts[bucket(frames[-1])] += count
         for name in {bucket(f) for f in frames}:
             inclusive[name] += count
-        for frame in {f for f in frames if "/messenger/" in f or "/sqlalchemy/orm/" in f}:
+        for frame in {f for f in frames if "(messenger/" in f or "(sqlalchemy/orm/" in f}:
             functions[frame] += count
 
     def pct(counter: Counter[str]) -> dict[str, float]:

@@ -23,6 +23,7 @@ import json
 import os
 import re
 import resource
+import signal
 import sys
 import time
 import uuid
@@ -154,6 +155,13 @@ class StreamsBench:
             await asyncio.sleep(0.2)
         return statuses, latencies
 
+    def signal_snapshot(self) -> None:
+        """``--snapshot-signal``: ask the server for a memory snapshot (SIGUSR1), e.g. a
+        ``sitecustomize`` passed with ``--env PYTHONPATH=…`` that dumps tracemalloc."""
+        if self.args.snapshot_signal:
+            os.kill(self.pid, signal.SIGUSR1)
+            time.sleep(3)  # the dump blocks the server's loop meanwhile
+
     async def settle(self, seconds: float) -> int:
         """Wait, then read RSS (a few samples, the last one)."""
         await asyncio.sleep(seconds)
@@ -168,6 +176,7 @@ class StreamsBench:
                 return await self.open_one(index, round_no)
 
         rss_before = rss_kib(self.pid)
+        self.signal_snapshot()
         monitor = Monitor([self.pid]).start()
         started = time.perf_counter()
         streams = await asyncio.gather(*(guarded(i) for i in range(k)))
@@ -179,6 +188,7 @@ class StreamsBench:
                 errors[s.error] = errors.get(s.error, 0) + 1
         # Past the streams' one-off catch-up read (2 s) and one heartbeat.
         rss_open = await self.settle(self.args.hold)
+        self.signal_snapshot()
         gauge_open = await self.metrics_open_streams()
         ready_open, ready_open_ms = await self.ready_latencies()
         still_open = sum(1 for s in opened if s.error is None)
@@ -258,6 +268,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=1500.0, help="deadline of the whole run")
     parser.add_argument("--port", type=int, default=int(os.environ.get("LOAD_PORT", "8765")))
     parser.add_argument("--json", dest="json_path", help="also write the results here")
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="NAME=VALUE", help="extra server setting"
+    )
+    parser.add_argument(
+        "--snapshot-signal",
+        action="store_true",
+        help="send the server SIGUSR1 before opening and with all streams open",
+    )
     return parser.parse_args()
 
 
@@ -267,7 +285,8 @@ def main() -> int:
     if soft != resource.RLIM_INFINITY and soft < 2 * args.streams + FD_MARGIN:
         print(f"open-files limit {soft} (hard {hard}) is too low for {args.streams} streams")
         return 2
-    with managed_server(port=args.port, workers=1) as server:
+    extra = dict(item.split("=", 1) for item in args.env)
+    with managed_server(port=args.port, workers=1, extra_env=extra) as server:
         bench = StreamsBench(args, server.base_url, server.seed.widget_token, server.process.pid)
         result = run_fast(asyncio.wait_for(bench.run(), args.timeout))
     result["open_files_limit"] = soft
