@@ -285,7 +285,9 @@ def main() -> int:
     if soft != resource.RLIM_INFINITY and soft < 2 * args.streams + FD_MARGIN:
         print(f"open-files limit {soft} (hard {hard}) is too low for {args.streams} streams")
         return 2
-    extra = dict(item.split("=", 1) for item in args.env)
+    # One client IP opens every stream here: lift the per-IP cap of open streams.
+    extra = {"MESSENGER_WIDGET_STREAMS_PER_IP": str(2 * args.streams)}
+    extra.update(item.split("=", 1) for item in args.env)
     with managed_server(port=args.port, workers=1, extra_env=extra) as server:
         bench = StreamsBench(args, server.base_url, server.seed.widget_token, server.process.pid)
         result = run_fast(asyncio.wait_for(bench.run(), args.timeout))

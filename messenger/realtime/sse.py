@@ -1,0 +1,59 @@
+"""Server-Sent Events without a task group per open stream.
+
+Litestar's streaming response runs each stream in an anyio task group (a cancel scope, a
+task for the body, the handler's task listening for the disconnect). Thousands of open
+streams pay for that machinery each; here a stream costs one small listener task: the body
+is sent from the request's own task, and the listener cancels that task when the client
+goes (the stream's ``finally`` then frees its subscription). Everything else — headers,
+encoding of the events, OpenAPI — is Litestar's :class:`ServerSentEvent`, unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from litestar.response import ServerSentEvent
+from litestar.response.base import ASGIResponse
+from litestar.response.streaming import ASGIStreamingResponse
+from litestar.types import Receive, Send
+
+
+async def _until_disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+class _LeanStreamingResponse(ASGIStreamingResponse):
+    __slots__ = ()  # the same layout as its base: instances of it are re-classed to this
+
+    async def send_body(self, send: Send, receive: Receive) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        sending = [True]
+
+        def client_gone(listener: asyncio.Future[None]) -> None:
+            if sending[0] and not listener.cancelled() and listener.exception() is None:
+                task.cancel()
+
+        listener = asyncio.ensure_future(_until_disconnect(receive))
+        listener.add_done_callback(client_gone)
+        try:
+            await self._stream(send)
+        except asyncio.CancelledError:
+            if not listener.done() or listener.cancelled():
+                raise  # cancelled from elsewhere (the server shutting down): not ours
+            task.uncancel()  # the client went: the stream ended, nothing failed
+        finally:
+            sending[0] = False
+            listener.cancel()
+
+
+class LeanServerSentEvent(ServerSentEvent):
+    """:class:`ServerSentEvent` sent by :class:`_LeanStreamingResponse`."""
+
+    def to_asgi_response(self, *args: Any, **kwargs: Any) -> ASGIResponse:
+        response = super().to_asgi_response(*args, **kwargs)
+        if type(response) is ASGIStreamingResponse:
+            response.__class__ = _LeanStreamingResponse
+        return response
