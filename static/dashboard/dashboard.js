@@ -80,9 +80,46 @@
     }
   });
 
+  // The live list: a list event asks only for the rows above the top one (part=top), which
+  // come in at the top; an older copy of a row that moved up is removed first.
+  function isList(element) {
+    return element && element.id === "conversation-list";
+  }
+
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (!isList(event.detail.elt) || event.detail.parameters.part !== "top") {
+      return;
+    }
+    var first = event.detail.elt.querySelector(".conversation-item[data-cursor]");
+    if (first) {
+      event.detail.parameters.after = first.getAttribute("data-cursor");
+    }
+  });
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var list = event.detail.target;
+    if (!isList(list) || !event.detail.requestConfig || event.detail.requestConfig.elt !== list) {
+      return;
+    }
+    var ids = event.detail.serverResponse.match(/id="conv-[0-9a-f-]+"/g) || [];
+    ids.forEach(function (match) {
+      var old = document.getElementById(match.slice(4, -1));
+      if (old && old.parentNode === list) {
+        old.remove();
+      }
+    });
+    var empty = ids.length ? list.querySelector(":scope > .empty") : null;
+    if (empty) {
+      empty.remove();
+    }
+  });
+
   document.addEventListener("htmx:afterSwap", function (event) {
+    var meta = document.getElementById("list-meta");
     var list = document.getElementById("conversation-list");
-    if (list) {
+    if (meta) {
+      setTitle(parseInt(meta.getAttribute("data-unread-total") || "0", 10));
+    } else if (list) {
       setTitle(parseInt(list.getAttribute("data-unread-total") || "0", 10));
     }
     if (event.target && (event.target.id === "history" || event.target.id === "pane")) {

@@ -5,7 +5,7 @@ from uuid import UUID
 
 from advanced_alchemy.base import UUIDv7AuditBase
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import BigInteger, ForeignKey, Index
+from sqlalchemy import BigInteger, ForeignKey, Index, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from messenger.db.models.branch import Branch
@@ -24,6 +24,25 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+_UNASSIGNED = text("assignee_id IS NULL")
+
+
+def _list_indexes() -> tuple[Index, ...]:
+    def partial(name: str, *columns: str) -> Index:
+        return Index(name, *columns, postgresql_where=_UNASSIGNED, sqlite_where=_UNASSIGNED)
+
+    order = ("last_activity_at", "id")
+    return (
+        Index("ix_conversations_activity_id", *order),
+        Index("ix_conversations_status_activity_id", "status", *order),
+        Index("ix_conversations_branch_activity_id", "branch_id", *order),
+        Index("ix_conversations_branch_status_activity_id", "branch_id", "status", *order),
+        Index("ix_conversations_assignee_activity_id", "assignee_id", "status", *order),
+        partial("ix_conversations_unassigned_activity_id", "status", *order),
+        partial("ix_conversations_branch_unassigned_activity_id", "branch_id", "status", *order),
+    )
+
+
 class Conversation(UUIDv7AuditBase):
     """A visitor's thread in an inbox, routed to a branch, maybe assigned to an operator."""
 
@@ -33,6 +52,8 @@ class Conversation(UUIDv7AuditBase):
         Index("ix_conversations_branch_status_activity", "branch_id", "status", "last_activity_at"),
         Index("ix_conversations_assignee_status", "assignee_id", "status"),
         Index("ix_conversations_visitor", "visitor_id"),
+        # Its keyset pages, (last_activity_at, id) newest first, per view (migration 0004).
+        *_list_indexes(),
     )
 
     inbox_id: Mapped[int] = mapped_column(ForeignKey("inboxes.id", ondelete="CASCADE"), index=True)

@@ -1,0 +1,315 @@
+"""Search in the unified messenger: which conversations match a text, ranked and highlighted.
+
+PostgreSQL (migration 0004): message and note bodies by full-text search with stemming
+(``доставки`` finds ``доставка``, ``deliveries`` finds ``delivery``) in the language of the
+conversation's inbox (``settings.locale``: ``russian`` or ``english``; an inbox without one
+is searched in both), and the visitor's name, e-mail and phone (digits too) by substring
+over trigram indexes. A visitor match ranks first, then ``ts_rank`` of the best message.
+
+A frequent word matches a large part of all history, and ranking every match costs time
+proportional to the matches. So the newest ``RECENT_WINDOW`` messages are ranked first
+(visitor matches with them), then older history, ranked on its own: page 1 is fast
+whatever the word, and the pages go on into the past. The window is fixed by the first
+page (``SearchCursor``), so later pages neither repeat nor skip a conversation while new
+messages arrive.
+
+Scope: the same ``filtered`` query as the list (``rules.scope_query``); notes are included
+(this search is for staff only; no visitor-facing API searches).
+
+SQLite (embedded mode): a case-insensitive substring match, newest first; the match is
+highlighted in Python.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from markupsafe import Markup, escape
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+)
+from sqlalchemy.dialects.postgresql import REGCONFIG, TSVECTOR
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from messenger.conversations.listing import (
+    PAGE_SIZE,
+    ConversationFilters,
+    ConversationRow,
+    filtered,
+    ilike_match,
+    load_rows,
+    with_row_options,
+)
+from messenger.db.models import Conversation, Inbox, Message, MessageKind, User, Visitor
+from messenger.errors import InvalidInputError
+from messenger.i18n import N_
+
+#: The newest messages ranked first (see the module's docstring).
+RECENT_WINDOW = 50_000
+#: Highlight marks: control characters removed from the body first, so that only the
+#: marks ts_headline adds are turned into <mark> after the text is HTML-escaped.
+START, STOP = "\x02", "\x03"
+HEADLINE_OPTIONS = f"StartSel={START}, StopSel={STOP}, MaxWords=24, MinWords=8, MaxFragments=2"
+SNIPPET_CHARS = 60
+
+
+@dataclass(frozen=True, slots=True)
+class SearchCursor:
+    """Where a search page starts: the recent window ``(floor, ceiling]`` of message ids
+    and how many ranked conversations came before."""
+
+    floor: int
+    ceiling: int
+    offset: int
+
+    def encode(self) -> str:
+        return f"{self.floor}.{self.ceiling}.{self.offset}"
+
+    @classmethod
+    def decode(cls, text: str) -> SearchCursor:
+        parts = text.split(".")
+        if len(parts) != 3 or not all(p.isdigit() and len(p) < 19 for p in parts):
+            raise InvalidInputError(N_("This page link is not valid."))
+        floor, ceiling, offset = (int(p) for p in parts)
+        if floor > ceiling:
+            raise InvalidInputError(N_("This page link is not valid."))
+        return cls(floor, ceiling, offset)
+
+
+@dataclass(slots=True)
+class SearchPage:
+    rows: list[ConversationRow]
+    next: SearchCursor | None
+
+
+async def search_conversations(
+    session: AsyncSession,
+    user: User,
+    filters: ConversationFilters,
+    cursor: SearchCursor | None = None,
+    limit: int = PAGE_SIZE,
+) -> SearchPage:
+    """A page of the conversations matching ``filters.search`` that ``user`` may see."""
+    text = filters.search.strip()
+    if not text:
+        return SearchPage(rows=[], next=None)
+    if session.get_bind().dialect.name != "postgresql":
+        return await _search_simple(session, user, filters, text, cursor, limit)
+    if cursor is None:
+        newest = int(await session.scalar(select(func.max(Message.id))) or 0)
+        cursor = SearchCursor(max(newest - RECENT_WINDOW, 0), newest, 0)
+    terms = _Terms(text)
+    scope = filtered(user, filters).subquery("scope")
+    recent = _ranked(terms, scope, _window(cursor.floor, cursor.ceiling), visitors=True)
+    older = _ranked(terms, scope, Message.id <= cursor.floor, visitors=False).where(
+        ~_hit_in(terms, scope.c.id, _window(cursor.floor, cursor.ceiling)),
+        ~_visitor_matches(terms, scope.c.visitor_id),
+    )
+    found = await _page(session, recent, cursor.offset, limit + 1)
+    if len(found) <= limit:
+        recent_total = cursor.offset + len(found) if found else await _count(session, recent)
+        start = max(cursor.offset - recent_total, 0)
+        found += await _page(session, older, start, limit + 1 - len(found))
+    more = len(found) > limit
+    found = found[:limit]
+    rows = await _rows(session, [cid for cid, _ in found])
+    headlines = await _headlines(session, terms, [mid for _, mid in found if mid is not None])
+    for row, (_, mid) in zip(rows, found, strict=True):
+        if mid is not None and mid in headlines:
+            row.extra["headline"] = headlines[mid]
+    following = SearchCursor(cursor.floor, cursor.ceiling, cursor.offset + limit)
+    return SearchPage(rows=rows, next=following if more else None)
+
+
+class _Terms:
+    """The searched text as SQL: one tsquery per language, substring patterns."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.ru = func.websearch_to_tsquery(cast("russian", REGCONFIG), text)
+        self.en = func.websearch_to_tsquery(cast("english", REGCONFIG), text)
+        self.pattern = (
+            "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
+        digits = re.sub(r"\D", "", text)
+        self.digits = digits if len(digits) >= 3 and re.fullmatch(r"[\d\s()+.-]+", text) else ""
+
+
+_SEARCH_RU = literal_column("messages.search_ru", TSVECTOR)
+_SEARCH_EN = literal_column("messages.search_en", TSVECTOR)
+_LOCALE = literal_column("inboxes.settings ->> 'locale'", String)
+
+
+def _matches(terms: _Terms) -> ColumnElement[bool]:
+    ru = _SEARCH_RU.op("@@")(terms.ru)
+    en = _SEARCH_EN.op("@@")(terms.en)
+    # The OR lets the planner use both GIN indexes; the CASE keeps the inbox's language.
+    by_language = case((_LOCALE == "ru", ru), (_LOCALE == "en", en), else_=or_(ru, en))
+    return and_(or_(ru, en), by_language.is_(True))
+
+
+def _rank(terms: _Terms) -> ColumnElement[Any]:
+    ru = func.ts_rank(_SEARCH_RU, terms.ru)
+    en = func.ts_rank(_SEARCH_EN, terms.en)
+    return case((_LOCALE == "ru", ru), (_LOCALE == "en", en), else_=func.greatest(ru, en))
+
+
+def _window(floor: int, ceiling: int) -> ColumnElement[bool]:
+    return and_(Message.id > floor, Message.id <= ceiling)
+
+
+def _visitor_matches(terms: _Terms, visitor_id: Any) -> ColumnElement[bool]:
+    fields = [
+        Visitor.name.ilike(terms.pattern, escape="\\"),
+        Visitor.email.ilike(terms.pattern, escape="\\"),
+        Visitor.phone.ilike(terms.pattern, escape="\\"),
+    ]
+    if terms.digits:
+        digits = func.regexp_replace(Visitor.phone, "[^0-9]", "", "g")
+        fields.append(digits.like(f"%{terms.digits}%"))
+    return exists().where(Visitor.id == visitor_id, or_(*fields))
+
+
+def _hit_in(terms: _Terms, conversation_id: Any, where: ColumnElement[bool]) -> ColumnElement[bool]:
+    return (
+        exists()
+        .where(Message.conversation_id == conversation_id, where, _matches(terms))
+        .where(Inbox.id == Conversation.inbox_id, Conversation.id == conversation_id)
+    )
+
+
+def _ranked(
+    terms: _Terms, scope: Any, where: ColumnElement[bool], *, visitors: bool
+) -> Select[Any]:
+    """Conversations of ``scope`` by their best match: (id, best message id, rank, activity)."""
+    hits = (
+        select(
+            Message.conversation_id.label("cid"),
+            Message.id.label("mid"),
+            _rank(terms).label("rank"),
+        )
+        .join(scope, scope.c.id == Message.conversation_id)
+        .join(Inbox, Inbox.id == scope.c.inbox_id)
+        .where(where, Message.kind != MessageKind.EVENT, _matches(terms))
+    )
+    if visitors:
+        people = select(scope.c.id, literal(None).label("mid"), literal(1.0).label("rank")).where(
+            _visitor_matches(terms, scope.c.visitor_id)
+        )
+        hits = hits.union_all(people)  # type: ignore[assignment]
+    matched = hits.subquery("hits")
+    best = (
+        select(matched.c.cid, matched.c.mid, matched.c.rank)
+        .distinct(matched.c.cid)
+        .order_by(matched.c.cid, matched.c.rank.desc(), matched.c.mid.desc().nulls_last())
+        .subquery("best")
+    )
+    return (
+        select(best.c.cid, best.c.mid)
+        .join(scope, scope.c.id == best.c.cid)
+        .order_by(best.c.rank.desc(), scope.c.last_activity_at.desc(), scope.c.id.desc())
+    )
+
+
+async def _page(session: AsyncSession, ranked: Select[Any], offset: int, limit: int) -> list[Any]:
+    if limit <= 0:
+        return []
+    result = await session.execute(ranked.offset(offset).limit(limit))
+    return [(row[0], row[1]) for row in result.all()]
+
+
+async def _count(session: AsyncSession, ranked: Select[Any]) -> int:
+    return int(await session.scalar(select(func.count()).select_from(ranked.subquery())) or 0)
+
+
+async def _rows(session: AsyncSession, ids: list[Any]) -> list[ConversationRow]:
+    if not ids:
+        return []
+    query = with_row_options(select(Conversation).where(Conversation.id.in_(ids)))
+    by_id = {c.id: c for c in (await session.execute(query)).scalars()}
+    return await load_rows(session, [by_id[cid] for cid in ids if cid in by_id])
+
+
+async def _headlines(session: AsyncSession, terms: _Terms, ids: list[int]) -> dict[int, Markup]:
+    """The matched words of these messages, marked (ts_headline in the inbox's language)."""
+    if not ids:
+        return {}
+    body = func.translate(Message.body, START + STOP, "")
+    config = case((_LOCALE == "en", cast("english", REGCONFIG)), else_=cast("russian", REGCONFIG))
+    query = case((_LOCALE == "en", terms.en), else_=terms.ru)
+    headline = func.ts_headline(config, body, query, HEADLINE_OPTIONS, type_=String)
+    rows = await session.execute(
+        select(Message.id, headline)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .join(Inbox, Inbox.id == Conversation.inbox_id)
+        .where(Message.id.in_(ids))
+    )
+    return {mid: marked(text) for mid, text in rows.all()}
+
+
+def marked(text: str) -> Markup:
+    """Escape everything, then turn the highlight marks (only) into <mark> elements."""
+    out: list[str] = []
+    inside = False
+    for part in re.split(f"([{START}{STOP}])", text):
+        if part == START and not inside:
+            out.append("<mark>")
+            inside = True
+        elif part == STOP and inside:
+            out.append("</mark>")
+            inside = False
+        elif part not in (START, STOP):
+            out.append(str(escape(part)))
+    if inside:
+        out.append("</mark>")
+    return Markup("".join(out))  # noqa: S704 - every part above is escaped
+
+
+async def _search_simple(
+    session: AsyncSession,
+    user: User,
+    filters: ConversationFilters,
+    text: str,
+    cursor: SearchCursor | None,
+    limit: int,
+) -> SearchPage:
+    """Embedded mode: a substring match, newest first, offset pages."""
+    offset = cursor.offset if cursor else 0
+    query = (
+        filtered(user, filters)
+        .where(ilike_match(text) or false())
+        .order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
+        .offset(offset)
+        .limit(limit + 1)
+    )
+    conversations = list((await session.execute(with_row_options(query))).scalars())
+    rows = await load_rows(session, conversations[:limit])
+    for row in rows:
+        if row.preview is not None:
+            row.extra["headline"] = _simple_headline(row.preview.body, text)
+    more = len(conversations) > limit
+    return SearchPage(rows=rows, next=SearchCursor(0, 0, offset + limit) if more else None)
+
+
+def _simple_headline(body: str, text: str) -> Markup:
+    clean = body.replace(START, "").replace(STOP, "")
+    at = clean.casefold().find(text.casefold())
+    if at < 0 or len(clean) != len(clean.casefold()):
+        return marked(clean[: SNIPPET_CHARS * 2])
+    start = max(at - SNIPPET_CHARS, 0)
+    end = at + len(text)
+    return marked(clean[start:at] + START + clean[at:end] + STOP + clean[end : end + SNIPPET_CHARS])

@@ -1,0 +1,84 @@
+"""search and list at scale: full-text vectors (Russian, English), trigram indexes, list indexes
+
+Revision ID: 0004_search_and_list_indexes
+Revises: 0003_inbox_sessions_revoked
+Create Date: 2026-11-30 01:00:00.000000
+
+PostgreSQL only, for the search (``messenger/conversations/search.py``):
+
+- ``messages.search_ru`` / ``messages.search_en``: stored generated ``tsvector`` columns,
+  ``to_tsvector('russian' | 'english', body)`` of messages and notes (events have none),
+  each GIN-indexed. A conversation is searched with its inbox's language
+  (``inboxes.settings->>'locale'``); an inbox without one with both. Generated columns (not
+  expression indexes) so that ranking reads a stored vector instead of parsing every hit.
+  The models do not declare them: the ORM never writes or reads them.
+- ``pg_trgm`` and trigram GIN indexes on visitors' name, e-mail, phone and phone digits, so
+  that ``ILIKE '%fragment%'`` uses an index.
+
+Both databases: the conversation list's keyset order ``(last_activity_at, id)`` per view.
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0004_search_and_list_indexes"
+down_revision: str | None = "0003_inbox_sessions_revoked"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+#: (name, columns, partial to the unassigned) of the list's indexes, as the model declares
+#: them (messenger/db/models/conversation.py); on PostgreSQL and SQLite.
+ORDER = ["last_activity_at", "id"]
+LIST_INDEXES: tuple[tuple[str, list[str], bool], ...] = (
+    ("ix_conversations_activity_id", ORDER, False),
+    ("ix_conversations_status_activity_id", ["status", *ORDER], False),
+    ("ix_conversations_branch_activity_id", ["branch_id", *ORDER], False),
+    ("ix_conversations_branch_status_activity_id", ["branch_id", "status", *ORDER], False),
+    ("ix_conversations_assignee_activity_id", ["assignee_id", "status", *ORDER], False),
+    ("ix_conversations_unassigned_activity_id", ["status", *ORDER], True),
+    ("ix_conversations_branch_unassigned_activity_id", ["branch_id", "status", *ORDER], True),
+)
+UNASSIGNED = sa.text("assignee_id IS NULL")
+
+#: The full-text columns and their GIN indexes (PostgreSQL).
+LANGUAGES = (("ru", "russian"), ("en", "english"))
+TRIGRAM_INDEXES = (
+    ("ix_visitors_name_trgm", "name"),
+    ("ix_visitors_email_trgm", "email"),
+    ("ix_visitors_phone_trgm", "phone"),
+    ("ix_visitors_phone_digits_trgm", "regexp_replace(phone, '[^0-9]', '', 'g')"),
+)
+
+
+def upgrade() -> None:
+    for name, columns, unassigned in LIST_INDEXES:
+        where = {"postgresql_where": UNASSIGNED, "sqlite_where": UNASSIGNED} if unassigned else {}
+        op.create_index(name, "conversations", columns, unique=False, **where)
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    for suffix, config in LANGUAGES:
+        op.execute(
+            f"ALTER TABLE messages ADD COLUMN search_{suffix} tsvector GENERATED ALWAYS AS "
+            f"(CASE WHEN kind <> 'event' THEN to_tsvector('{config}'::regconfig, body) END) "
+            "STORED"
+        )
+        op.execute(
+            f"CREATE INDEX ix_messages_search_{suffix} ON messages USING gin (search_{suffix})"
+        )
+    op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    for name, expression in TRIGRAM_INDEXES:
+        op.execute(f"CREATE INDEX {name} ON visitors USING gin (({expression}) gin_trgm_ops)")
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        for name, _ in TRIGRAM_INDEXES:
+            op.execute(f"DROP INDEX IF EXISTS {name}")
+        for suffix, _ in LANGUAGES:
+            op.execute(f"DROP INDEX IF EXISTS ix_messages_search_{suffix}")
+            op.execute(f"ALTER TABLE messages DROP COLUMN IF EXISTS search_{suffix}")
+        # pg_trgm stays: other objects of the database may use it.
+    for name, _, _ in LIST_INDEXES:
+        op.drop_index(name, table_name="conversations")
