@@ -63,6 +63,9 @@ RECENT_WINDOW = 50_000
 #: Highlight marks: control characters removed from the body first, so that only the
 #: marks ts_headline adds are turned into <mark> after the text is HTML-escaped.
 START, STOP = "\x02", "\x03"
+#: ``<`` and ``>`` stand in for themselves while ts_headline works: its parser would take
+#: ``<b>`` for a tag and drop it from the snippet, and the visitor's text must stay whole.
+LT, GT = "\x04", "\x05"
 HEADLINE_OPTIONS = f"StartSel={START}, StopSel={STOP}, MaxWords=24, MinWords=8, MaxFragments=2"
 SNIPPET_CHARS = 60
 
@@ -248,7 +251,7 @@ async def _headlines(session: AsyncSession, terms: _Terms, ids: list[int]) -> di
     """The matched words of these messages, marked (ts_headline in the inbox's language)."""
     if not ids:
         return {}
-    body = func.translate(Message.body, START + STOP, "")
+    body = func.translate(func.translate(Message.body, START + STOP + LT + GT, ""), "<>", LT + GT)
     config = case((_LOCALE == "en", cast("english", REGCONFIG)), else_=cast("russian", REGCONFIG))
     query = case((_LOCALE == "en", terms.en), else_=terms.ru)
     headline = func.ts_headline(config, body, query, HEADLINE_OPTIONS, type_=String)
@@ -273,7 +276,7 @@ def marked(text: str) -> Markup:
             out.append("</mark>")
             inside = False
         elif part not in (START, STOP):
-            out.append(str(escape(part)))
+            out.append(str(escape(part)).replace(LT, "&lt;").replace(GT, "&gt;"))
     if inside:
         out.append("</mark>")
     return Markup("".join(out))  # noqa: S704 - every part above is escaped
@@ -289,9 +292,10 @@ async def _search_simple(
 ) -> SearchPage:
     """Embedded mode: a substring match, newest first, offset pages."""
     offset = cursor.offset if cursor else 0
+    match = ilike_match(text)
     query = (
         filtered(user, filters)
-        .where(ilike_match(text) or false())
+        .where(false() if match is None else match)
         .order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
         .offset(offset)
         .limit(limit + 1)
@@ -306,7 +310,7 @@ async def _search_simple(
 
 
 def _simple_headline(body: str, text: str) -> Markup:
-    clean = body.replace(START, "").replace(STOP, "")
+    clean = "".join(ch for ch in body if ch not in (START, STOP, LT, GT))
     at = clean.casefold().find(text.casefold())
     if at < 0 or len(clean) != len(clean.casefold()):
         return marked(clean[: SNIPPET_CHARS * 2])
