@@ -29,10 +29,10 @@ os.environ.setdefault("LOAD_DB_NAME", "messenger_dash")
 os.environ.setdefault("LOAD_PORT", "8766")
 os.environ.setdefault("LOAD_QUIET_WAIT", "30")
 
-import asyncpg  # noqa: E402
-import harness  # noqa: E402
-import httpx  # noqa: E402
-import seed_scale  # noqa: E402
+import asyncpg
+import harness
+import httpx
+import seed_scale
 
 VIEWS = ("mine", "unassigned", "all")
 STATUSES = ("open", "pending", "resolved", "closed", "any")
@@ -86,7 +86,9 @@ class Desk:
         response = self.client.get(path, params=params, headers=headers)
         elapsed = (time.perf_counter() - started) * 1000
         if response.status_code != 200:
-            self.timings.failures.append(f"{self.who} {case} {path} {params}: {response.status_code}")
+            self.timings.failures.append(
+                f"{self.who} {case} {path} {params}: {response.status_code}"
+            )
         self.timings.add(case, self.who, elapsed)
         return response.text
 
@@ -213,7 +215,9 @@ def main() -> int:
     for failure in timings.failures[:20]:
         print("FAILED:", failure)
     if timings.failures or not within:
-        print(f"\n{len(timings.failures)} failed calls; every p95 within {args.budget_ms} ms: {within}")
+        print(
+            f"\n{len(timings.failures)} failed calls; every p95 within {args.budget_ms} ms: {within}"
+        )
         return 1
     return 0
 

@@ -22,10 +22,11 @@ if TYPE_CHECKING:
 config: "AlembicCommandConfig" = context.config  # type: ignore[assignment]
 writer = rewriter.Rewriter()
 
-#: PostgreSQL-only search objects of migration 0004 that the models do not declare (the ORM
+#: PostgreSQL-only search and counter objects of migration 0004 that the models do not declare (the ORM
 #: never reads or writes them): autogenerate must not offer to drop them.
 SEARCH_ONLY = frozenset(
     {
+        "unread_count",
         "search_ru",
         "search_en",
         "ix_messages_search_ru",

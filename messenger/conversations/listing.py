@@ -13,7 +13,18 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -32,6 +43,9 @@ from messenger.errors import InvalidInputError
 from messenger.i18n import N_
 
 PAGE_SIZE = 50
+#: PostgreSQL keeps each conversation's unread count (triggers of migration 0004); it is
+#: read as a plain column, never as a model attribute that could go stale in a session.
+UNREAD_COUNT = literal_column("conversations.unread_count", Integer)
 VIEWS = ("mine", "unassigned", "all")
 
 
@@ -167,6 +181,11 @@ async def list_conversations(
     return await load_rows(session, conversations)
 
 
+def _counted(session: AsyncSession) -> bool:
+    """Whether the database keeps unread counts (PostgreSQL) or they are counted (SQLite)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def _at(cursor: Cursor) -> ColumnElement[Any]:
     return tuple_(
         literal(cursor.at, Conversation.last_activity_at.type),
@@ -193,17 +212,20 @@ async def load_rows(
             await session.execute(select(Message).join(last_ids, Message.id == last_ids.c.last_id))
         ).scalars()
     }
-    unread_rows = await session.execute(
-        select(Message.conversation_id, func.count(Message.id))
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(
-            Message.conversation_id.in_(ids),
-            Message.sender == MessageSender.VISITOR,
-            and_(Message.id > func.coalesce(Conversation.operator_last_read_id, 0)),
+    if _counted(session):
+        unread_query = select(Conversation.id, UNREAD_COUNT).where(Conversation.id.in_(ids))
+    else:
+        unread_query = (
+            select(Message.conversation_id, func.count(Message.id))
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .where(
+                Message.conversation_id.in_(ids),
+                Message.sender == MessageSender.VISITOR,
+                and_(Message.id > func.coalesce(Conversation.operator_last_read_id, 0)),
+            )
+            .group_by(Message.conversation_id)
         )
-        .group_by(Message.conversation_id)
-    )
-    unread: dict[UUID, int] = {cid: int(n) for cid, n in unread_rows.all()}
+    unread: dict[UUID, int] = {cid: int(n) for cid, n in (await session.execute(unread_query))}
     return [
         ConversationRow(conversation=c, preview=previews.get(c.id), unread=unread.get(c.id, 0))
         for c in conversations
@@ -229,6 +251,11 @@ async def view_counts(
 
 async def unread_total(session: AsyncSession, user: User) -> int:
     """Unread visitor messages across every open or pending conversation the user sees."""
+    waiting = Conversation.status.in_([ConversationStatus.OPEN, ConversationStatus.PENDING])
+    if _counted(session):
+        total = scope_query(select(Conversation), user).where(waiting)
+        summed = total.with_only_columns(func.coalesce(func.sum(UNREAD_COUNT), 0))
+        return int(await session.scalar(summed.select_from(Conversation)) or 0)
     query = (
         scope_query(select(func.count(Message.id)), user)
         .select_from(Message)
@@ -236,7 +263,7 @@ async def unread_total(session: AsyncSession, user: User) -> int:
         .where(
             Message.sender == MessageSender.VISITOR,
             Message.id > func.coalesce(Conversation.operator_last_read_id, 0),
-            Conversation.status.in_([ConversationStatus.OPEN, ConversationStatus.PENDING]),
+            waiting,
         )
     )
     return int(await session.scalar(query) or 0)

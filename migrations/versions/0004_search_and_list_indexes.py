@@ -15,6 +15,12 @@ PostgreSQL only, for the search (``messenger/conversations/search.py``):
 - ``pg_trgm`` and trigram GIN indexes on visitors' name, e-mail, phone and phone digits, so
   that ``ILIKE '%fragment%'`` uses an index.
 
+- ``conversations.unread_count``: visitor messages after the operators' read marker, kept
+  by triggers (a visitor message inserted or deleted; the marker moved), so that the unread
+  counters add up one number per conversation instead of comparing every message with its
+  conversation's marker. Not in the models either: it is read as a column in SQL only, so
+  an ORM object never holds a stale copy (``listing.py``).
+
 Both databases: the conversation list's keyset order ``(last_activity_at, id)`` per view.
 """
 
@@ -52,6 +58,73 @@ TRIGRAM_INDEXES = (
 )
 
 
+UNREAD_SQL: tuple[str, ...] = (
+    """
+ALTER TABLE conversations ADD COLUMN unread_count integer NOT NULL DEFAULT 0
+    """,
+    """
+UPDATE conversations c SET unread_count = (
+    SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.sender = 'visitor'
+      AND m.id > coalesce(c.operator_last_read_id, 0))
+    """,
+    """
+CREATE FUNCTION messenger_unread_on_message() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        UPDATE conversations SET unread_count = unread_count + 1
+        WHERE id = NEW.conversation_id AND NEW.id > coalesce(operator_last_read_id, 0);
+    ELSE
+        UPDATE conversations SET unread_count = greatest(unread_count - 1, 0)
+        WHERE id = OLD.conversation_id AND OLD.id > coalesce(operator_last_read_id, 0);
+    END IF;
+    RETURN NULL;
+END $$
+    """,
+    """
+CREATE TRIGGER messages_unread_insert AFTER INSERT ON messages FOR EACH ROW
+    WHEN (NEW.sender = 'visitor') EXECUTE FUNCTION messenger_unread_on_message()
+    """,
+    """
+CREATE TRIGGER messages_unread_delete AFTER DELETE ON messages FOR EACH ROW
+    WHEN (OLD.sender = 'visitor') EXECUTE FUNCTION messenger_unread_on_message()
+    """,
+    """
+CREATE FUNCTION messenger_unread_on_read() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.unread_count := (
+        SELECT count(*) FROM messages m WHERE m.conversation_id = NEW.id
+          AND m.sender = 'visitor' AND m.id > coalesce(NEW.operator_last_read_id, 0));
+    RETURN NEW;
+END $$
+    """,
+    """
+CREATE TRIGGER conversations_unread_read BEFORE UPDATE OF operator_last_read_id ON conversations
+    FOR EACH ROW WHEN (OLD.operator_last_read_id IS DISTINCT FROM NEW.operator_last_read_id)
+    EXECUTE FUNCTION messenger_unread_on_read()
+    """,
+)
+UNREAD_DOWN_SQL: tuple[str, ...] = (
+    """
+DROP TRIGGER IF EXISTS conversations_unread_read ON conversations
+    """,
+    """
+DROP TRIGGER IF EXISTS messages_unread_delete ON messages
+    """,
+    """
+DROP TRIGGER IF EXISTS messages_unread_insert ON messages
+    """,
+    """
+DROP FUNCTION IF EXISTS messenger_unread_on_read()
+    """,
+    """
+DROP FUNCTION IF EXISTS messenger_unread_on_message()
+    """,
+    """
+ALTER TABLE conversations DROP COLUMN IF EXISTS unread_count
+    """,
+)
+
+
 def upgrade() -> None:
     for name, columns, unassigned in LIST_INDEXES:
         where = {"postgresql_where": UNASSIGNED, "sqlite_where": UNASSIGNED} if unassigned else {}
@@ -67,6 +140,8 @@ def upgrade() -> None:
         op.execute(
             f"CREATE INDEX ix_messages_search_{suffix} ON messages USING gin (search_{suffix})"
         )
+    for statement in UNREAD_SQL:
+        op.execute(statement)
     op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     for name, expression in TRIGRAM_INDEXES:
         op.execute(f"CREATE INDEX {name} ON visitors USING gin (({expression}) gin_trgm_ops)")
@@ -79,6 +154,8 @@ def downgrade() -> None:
         for suffix, _ in LANGUAGES:
             op.execute(f"DROP INDEX IF EXISTS ix_messages_search_{suffix}")
             op.execute(f"ALTER TABLE messages DROP COLUMN IF EXISTS search_{suffix}")
+        for statement in UNREAD_DOWN_SQL:
+            op.execute(statement)
         # pg_trgm stays: other objects of the database may use it.
     for name, _, _ in LIST_INDEXES:
         op.drop_index(name, table_name="conversations")
