@@ -14,6 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from messenger.conversations.service import ConversationService
 from messenger.db.models import Branch, Conversation, Inbox, MessageSender, User, UserRole
@@ -250,3 +251,40 @@ async def test_view_counts_follow_the_filters(client, desk, db_session):
     counts = (await client.get("/conversations", params={"part": "counts"})).text
     assert 'id="count-all" hx-swap-oob="true">2<' in counts
     assert "conversation-item" not in counts
+
+
+async def test_embedded_sqlite_search_is_a_substring_match_marked_and_escaped(tmp_path):
+    """Without PostgreSQL (make run's SQLite): a substring (case-insensitive for ASCII, as
+    SQLite's LIKE is), newest first,
+    highlighted in Python, escaped, paged; the scope rules are the same."""
+    from messenger.config import Settings
+    from messenger.conversations.listing import ConversationFilters
+    from messenger.conversations.search import search_conversations
+    from messenger.db import alchemy_config
+    from tests.support.env import cli_env, run_cli
+
+    env = cli_env(MESSENGER_DATA_DIR=str(tmp_path))
+    run_cli("db", "upgrade", "--no-prompt", env=env, check=True)
+    config = alchemy_config(Settings.from_env(env))
+    try:
+        async with config.get_session() as db:
+            desk = await Desk(db).build()
+            hostile = await desk.conversation(desk.ru, "<i>delivery</i> tomorrow")
+            plain = await desk.conversation(desk.ru, "Where is the Delivery?")
+            await desk.conversation(desk.en, "delivery in Beta")  # not Anna's
+            anna = await db.get(User, desk.anna.id, options=[selectinload(User.branches)])
+            found = await search_conversations(
+                db, anna, ConversationFilters(status=None, search="DELIVERY"), limit=1
+            )
+            assert [str(r.conversation.id) for r in found.rows] == [plain]
+            assert str(found.rows[0].extra["headline"]) == "Where is the <mark>Delivery</mark>?"
+            assert found.next is not None
+            rest = await search_conversations(
+                db, anna, ConversationFilters(status=None, search="DELIVERY"), found.next
+            )
+            assert [str(r.conversation.id) for r in rest.rows] == [hostile]
+            headline = str(rest.rows[0].extra["headline"])
+            assert headline == "&lt;i&gt;<mark>delivery</mark>&lt;/i&gt; tomorrow"
+            assert rest.next is None
+    finally:
+        await config.get_engine().dispose()
