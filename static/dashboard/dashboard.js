@@ -80,16 +80,18 @@
     }
   });
 
-  // The live list: a list event asks only for the rows above the top one (part=top), which
-  // come in at the top; an older copy of a row that moved up is removed first.
+  // The live list: the list's own request (a list event) asks only for the rows above the
+  // top one (part=top), which come in at the top; an older copy of a row that moved up is
+  // removed first. (Not hx-vals on the list: htmx would add them to every link inside.)
   function isList(element) {
     return element && element.id === "conversation-list";
   }
 
   document.addEventListener("htmx:configRequest", function (event) {
-    if (!isList(event.detail.elt) || event.detail.parameters.part !== "top") {
+    if (!isList(event.detail.elt)) {
       return;
     }
+    event.detail.parameters.part = "top";
     var first = event.detail.elt.querySelector(".conversation-item[data-cursor]");
     if (first) {
       event.detail.parameters.after = first.getAttribute("data-cursor");
