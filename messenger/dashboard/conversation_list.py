@@ -89,6 +89,7 @@ async def list_context(
             if len(rows) > PAGE_SIZE and part != "top":
                 last = Cursor.of(rows[PAGE_SIZE - 1].conversation)
                 context["next"] = {"before": last.encode()}
-    context["counts"] = await view_counts(db, user, filters)
-    context["unread_total"] = await unread_total(db, user)
+    if part != "more":  # the next page leaves the counters as they are
+        context["counts"] = await view_counts(db, user, filters)
+        context["unread_total"] = await unread_total(db, user)
     return context
