@@ -27,6 +27,7 @@ writer = rewriter.Rewriter()
 SEARCH_ONLY = frozenset(
     {
         "unread_count",
+        "ix_conversations_unread",
         "search_ru",
         "search_en",
         "ix_messages_search_ru",

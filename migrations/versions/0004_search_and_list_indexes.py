@@ -37,14 +37,25 @@ depends_on: str | Sequence[str] | None = None
 #: (name, columns, partial to the unassigned) of the list's indexes, as the model declares
 #: them (messenger/db/models/conversation.py); on PostgreSQL and SQLite.
 ORDER = ["last_activity_at", "id"]
-LIST_INDEXES: tuple[tuple[str, list[str], bool], ...] = (
-    ("ix_conversations_activity_id", ORDER, False),
-    ("ix_conversations_status_activity_id", ["status", *ORDER], False),
-    ("ix_conversations_branch_activity_id", ["branch_id", *ORDER], False),
-    ("ix_conversations_branch_status_activity_id", ["branch_id", "status", *ORDER], False),
-    ("ix_conversations_assignee_activity_id", ["assignee_id", "status", *ORDER], False),
-    ("ix_conversations_unassigned_activity_id", ["status", *ORDER], True),
-    ("ix_conversations_branch_unassigned_activity_id", ["branch_id", "status", *ORDER], True),
+LIST_INDEXES: tuple[tuple[str, list[str], bool, bool], ...] = (
+    # name, columns, partial to the unassigned, includes the assignee (PostgreSQL)
+    ("ix_conversations_activity_id", ORDER, False, False),
+    ("ix_conversations_status_activity_id", ["status", *ORDER], False, True),
+    ("ix_conversations_branch_activity_id", ["branch_id", *ORDER], False, False),
+    ("ix_conversations_branch_status_activity_id", ["branch_id", "status", *ORDER], False, True),
+    ("ix_conversations_assignee_activity_id", ["assignee_id", "status", *ORDER], False, False),
+    ("ix_conversations_unassigned_activity_id", ["status", *ORDER], True, False),
+    (
+        "ix_conversations_branch_unassigned_activity_id",
+        ["branch_id", "status", *ORDER],
+        True,
+        False,
+    ),
+)
+#: Replaced by the ones above (each is a prefix of one of them).
+OLD_INDEXES = (
+    ("ix_conversations_branch_status_activity", ["branch_id", "status", "last_activity_at"]),
+    ("ix_conversations_assignee_status", ["assignee_id", "status"]),
 )
 UNASSIGNED = sa.text("assignee_id IS NULL")
 
@@ -102,8 +113,16 @@ CREATE TRIGGER conversations_unread_read BEFORE UPDATE OF operator_last_read_id 
     FOR EACH ROW WHEN (OLD.operator_last_read_id IS DISTINCT FROM NEW.operator_last_read_id)
     EXECUTE FUNCTION messenger_unread_on_read()
     """,
+    # The unread total adds up the few conversations with something unread.
+    """
+CREATE INDEX ix_conversations_unread ON conversations (branch_id, status) INCLUDE (unread_count)
+    WHERE unread_count > 0
+    """,
 )
 UNREAD_DOWN_SQL: tuple[str, ...] = (
+    """
+DROP INDEX IF EXISTS ix_conversations_unread
+    """,
     """
 DROP TRIGGER IF EXISTS conversations_unread_read ON conversations
     """,
@@ -126,9 +145,15 @@ ALTER TABLE conversations DROP COLUMN IF EXISTS unread_count
 
 
 def upgrade() -> None:
-    for name, columns, unassigned in LIST_INDEXES:
-        where = {"postgresql_where": UNASSIGNED, "sqlite_where": UNASSIGNED} if unassigned else {}
-        op.create_index(name, "conversations", columns, unique=False, **where)
+    for name, columns, unassigned, counted in LIST_INDEXES:
+        extra: dict[str, object] = {}
+        if unassigned:
+            extra.update(postgresql_where=UNASSIGNED, sqlite_where=UNASSIGNED)
+        if counted:
+            extra["postgresql_include"] = ["assignee_id"]
+        op.create_index(name, "conversations", columns, unique=False, **extra)
+    for name, _ in OLD_INDEXES:
+        op.drop_index(name, table_name="conversations")
     if op.get_bind().dialect.name != "postgresql":
         return
     for suffix, config in LANGUAGES:
@@ -157,5 +182,7 @@ def downgrade() -> None:
         for statement in UNREAD_DOWN_SQL:
             op.execute(statement)
         # pg_trgm stays: other objects of the database may use it.
-    for name, _, _ in LIST_INDEXES:
+    for name, columns in OLD_INDEXES:
+        op.create_index(name, "conversations", columns, unique=False)
+    for name, *_ in LIST_INDEXES:
         op.drop_index(name, table_name="conversations")
