@@ -232,6 +232,35 @@ async def load_rows(
     ]
 
 
+async def changed_rows(
+    session: AsyncSession,
+    user: User,
+    filters: ConversationFilters,
+    since: datetime,
+    lowest: Cursor,
+    *,
+    shown: set[UUID],
+    limit: int = PAGE_SIZE,
+) -> tuple[list[ConversationRow], list[UUID]]:
+    """What changed since ``since`` among the conversations from ``lowest`` up (what a live
+    list shows): the rows that still match the filters, to redraw in place (except the
+    ``shown`` ones, already on top), and the ids of those that no longer match."""
+    order = (Conversation.last_activity_at, Conversation.id)
+    candidates = (
+        scope_query(select(Conversation), user)
+        .where(Conversation.updated_at > since, tuple_(*order) >= _at(lowest))
+        .order_by(order[0].desc(), order[1].desc())
+        .limit(limit)
+    )
+    ids = [c for c in (await session.scalars(candidates.with_only_columns(Conversation.id)))]
+    if not ids:
+        return [], []
+    matching = filtered(user, filters).where(Conversation.id.in_(ids))
+    still = {c.id: c for c in (await session.execute(with_row_options(matching))).scalars()}
+    redraw = [still[cid] for cid in ids if cid in still and cid not in shown]
+    return await load_rows(session, redraw), [cid for cid in ids if cid not in still]
+
+
 async def view_counts(
     session: AsyncSession, user: User, filters: ConversationFilters
 ) -> dict[str, int]:

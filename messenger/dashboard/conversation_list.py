@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -13,6 +14,7 @@ from messenger.conversations.listing import (
     VIEWS,
     ConversationFilters,
     Cursor,
+    changed_rows,
     list_conversations,
     unread_total,
     view_counts,
@@ -68,27 +70,49 @@ async def filter_choices(db: AsyncSession, user: User) -> dict[str, Any]:
     }
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_since(text: str | None) -> datetime | None:
+    """The live list's last refresh time (from its own page); a malformed one means none."""
+    try:
+        moment = datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+    return moment if moment is not None and moment.tzinfo is not None else None
+
+
 async def list_context(
     db: AsyncSession,
     user: User,
     filters: ConversationFilters,
     page: SearchCursor | None = None,
     part: str | None = None,
+    changes: tuple[datetime, Cursor] | None = None,
 ) -> dict[str, Any]:
     """The list's rows (a keyset page, or a page of search results) with the link to
-    the next page, the count of each view and the unread total."""
-    context: dict[str, Any] = {"filters": filters, "rows": [], "next": None}
+    the next page, the count of each view and the unread total. For the live list
+    (``part="top"``), with ``changes`` = (since, lowest row shown): the rows above the top
+    and the shown rows changed since then (redrawn, or gone when they left the filters)."""
+    # Changes after this moment are the next live refresh's (read before the queries).
+    context: dict[str, Any] = {"filters": filters, "rows": [], "next": None, "since": _now()}
     if part != "counts" and not (part == "top" and filters.search.strip()):
         if filters.search.strip():
             found = await search_conversations(db, user, filters, page)
             context["rows"] = found.rows
             context["next"] = {"page": found.next.encode()} if found.next else None
+            context["older_history"] = found.older
         else:
             rows = await list_conversations(db, user, filters, PAGE_SIZE + 1)
             context["rows"] = rows[:PAGE_SIZE]
             if len(rows) > PAGE_SIZE and part != "top":
                 last = Cursor.of(rows[PAGE_SIZE - 1].conversation)
                 context["next"] = {"before": last.encode()}
+            if part == "top" and changes is not None:
+                context["changed"], context["gone"] = await changed_rows(
+                    db, user, filters, *changes, shown={r.conversation.id for r in rows}
+                )
     if part != "more":  # the next page leaves the counters as they are
         context["counts"] = await view_counts(db, user, filters)
         context["unread_total"] = await unread_total(db, user)

@@ -92,18 +92,47 @@
       return;
     }
     event.detail.parameters.part = "top";
-    var first = event.detail.elt.querySelector(".conversation-item[data-cursor]");
-    if (first) {
-      event.detail.parameters.after = first.getAttribute("data-cursor");
+    var rows = event.detail.elt.querySelectorAll(":scope > .conversation-item[data-cursor]");
+    var meta = document.getElementById("list-meta");
+    if (rows.length) {
+      event.detail.parameters.after = rows[0].getAttribute("data-cursor");
+      event.detail.parameters.bottom = rows[rows.length - 1].getAttribute("data-cursor");
+    }
+    if (meta && meta.getAttribute("data-since")) {
+      event.detail.parameters.since = meta.getAttribute("data-since");
     }
   });
+
+  // ...and the shown rows that changed since the last refresh come in a <template>: redrawn
+  // in place, or removed when they left the filters (resolved, assigned to someone else).
+  function applyChanges(list) {
+    list.querySelectorAll(":scope > template.list-changes").forEach(function (template) {
+      (template.getAttribute("data-gone") || "").split(" ").forEach(function (id) {
+        var gone = id && document.getElementById("conv-" + id);
+        if (gone && gone.parentNode === list) {
+          gone.remove();
+        }
+      });
+      Array.prototype.forEach.call(template.content.children, function (row) {
+        var old = document.getElementById(row.id);
+        if (old && old.parentNode === list) {
+          var fresh = row.cloneNode(true);
+          fresh.classList.toggle("active", old.classList.contains("active"));
+          old.replaceWith(fresh);
+          htmx.process(fresh);
+        }
+      });
+      template.remove();
+    });
+  }
 
   document.addEventListener("htmx:beforeSwap", function (event) {
     var list = event.detail.target;
     if (!isList(list) || !event.detail.requestConfig || event.detail.requestConfig.elt !== list) {
       return;
     }
-    var ids = event.detail.serverResponse.match(/id="conv-[0-9a-f-]+"/g) || [];
+    var added = event.detail.serverResponse.split("<template")[0];
+    var ids = added.match(/id="conv-[0-9a-f-]+"/g) || [];
     ids.forEach(function (match) {
       var old = document.getElementById(match.slice(4, -1));
       if (old && old.parentNode === list) {
@@ -119,6 +148,9 @@
   document.addEventListener("htmx:afterSwap", function (event) {
     var meta = document.getElementById("list-meta");
     var list = document.getElementById("conversation-list");
+    if (list) {
+      applyChanges(list);
+    }
     if (meta) {
       setTitle(parseInt(meta.getAttribute("data-unread-total") || "0", 10));
     } else if (list) {

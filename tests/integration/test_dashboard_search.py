@@ -288,3 +288,38 @@ async def test_embedded_sqlite_search_is_a_substring_match_marked_and_escaped(tm
             assert rest.next is None
     finally:
         await config.get_engine().dispose()
+
+
+async def test_live_refresh_redraws_changed_rows_and_drops_those_that_left_the_filter(
+    client, desk, db_session
+):
+    ids = [await desk.conversation(desk.ru, f"вопрос {n}") for n in range(3)]
+    await spread(db_session, ids, datetime.now(UTC) - timedelta(hours=1))
+    await signed_in(client, desk.anna.email)
+    page = (await client.get("/conversations", params={"status": "open"})).text
+    cursors = re.findall(r'data-cursor="([^"]+)"', page)
+    since = re.search(r'data-since="([^"]+)"', page)
+    assert len(cursors) == 3 and since
+
+    service = ConversationService(session=db_session)
+    anna = await db_session.get(User, desk.anna.id, options=[selectinload(User.branches)])
+    await service.change_status(await db_session.get(Conversation, ids[1]), "resolved", anna)
+    await service.set_priority(await db_session.get(Conversation, ids[2]), "urgent", anna)
+    await db_session.commit()
+
+    params = {"status": "open", "part": "top", "after": cursors[0], "bottom": cursors[-1]}
+    live = (await client.get("/conversations", params={**params, "since": since.group(1)})).text
+    added, _, changes = live.partition("<template")
+    assert _IDS.findall(added) == []
+    assert f'data-gone="{ids[1]}"' in changes
+    assert _IDS.findall(changes) == [ids[2]]
+    assert "pill priority-urgent" in changes
+    assert 'id="count-all" hx-swap-oob="true">2<' in live
+    # Nothing changed since this refresh: nothing to redraw; a bad "since" is no change.
+    later = re.search(r'data-since="([^"]+)"', live)
+    assert later
+    again = (await client.get("/conversations", params={**params, "since": later.group(1)})).text
+    assert "<template" not in again
+    garbage = await client.get("/conversations", params={**params, "since": "yesterday"})
+    assert garbage.status_code == 200
+    assert "<template" not in garbage.text

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from messenger.attachments.files import download_headers
 from messenger.attachments.storage import Storage
 from messenger.conversations.actions import StaffActions
-from messenger.conversations.listing import earlier_conversations
+from messenger.conversations.listing import Cursor, earlier_conversations
 from messenger.conversations.rules import MAX_BODY_LENGTH, can_see
 from messenger.conversations.search import SearchCursor
 from messenger.conversations.service import ConversationService
@@ -27,6 +27,7 @@ from messenger.dashboard.conversation_list import (
     filter_choices,
     list_context,
     list_filters,
+    parse_since,
 )
 from messenger.dashboard.deps import (
     DashboardRequest,
@@ -143,14 +144,18 @@ class UnifiedMessengerController(Controller):
         after: Annotated[str | None, QueryParameter(max_length=100)] = None,
         page: Annotated[str | None, QueryParameter(max_length=60)] = None,
         part: Annotated[str | None, QueryParameter(max_length=10)] = None,
+        since: Annotated[str | None, QueryParameter(max_length=40)] = None,
+        bottom: Annotated[str | None, QueryParameter(max_length=100)] = None,
     ) -> Template:
         filters = list_filters(view, status, inbox, branch, priority, q, before, after)
         cursor = SearchCursor.decode(page) if page else None
         chosen = part if part in PARTS else None
+        moment = parse_since(since)
+        changes = (moment, Cursor.decode(bottom)) if moment and bottom else None
         context = {
             "user": current_user,
             "part": chosen,
-            **await list_context(db_session, current_user, filters, cursor, chosen),
+            **await list_context(db_session, current_user, filters, cursor, chosen, changes),
             "conversation": None,
         }
         if chosen is not None:
