@@ -299,7 +299,8 @@ async def test_live_refresh_redraws_changed_rows_and_drops_those_that_left_the_f
     page = (await client.get("/conversations", params={"status": "open"})).text
     cursors = re.findall(r'data-cursor="([^"]+)"', page)
     since = re.search(r'data-since="([^"]+)"', page)
-    assert len(cursors) == 3 and since
+    assert len(cursors) == 3
+    assert since
 
     service = ConversationService(session=db_session)
     anna = await db_session.get(User, desk.anna.id, options=[selectinload(User.branches)])
