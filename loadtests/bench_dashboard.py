@@ -43,6 +43,7 @@ BOOSTED = {"HX-Request": "true", "HX-Boosted": "true"}
 _NEXT = re.compile(r"""<li class="more">.*?hx-vals='([^']*)'""", re.S)
 _CONV = re.compile(r'id="conv-([0-9a-f-]{36})"')
 _CURSOR = re.compile(r'data-cursor="([^"]+)"')
+_SINCE = re.compile(r'data-since="([^"]+)"')
 
 
 @dataclass
@@ -114,9 +115,16 @@ def run_desk(desk: Desk, repeat: int, samples: dict[str, list[str]]) -> dict[str
                             break
                         params = {"view": view, "status": status, **json.loads(link.group(1))}
                         page = desk.get("list page 2-4", "/conversations", params, HX)
-                    top = _CURSOR.search(html)
-                    if top:
-                        params = {"status": status, "part": "top", "after": top.group(1)}
+                    cursors = _CURSOR.findall(html)
+                    since = _SINCE.search(html)
+                    if cursors and since:
+                        params = {
+                            "status": status,
+                            "part": "top",
+                            "after": cursors[0],
+                            "bottom": cursors[-1],
+                            "since": since.group(1),
+                        }
                         desk.get("live list refresh", "/conversations", params, HX)
     for n in range(repeat):
         for case, texts in samples.items():

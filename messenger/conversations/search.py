@@ -128,7 +128,7 @@ async def search_conversations(
     recent = _ranked(terms, scope, _window(cursor.floor, cursor.ceiling), visitors=True)
     older = _ranked(terms, scope, Message.id <= cursor.floor, visitors=False).where(
         ~_hit_in(terms, scope.c.id, _window(cursor.floor, cursor.ceiling)),
-        ~_visitor_matches(terms, scope.c.visitor_id),
+        ~_visitor_matched(terms, scope.c.visitor_id),
     )
     found = await _page(session, recent, cursor.offset, limit + 1)
     older_pending = False
@@ -200,20 +200,36 @@ def _window(floor: int, ceiling: int) -> ColumnElement[bool]:
 _PHONE_DIGITS = literal_column("regexp_replace(visitors.phone, '[^0-9]', '', 'g')", String)
 
 
-def _visitor_matches(terms: _Terms, visitor_id: ColumnElement[Any]) -> ColumnElement[bool]:
-    """The visitor's name, e-mail or phone contains the text: as an IN over the matching
-    visitors, one SELECT per field so that each uses its trigram index (an OR of three
-    ILIKEs is planned as one sequential scan). The fields tried follow the text's shape."""
+def _visitor_fields(terms: _Terms) -> list[ColumnElement[bool]]:
+    """Which of the visitor's fields may contain the text, by its shape: an e-mail, a phone
+    (its digits too), else a name or an e-mail."""
     if "@" in terms.text:
-        fields = [Visitor.email]
+        columns = [Visitor.email]
     elif terms.digits:
-        fields = [Visitor.phone]
+        columns = [Visitor.phone]
     else:
-        fields = [Visitor.name, Visitor.email]
-    queries = [select(Visitor.id).where(f.ilike(terms.pattern, escape="\\")) for f in fields]
+        columns = [Visitor.name, Visitor.email]
+    fields: list[ColumnElement[bool]] = [
+        column.ilike(terms.pattern, escape="\\") for column in columns
+    ]
     if terms.digits:
-        queries.append(select(Visitor.id).where(_PHONE_DIGITS.like(f"%{terms.digits}%")))
+        fields.append(_PHONE_DIGITS.like(f"%{terms.digits}%"))
+    return fields
+
+
+def _visitor_matches(terms: _Terms, visitor_id: ColumnElement[Any]) -> ColumnElement[bool]:
+    """The visitor matches: an IN over the matching visitors, one SELECT per field so that
+    each uses its trigram index (an OR of ILIKEs is planned as one sequential scan)."""
+    queries = [select(Visitor.id).where(field) for field in _visitor_fields(terms)]
     return visitor_id.in_(union_all(*queries))
+
+
+def _visitor_matched(terms: _Terms, visitor_id: ColumnElement[Any]) -> ColumnElement[bool]:
+    """The same match for one row's visitor (a primary-key probe). ``OFFSET 0`` keeps the
+    planner from turning it into a join that scans every visitor before the few rows that
+    older history matched are known."""
+    probe = select(Visitor.id).where(Visitor.id == visitor_id, or_(*_visitor_fields(terms)))
+    return probe.offset(0).exists()
 
 
 def _hit_in(
