@@ -65,6 +65,8 @@ RECENT_WINDOW = 20_000
 #: How long the first page may spend on older history before it leaves it to a "more" link.
 FIRST_PAGE_OLDER_MS = 100
 QUERY_CANCELED = "57014"
+#: A text matching one recent message in this many is common (see ``_common``).
+COMMON_SHARE = 200
 #: Highlight marks: control characters removed from the body first, so that only the
 #: marks ts_headline adds are turned into <mark> after the text is HTML-escaped.
 START, STOP = "\x02", "\x03"
@@ -139,7 +141,9 @@ async def search_conversations(
             recent_total = await _count(session, recent)
         start = max(cursor.offset - recent_total, 0)
         wanted = limit + 1 - len(found)
-        if first_page:  # within a time budget; else the user asks for older history
+        if first_page and await _common(session, terms, cursor):
+            earlier = None  # ranking older history would read a good part of all of it
+        elif first_page:  # within a time budget; else the user asks for older history
             earlier = await _page_within(session, older, start, wanted, FIRST_PAGE_OLDER_MS)
         else:
             earlier = await _page(session, older, start, wanted)
@@ -177,9 +181,12 @@ _SEARCH_EN = literal_column("messages.search_en", TSVECTOR)
 _LOCALE = literal_column("inboxes.settings ->> 'locale'", String)
 
 
+def _any_language(terms: _Terms) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    return _SEARCH_RU.op("@@")(terms.ru), _SEARCH_EN.op("@@")(terms.en)
+
+
 def _matches(terms: _Terms) -> ColumnElement[bool]:
-    ru = _SEARCH_RU.op("@@")(terms.ru)
-    en = _SEARCH_EN.op("@@")(terms.en)
+    ru, en = _any_language(terms)
     # The OR lets the planner use both GIN indexes; the CASE keeps the inbox's language.
     by_language = case((_LOCALE == "ru", ru), (_LOCALE == "en", en), else_=or_(ru, en))
     return and_(or_(ru, en), by_language.is_(True))
@@ -280,6 +287,20 @@ async def _page(session: AsyncSession, ranked: Select[Any], offset: int, limit: 
         return []
     result = await session.execute(ranked.offset(offset).limit(limit))
     return [(row[0], row[1]) for row in result.all()]
+
+
+async def _common(session: AsyncSession, terms: _Terms, cursor: SearchCursor) -> bool:
+    """Whether the text is common in the recent window, whoever's scope: then older history
+    holds many matches to rank too (though maybe none in this scope), and page 1 leaves it
+    to the "older history" link instead of spending its time budget on it."""
+    enough = RECENT_WINDOW // COMMON_SHARE
+    sample = (
+        select(Message.id)
+        .where(_window(cursor.floor, cursor.ceiling), or_(*_any_language(terms)))
+        .limit(enough)
+        .subquery()
+    )
+    return int(await session.scalar(select(func.count()).select_from(sample)) or 0) >= enough
 
 
 async def _page_within(
