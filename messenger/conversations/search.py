@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 from sqlalchemy import (
     ColumnElement,
     Select,
@@ -47,6 +47,7 @@ from sqlalchemy.dialects.postgresql import REGCONFIG, TSVECTOR
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from messenger.conversations.highlight import GT, LT, START, STOP, marked, simple_headline
 from messenger.conversations.listing import (
     PAGE_SIZE,
     ConversationFilters,
@@ -67,14 +68,7 @@ FIRST_PAGE_OLDER_MS = 100
 QUERY_CANCELED = "57014"
 #: A text matching one recent message in this many is common (see ``_common``).
 COMMON_SHARE = 200
-#: Highlight marks: control characters removed from the body first, so that only the
-#: marks ts_headline adds are turned into <mark> after the text is HTML-escaped.
-START, STOP = "\x02", "\x03"
-#: ``<`` and ``>`` stand in for themselves while ts_headline works: its parser would take
-#: ``<b>`` for a tag and drop it from the snippet, and the visitor's text must stay whole.
-LT, GT = "\x04", "\x05"
 HEADLINE_OPTIONS = f"StartSel={START}, StopSel={STOP}, MaxWords=24, MinWords=8, MaxFragments=2"
-SNIPPET_CHARS = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,24 +343,6 @@ async def _headlines(session: AsyncSession, terms: _Terms, ids: list[int]) -> di
     return {mid: marked(text) for mid, text in rows.all()}
 
 
-def marked(text: str) -> Markup:
-    """Escape everything, then turn the highlight marks (only) into <mark> elements."""
-    out: list[str] = []
-    inside = False
-    for part in re.split(f"([{START}{STOP}])", text):
-        if part == START and not inside:
-            out.append("<mark>")
-            inside = True
-        elif part == STOP and inside:
-            out.append("</mark>")
-            inside = False
-        elif part not in (START, STOP):
-            out.append(str(escape(part)).replace(LT, "&lt;").replace(GT, "&gt;"))
-    if inside:
-        out.append("</mark>")
-    return Markup("".join(out))  # noqa: S704 - every part above is escaped
-
-
 async def _search_simple(
     session: AsyncSession,
     user: User,
@@ -389,16 +365,6 @@ async def _search_simple(
     rows = await load_rows(session, conversations[:limit])
     for row in rows:
         if row.preview is not None:
-            row.extra["headline"] = _simple_headline(row.preview.body, text)
+            row.extra["headline"] = simple_headline(row.preview.body, text)
     more = len(conversations) > limit
     return SearchPage(rows=rows, next=SearchCursor(0, 0, offset + limit) if more else None)
-
-
-def _simple_headline(body: str, text: str) -> Markup:
-    clean = "".join(ch for ch in body if ch not in (START, STOP, LT, GT))
-    at = clean.casefold().find(text.casefold())
-    if at < 0 or len(clean) != len(clean.casefold()):
-        return marked(clean[: SNIPPET_CHARS * 2])
-    start = max(at - SNIPPET_CHARS, 0)
-    end = at + len(text)
-    return marked(clean[start:at] + START + clean[at:end] + STOP + clean[end : end + SNIPPET_CHARS])

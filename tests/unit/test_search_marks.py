@@ -8,8 +8,9 @@ from uuid import uuid4
 
 import pytest
 
+from messenger.conversations.highlight import GT, LT, START, STOP, marked
 from messenger.conversations.listing import Cursor
-from messenger.conversations.search import GT, LT, START, STOP, SearchCursor, marked
+from messenger.conversations.search import SearchCursor
 from messenger.errors import InvalidInputError
 
 
