@@ -147,7 +147,9 @@ async def search_conversations(
     found = found[:limit]
     rows = await _rows(session, [cid for cid, _ in found])
     headlines = await _headlines(session, terms, [mid for _, mid in found if mid is not None])
-    for row, (_, mid) in zip(rows, found, strict=True):
+    best = dict(found)  # a conversation deleted meanwhile is just not in rows
+    for row in rows:
+        mid = best.get(row.conversation.id)
         if mid is not None and mid in headlines:
             row.extra["headline"] = headlines[mid]
     following = SearchCursor(cursor.floor, cursor.ceiling, cursor.offset + len(found))
