@@ -8,7 +8,7 @@ PORT ?= 8000
 # Embed snippets and printed links use the address we serve on, unless told otherwise.
 export MESSENGER_PUBLIC_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: run test install lint test-js format services tools vendor widget migrate demo clean messages compile-messages screenshots load bench
+.PHONY: run test install lint test-js format services tools vendor widget migrate demo clean messages compile-messages screenshots load bench bench-dashboard
 
 ## run: install, migrate, seed the demo and serve on http://$(HOST):$(PORT)
 run: install
@@ -107,6 +107,14 @@ LOAD_SPAWN_RATE ?= 20
 LOAD_RUN_TIME ?= 60s
 load: $(BIN)/.stamp-install-load services
 	$(BIN)/python loadtests/harness.py locust --users $(LOAD_USERS) --operators $(LOAD_OPERATORS) --runs $(LOAD_RUNS) --spawn-rate $(LOAD_SPAWN_RATE) --run-time $(LOAD_RUN_TIME)
+
+## bench-dashboard: the unified messenger on 100k conversations / 1M messages (throwaway
+## database messenger_dash, 1 worker, port 8766): p50/p95 per call for an admin and a
+## one-branch operator (docs/performance.md). BENCH_CONVERSATIONS, BENCH_REPEAT to change.
+BENCH_CONVERSATIONS ?= 100000
+BENCH_REPEAT ?= 20
+bench-dashboard: $(BIN)/.stamp-install-load services
+	$(BIN)/python loadtests/bench_dashboard.py --conversations $(BENCH_CONVERSATIONS) --repeat $(BENCH_REPEAT)
 
 $(BIN)/.stamp-install-load: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

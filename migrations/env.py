@@ -22,6 +22,29 @@ if TYPE_CHECKING:
 config: "AlembicCommandConfig" = context.config  # type: ignore[assignment]
 writer = rewriter.Rewriter()
 
+#: PostgreSQL-only search and counter objects of migration 0004 that the models do not declare (the ORM
+#: never reads or writes them): autogenerate must not offer to drop them.
+SEARCH_ONLY = frozenset(
+    {
+        "unread_count",
+        "ix_conversations_unread",
+        "search_ru",
+        "search_en",
+        "ix_messages_search_ru",
+        "ix_messages_search_en",
+        "ix_visitors_name_trgm",
+        "ix_visitors_email_trgm",
+        "ix_visitors_phone_trgm",
+        "ix_visitors_phone_digits_trgm",
+    }
+)
+
+
+def _include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    return not (reflected and compare_to is None and name in SEARCH_ONLY)
+
 
 def _configure(**kwargs: object) -> None:
     context.configure(
@@ -32,6 +55,7 @@ def _configure(**kwargs: object) -> None:
         user_module_prefix=config.user_module_prefix,
         render_as_batch=config.render_as_batch,
         process_revision_directives=writer,
+        include_object=_include_object,
         **kwargs,
     )
 

@@ -1,15 +1,34 @@
-"""The unified messenger's conversation list: filters, scope, previews and unread counts."""
+"""The unified messenger's conversation list: filters, scope, keyset pages, previews, unread
+counts and the count of each view.
+
+Pages are keyset pages on ``(last_activity_at, id)``, newest first: a page after a cursor
+never repeats or skips a conversation when new ones arrive meanwhile (they go above the
+first page, where the live list adds them). Text search lives in ``search.py``.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from messenger.conversations.service import scope_query
+from messenger.conversations.rules import scope_query
 from messenger.db.models import (
     Conversation,
     ConversationPriority,
@@ -20,8 +39,13 @@ from messenger.db.models import (
     User,
     Visitor,
 )
+from messenger.errors import InvalidInputError
+from messenger.i18n import N_
 
 PAGE_SIZE = 50
+#: PostgreSQL keeps each conversation's unread count (triggers of migration 0004); it is
+#: read as a plain column, never as a model attribute that could go stale in a session.
+UNREAD_COUNT = literal_column("conversations.unread_count", Integer)
 VIEWS = ("mine", "unassigned", "all")
 
 
@@ -33,6 +57,37 @@ class ConversationFilters:
     branch_id: int | None = None
     priority: str | None = None
     search: str = ""
+    #: Keyset cursors: rows older than ``before`` (the next page), newer than ``after``
+    #: (what the live list adds on top).
+    before: Cursor | None = None
+    after: Cursor | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """A position in the list's order: ``(last_activity_at, id)``."""
+
+    at: datetime
+    id: UUID
+
+    def encode(self) -> str:
+        return f"{self.at.isoformat()}~{self.id}"
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor:
+        """A cursor from a page's link; a malformed one is the client's error (400)."""
+        at, _, raw_id = text.partition("~")
+        try:
+            moment = datetime.fromisoformat(at)
+            if moment.tzinfo is None:
+                raise ValueError(at)
+            return cls(at=moment, id=UUID(raw_id))
+        except ValueError:
+            raise InvalidInputError(N_("This page link is not valid.")) from None
+
+    @classmethod
+    def of(cls, conversation: Conversation) -> Cursor:
+        return cls(at=conversation.last_activity_at, id=conversation.id)
 
 
 @dataclass(slots=True)
@@ -47,12 +102,14 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _filtered(user: User, filters: ConversationFilters) -> Select[tuple[Conversation]]:
+def filtered(
+    user: User, filters: ConversationFilters, *, view: bool = True
+) -> Select[tuple[Conversation]]:
+    """The conversations ``user`` may see (scope_query), narrowed by the filters (and by the
+    view unless ``view`` is False), text search aside."""
     query = scope_query(select(Conversation), user)
-    if filters.view == "mine":
-        query = query.where(Conversation.assignee_id == user.id)
-    elif filters.view == "unassigned":
-        query = query.where(Conversation.assignee_id.is_(None))
+    if view:
+        query = _in_view(query, user, filters.view)
     if filters.status in {s.value for s in ConversationStatus}:
         query = query.where(Conversation.status == filters.status)
     if filters.priority in {p.value for p in ConversationPriority}:
@@ -61,44 +118,85 @@ def _filtered(user: User, filters: ConversationFilters) -> Select[tuple[Conversa
         query = query.where(Conversation.inbox_id == filters.inbox_id)
     if filters.branch_id is not None:
         query = query.where(Conversation.branch_id == filters.branch_id)
-    text = filters.search.strip()
-    if text:
-        pattern = "%" + _escape_like(text) + "%"
-        visitor_match = select(Visitor.id).where(
-            Visitor.id == Conversation.visitor_id,
-            or_(
-                Visitor.name.ilike(pattern, escape="\\"),
-                Visitor.email.ilike(pattern, escape="\\"),
-                Visitor.phone.ilike(pattern, escape="\\"),
-            ),
-        )
-        message_match = select(Message.id).where(
-            Message.conversation_id == Conversation.id,
-            Message.kind != MessageKind.EVENT,
-            Message.body.ilike(pattern, escape="\\"),
-        )
-        query = query.where(or_(visitor_match.exists(), message_match.exists()))
     return query
+
+
+def _in_view(
+    query: Select[tuple[Conversation]], user: User, view: str
+) -> Select[tuple[Conversation]]:
+    if view == "mine":
+        return query.where(Conversation.assignee_id == user.id)
+    if view == "unassigned":
+        return query.where(Conversation.assignee_id.is_(None))
+    return query
+
+
+def with_row_options(query: Select[tuple[Conversation]]) -> Select[tuple[Conversation]]:
+    """A row shows who wrote, where (inbox, branch) and to whom it is assigned."""
+    return query.options(
+        joinedload(Conversation.visitor),
+        joinedload(Conversation.inbox),
+        joinedload(Conversation.branch),
+        joinedload(Conversation.assignee),
+    )
+
+
+def ilike_match(text: str) -> ColumnElement[bool] | None:
+    """The embedded (SQLite) search: a case-insensitive substring of the visitor's name,
+    e-mail or phone, or of a message or note; None for an empty text."""
+    text = text.strip()
+    if not text:
+        return None
+    pattern = "%" + _escape_like(text) + "%"
+    visitor_match = select(Visitor.id).where(
+        Visitor.id == Conversation.visitor_id,
+        or_(
+            Visitor.name.ilike(pattern, escape="\\"),
+            Visitor.email.ilike(pattern, escape="\\"),
+            Visitor.phone.ilike(pattern, escape="\\"),
+        ),
+    )
+    message_match = select(Message.id).where(
+        Message.conversation_id == Conversation.id,
+        Message.kind != MessageKind.EVENT,
+        Message.body.ilike(pattern, escape="\\"),
+    )
+    return or_(visitor_match.exists(), message_match.exists())
 
 
 async def list_conversations(
     session: AsyncSession, user: User, filters: ConversationFilters, limit: int = PAGE_SIZE
 ) -> list[ConversationRow]:
-    """A page of conversations the user may see, newest activity first, with the last
-    message and the number of visitor messages no operator has read yet."""
-    query = (
-        _filtered(user, filters)
-        .order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
-        .limit(limit)
-        # A row shows who wrote, where (inbox, branch) and to whom it is assigned.
-        .options(
-            joinedload(Conversation.visitor),
-            joinedload(Conversation.inbox),
-            joinedload(Conversation.branch),
-            joinedload(Conversation.assignee),
-        )
+    """A keyset page of conversations the user may see, newest activity first (after
+    ``filters.before``, or above ``filters.after``), with the last message and the number
+    of visitor messages no operator has read yet."""
+    order = (Conversation.last_activity_at, Conversation.id)
+    query = filtered(user, filters)
+    if filters.before is not None:
+        query = query.where(tuple_(*order) < _at(filters.before))
+    if filters.after is not None:
+        query = query.where(tuple_(*order) > _at(filters.after))
+    query = query.order_by(order[0].desc(), order[1].desc()).limit(limit)
+    conversations = list((await session.execute(with_row_options(query))).scalars())
+    return await load_rows(session, conversations)
+
+
+def _counted(session: AsyncSession) -> bool:
+    """Whether the database keeps unread counts (PostgreSQL) or they are counted (SQLite)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _at(cursor: Cursor) -> ColumnElement[Any]:
+    return tuple_(
+        literal(cursor.at, Conversation.last_activity_at.type),
+        literal(cursor.id, Conversation.id.type),
     )
-    conversations = list((await session.execute(query)).scalars())
+
+
+async def load_rows(
+    session: AsyncSession, conversations: list[Conversation]
+) -> list[ConversationRow]:
+    """The rows of these conversations (in this order): last message and unread count."""
     if not conversations:
         return []
     ids = [c.id for c in conversations]
@@ -114,25 +212,80 @@ async def list_conversations(
             await session.execute(select(Message).join(last_ids, Message.id == last_ids.c.last_id))
         ).scalars()
     }
-    unread_rows = await session.execute(
-        select(Message.conversation_id, func.count(Message.id))
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(
-            Message.conversation_id.in_(ids),
-            Message.sender == MessageSender.VISITOR,
-            and_(Message.id > func.coalesce(Conversation.operator_last_read_id, 0)),
+    if _counted(session):
+        unread_query = select(Conversation.id, UNREAD_COUNT).where(Conversation.id.in_(ids))
+    else:
+        unread_query = (
+            select(Message.conversation_id, func.count(Message.id))
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .where(
+                Message.conversation_id.in_(ids),
+                Message.sender == MessageSender.VISITOR,
+                and_(Message.id > func.coalesce(Conversation.operator_last_read_id, 0)),
+            )
+            .group_by(Message.conversation_id)
         )
-        .group_by(Message.conversation_id)
-    )
-    unread: dict[UUID, int] = {cid: int(n) for cid, n in unread_rows.all()}
+    unread: dict[UUID, int] = {cid: int(n) for cid, n in (await session.execute(unread_query))}
     return [
         ConversationRow(conversation=c, preview=previews.get(c.id), unread=unread.get(c.id, 0))
         for c in conversations
     ]
 
 
+async def changed_rows(
+    session: AsyncSession,
+    user: User,
+    filters: ConversationFilters,
+    since: datetime,
+    lowest: Cursor,
+    *,
+    shown: set[UUID],
+    limit: int = PAGE_SIZE,
+) -> tuple[list[ConversationRow], list[UUID]]:
+    """What changed since ``since`` among the conversations from ``lowest`` up (what a live
+    list shows): the rows that still match the filters, to redraw in place (except the
+    ``shown`` ones, already on top), and the ids of those that no longer match."""
+    order = (Conversation.last_activity_at, Conversation.id)
+    candidates = (
+        scope_query(select(Conversation), user)
+        .where(Conversation.updated_at > since, tuple_(*order) >= _at(lowest))
+        .order_by(order[0].desc(), order[1].desc())
+        .limit(limit)
+    )
+    ids = [c for c in (await session.scalars(candidates.with_only_columns(Conversation.id)))]
+    if not ids:
+        return [], []
+    matching = filtered(user, filters).where(Conversation.id.in_(ids))
+    still = {c.id: c for c in (await session.execute(with_row_options(matching))).scalars()}
+    redraw = [still[cid] for cid in ids if cid in still and cid not in shown]
+    return await load_rows(session, redraw), [cid for cid in ids if cid not in still]
+
+
+async def view_counts(
+    session: AsyncSession, user: User, filters: ConversationFilters
+) -> dict[str, int]:
+    """How many conversations each view (mine, unassigned, all) holds under the filters."""
+    base = filtered(user, filters, view=False).subquery()
+    row = (
+        await session.execute(
+            select(
+                func.count().filter(base.c.assignee_id == user.id),
+                func.count().filter(base.c.assignee_id.is_(None)),
+                func.count(),
+            ).select_from(base)
+        )
+    ).one()
+    return dict(zip(VIEWS, (int(n) for n in row), strict=True))
+
+
 async def unread_total(session: AsyncSession, user: User) -> int:
     """Unread visitor messages across every open or pending conversation the user sees."""
+    waiting = Conversation.status.in_([ConversationStatus.OPEN, ConversationStatus.PENDING])
+    if _counted(session):
+        # unread_count > 0 changes no sum: it lets the planner use the partial index.
+        total = scope_query(select(Conversation), user).where(waiting, UNREAD_COUNT > 0)
+        summed = total.with_only_columns(func.coalesce(func.sum(UNREAD_COUNT), 0))
+        return int(await session.scalar(summed.select_from(Conversation)) or 0)
     query = (
         scope_query(select(func.count(Message.id)), user)
         .select_from(Message)
@@ -140,7 +293,7 @@ async def unread_total(session: AsyncSession, user: User) -> int:
         .where(
             Message.sender == MessageSender.VISITOR,
             Message.id > func.coalesce(Conversation.operator_last_read_id, 0),
-            Conversation.status.in_([ConversationStatus.OPEN, ConversationStatus.PENDING]),
+            waiting,
         )
     )
     return int(await session.scalar(query) or 0)

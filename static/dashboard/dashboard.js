@@ -152,9 +152,80 @@
     }
   });
 
+  // The live list: the list's own request (a list event) asks only for the rows above the
+  // top one (part=top), which come in at the top; an older copy of a row that moved up is
+  // removed first. (Not hx-vals on the list: htmx would add them to every link inside.)
+  function isList(element) {
+    return element && element.id === "conversation-list";
+  }
+
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (!isList(event.detail.elt)) {
+      return;
+    }
+    event.detail.parameters.part = "top";
+    var rows = event.detail.elt.querySelectorAll(":scope > .conversation-item[data-cursor]");
+    var meta = document.getElementById("list-meta");
+    if (rows.length) {
+      event.detail.parameters.after = rows[0].getAttribute("data-cursor");
+      event.detail.parameters.bottom = rows[rows.length - 1].getAttribute("data-cursor");
+    }
+    if (meta && meta.getAttribute("data-since")) {
+      event.detail.parameters.since = meta.getAttribute("data-since");
+    }
+  });
+
+  // ...and the shown rows that changed since the last refresh come in a <template>: redrawn
+  // in place, or removed when they left the filters (resolved, assigned to someone else).
+  function applyChanges(list) {
+    list.querySelectorAll(":scope > template.list-changes").forEach(function (template) {
+      (template.getAttribute("data-gone") || "").split(" ").forEach(function (id) {
+        var gone = id && document.getElementById("conv-" + id);
+        if (gone && gone.parentNode === list) {
+          gone.remove();
+        }
+      });
+      Array.prototype.forEach.call(template.content.children, function (row) {
+        var old = document.getElementById(row.id);
+        if (old && old.parentNode === list) {
+          var fresh = row.cloneNode(true);
+          fresh.classList.toggle("active", old.classList.contains("active"));
+          old.replaceWith(fresh);
+          htmx.process(fresh);
+        }
+      });
+      template.remove();
+    });
+  }
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var list = event.detail.target;
+    if (!isList(list) || !event.detail.requestConfig || event.detail.requestConfig.elt !== list) {
+      return;
+    }
+    var added = event.detail.serverResponse.split("<template")[0];
+    var ids = added.match(/id="conv-[0-9a-f-]+"/g) || [];
+    ids.forEach(function (match) {
+      var old = document.getElementById(match.slice(4, -1));
+      if (old && old.parentNode === list) {
+        old.remove();
+      }
+    });
+    var empty = ids.length ? list.querySelector(":scope > .empty") : null;
+    if (empty) {
+      empty.remove();
+    }
+  });
+
   document.addEventListener("htmx:afterSwap", function (event) {
+    var meta = document.getElementById("list-meta");
     var list = document.getElementById("conversation-list");
     if (list) {
+      applyChanges(list);
+    }
+    if (meta) {
+      setTitle(parseInt(meta.getAttribute("data-unread-total") || "0", 10));
+    } else if (list) {
       setTitle(parseInt(list.getAttribute("data-unread-total") || "0", 10));
     }
     if (event.target && (event.target.id === "history" || event.target.id === "pane")) {

@@ -17,16 +17,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from messenger.attachments.files import download_headers
 from messenger.attachments.storage import Storage
 from messenger.conversations.actions import StaffActions
-from messenger.conversations.listing import (
-    VIEWS,
-    ConversationFilters,
-    earlier_conversations,
-    list_conversations,
-    unread_total,
-)
+from messenger.conversations.listing import Cursor, earlier_conversations
 from messenger.conversations.rules import MAX_BODY_LENGTH, can_see
+from messenger.conversations.search import SearchCursor
 from messenger.conversations.service import ConversationService
 from messenger.conversations.timeline import staff_messages
+from messenger.dashboard.conversation_list import (
+    PARTS,
+    filter_choices,
+    list_context,
+    list_filters,
+    parse_since,
+)
 from messenger.dashboard.deps import (
     DashboardRequest,
     page_or_partial,
@@ -35,11 +37,9 @@ from messenger.dashboard.deps import (
 )
 from messenger.db.models import (
     Attachment,
-    Branch,
     Conversation,
     ConversationPriority,
     ConversationStatus,
-    Inbox,
     User,
     user_branches,
 )
@@ -77,45 +77,6 @@ class ReadForm(msgspec.Struct):
     up_to_id: int = 0
 
 
-def _filters(
-    view: str | None,
-    status: str | None,
-    inbox: str | None,
-    branch: str | None,
-    priority: str | None,
-    q: str | None,
-) -> ConversationFilters:
-    def as_int(value: str | None) -> int | None:
-        return int(value) if value and value.isdigit() else None
-
-    return ConversationFilters(
-        view=view if view in VIEWS else "all",
-        status=None if status == "any" else (status or "open"),
-        inbox_id=as_int(inbox),
-        branch_id=as_int(branch),
-        priority=priority or None,
-        search=(q or "")[:200],
-    )
-
-
-async def _choices(db: AsyncSession, user: User) -> dict[str, Any]:
-    """Inboxes and branches the filters offer (only those in the user's scope)."""
-    branches_query = select(Branch).order_by(Branch.name)
-    if not user.is_admin:
-        branches_query = branches_query.where(Branch.id.in_(user.branch_ids or {-1}))
-    branches = list((await db.execute(branches_query)).scalars())
-    inboxes = list((await db.execute(select(Inbox).order_by(Inbox.name))).scalars())
-    if not user.is_admin:
-        inboxes = [i for i in inboxes if i.branch_id is None or i.branch_id in user.branch_ids]
-    return {
-        "branches": branches,
-        "inboxes": inboxes,
-        "statuses": [s.value for s in ConversationStatus],
-        "priorities": [p.value for p in ConversationPriority],
-        "views": VIEWS,
-    }
-
-
 async def _assignable(db: AsyncSession, conversation: Conversation) -> list[User]:
     """Active members of the conversation's branch: whom it may be assigned to."""
     if conversation.branch_id is None:
@@ -146,15 +107,6 @@ class UnifiedMessengerController(Controller):
         "actions": Provide(provide_actions, sync_to_thread=False),
         "conversation": Provide(provide_conversation),
     }
-
-    async def _list_context(
-        self, db: AsyncSession, user: User, filters: ConversationFilters
-    ) -> dict[str, Any]:
-        return {
-            "rows": await list_conversations(db, user, filters),
-            "filters": filters,
-            "unread_total": await unread_total(db, user),
-        }
 
     async def _pane_context(
         self, db: AsyncSession, user: User, conversation: Conversation, actions: StaffActions
@@ -188,14 +140,28 @@ class UnifiedMessengerController(Controller):
         branch: Annotated[str | None, QueryParameter(max_length=20)] = None,
         priority: Annotated[str | None, QueryParameter(max_length=20)] = None,
         q: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        before: Annotated[str | None, QueryParameter(max_length=100)] = None,
+        after: Annotated[str | None, QueryParameter(max_length=100)] = None,
+        page: Annotated[str | None, QueryParameter(max_length=60)] = None,
+        part: Annotated[str | None, QueryParameter(max_length=10)] = None,
+        since: Annotated[str | None, QueryParameter(max_length=40)] = None,
+        bottom: Annotated[str | None, QueryParameter(max_length=100)] = None,
     ) -> Template:
-        filters = _filters(view, status, inbox, branch, priority, q)
+        filters = list_filters(view, status, inbox, branch, priority, q, before, after)
+        cursor = SearchCursor.decode(page) if page else None
+        chosen = part if part in PARTS else None
+        moment = parse_since(since)
+        changes = (moment, Cursor.decode(bottom)) if moment and bottom else None
         context = {
             "user": current_user,
-            **await self._list_context(db_session, current_user, filters),
-            **await _choices(db_session, current_user),
+            "part": chosen,
+            **await list_context(db_session, current_user, filters, cursor, chosen, changes),
             "conversation": None,
         }
+        if chosen is not None:
+            return Template("dashboard/partials/conversation_rows.html", context=context)
+        context.update(await filter_choices(db_session, current_user))
+        context["oob_counts"] = wants_partial(request)
         return page_or_partial(
             request, "dashboard/unified.html", "dashboard/partials/conversation_list.html", context
         )
@@ -213,9 +179,9 @@ class UnifiedMessengerController(Controller):
         context = {"user": current_user, **pane}
         if wants_partial(request):
             return Template("dashboard/partials/conversation_pane.html", context=context)
-        filters = _filters(None, None, None, None, None, None)
-        context.update(await self._list_context(db_session, current_user, filters))
-        context.update(await _choices(db_session, current_user))
+        filters = list_filters(None, None, None, None, None, None)
+        context.update(await list_context(db_session, current_user, filters))
+        context.update(await filter_choices(db_session, current_user))
         return Template("dashboard/unified.html", context=context)
 
     @get("/conversations/{conversation_id:uuid}/history", name="history")

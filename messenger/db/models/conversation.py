@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 from advanced_alchemy.base import UUIDv7AuditBase
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import BigInteger, ForeignKey, Index
+from sqlalchemy import BigInteger, ForeignKey, Index, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from messenger.db.models.branch import Branch
@@ -24,15 +25,38 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+_UNASSIGNED = text("assignee_id IS NULL")
+
+
+def _list_indexes() -> tuple[Index, ...]:
+    def partial(name: str, *columns: str) -> Index:
+        return Index(name, *columns, postgresql_where=_UNASSIGNED, sqlite_where=_UNASSIGNED)
+
+    order = ("last_activity_at", "id")
+    counted: dict[str, Any] = {"postgresql_include": ["assignee_id"]}
+    return (
+        Index("ix_conversations_activity_id", *order),
+        # The view counts read the assignee from these (index-only on PostgreSQL).
+        Index("ix_conversations_status_activity_id", "status", *order, **counted),
+        Index("ix_conversations_branch_activity_id", "branch_id", *order),
+        Index(
+            "ix_conversations_branch_status_activity_id", "branch_id", "status", *order, **counted
+        ),
+        Index("ix_conversations_assignee_activity_id", "assignee_id", "status", *order),
+        partial("ix_conversations_unassigned_activity_id", "status", *order),
+        partial("ix_conversations_branch_unassigned_activity_id", "branch_id", "status", *order),
+    )
+
+
 class Conversation(UUIDv7AuditBase):
     """A visitor's thread in an inbox, routed to a branch, maybe assigned to an operator."""
 
     __tablename__ = "conversations"
     __table_args__ = (
-        # The unified messenger's list: a branch's conversations by status, newest first.
-        Index("ix_conversations_branch_status_activity", "branch_id", "status", "last_activity_at"),
-        Index("ix_conversations_assignee_status", "assignee_id", "status"),
         Index("ix_conversations_visitor", "visitor_id"),
+        # The unified messenger's list: keyset pages, (last_activity_at, id) newest first,
+        # per view, branch and status (migration 0004, which replaced the older two).
+        *_list_indexes(),
     )
 
     inbox_id: Mapped[int] = mapped_column(ForeignKey("inboxes.id", ondelete="CASCADE"), index=True)
