@@ -11,9 +11,10 @@ encoding of the events, OpenAPI — is Litestar's :class:`ServerSentEvent`, unch
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
-from litestar.response import ServerSentEvent
+from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.response.base import ASGIResponse
 from litestar.response.streaming import ASGIStreamingResponse
 from litestar.types import Receive, Send
@@ -49,8 +50,21 @@ class _LeanStreamingResponse(ASGIStreamingResponse):
             listener.cancel()
 
 
+async def _encoded(events: AsyncIterable[ServerSentEventMessage]) -> AsyncIterator[bytes]:
+    async for event in events:
+        yield event.encode()
+
+
 class LeanServerSentEvent(ServerSentEvent):
-    """:class:`ServerSentEvent` sent by :class:`_LeanStreamingResponse`."""
+    """:class:`ServerSentEvent` of :class:`ServerSentEventMessage` items, sent by
+    :class:`_LeanStreamingResponse`. The events are encoded by a plain generator: Litestar's
+    iterator first asks a worker thread for its (here empty) leading events and then
+    streams from inside the ``except`` block of that, keeping the exception, its traceback
+    and a context copy alive for as long as the stream is open."""
+
+    def __init__(self, content: AsyncIterable[ServerSentEventMessage], **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self.iterator = _encoded(content)
 
     def to_asgi_response(self, *args: Any, **kwargs: Any) -> ASGIResponse:
         response = super().to_asgi_response(*args, **kwargs)
