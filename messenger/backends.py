@@ -30,7 +30,7 @@ from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
 from litestar.stores.redis import RedisStore
 from litestar.stores.registry import StoreRegistry
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -177,6 +177,10 @@ def _channels(backend: ChannelsBackend) -> ChannelsPlugin:
     )
 
 
+#: Redis connections per process at most (commands wait for a free one past this).
+REDIS_MAX_CONNECTIONS = 256
+
+
 @dataclass
 class Backends:
     redis: Redis | None
@@ -192,8 +196,13 @@ class Backends:
         prefix = settings.redis_prefix
         if settings.redis_url:
             timeout = settings.redis_timeout_seconds
-            redis = Redis.from_url(
+            # A blocking pool: past its size a call waits (at most the timeout) for a free
+            # connection instead of failing at once — thousands of open streams renew their
+            # leases in bursts (redis-py's default pool refuses its 101st connection).
+            pool = BlockingConnectionPool.from_url(
                 settings.redis_url,
+                max_connections=REDIS_MAX_CONNECTIONS,
+                timeout=timeout,
                 socket_connect_timeout=timeout,
                 socket_timeout=timeout,
                 # One immediate retry on a fresh connection (the pooled one may be dead
@@ -202,6 +211,7 @@ class Backends:
                 retry_on_error=[RedisConnectionError, RedisTimeoutError],
                 health_check_interval=30,
             )
+            redis = Redis(connection_pool=pool)
 
             def store_factory(name: str) -> Store:
                 return RedisStore(redis, namespace=f"{prefix}:{name}", handle_client_shutdown=False)
