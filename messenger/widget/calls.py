@@ -39,7 +39,7 @@ from messenger.widget.hotpath import HotPath, Timeline
 from messenger.widget.service import WidgetService
 from messenger.widget.sessions import TICKET_TTL_MS, SessionSigner, StreamTickets
 from messenger.widget.throttle import Throttle
-from messenger.widget.visits import AnyRequest, Visit, Visits
+from messenger.widget.visits import AnyRequest, Visits
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +206,3 @@ class SessionCalls:
             return schemas.ReadResponse(
                 up_to_id=await service.read(visit.inbox, visit.session, up_to_id)
             )
-
-    async def admit(self, request: AnyRequest) -> Visit:
-        """For calls that count their limits themselves (the offline form, uploads)."""
-        return await self.visits.check(request, None)

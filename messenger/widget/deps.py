@@ -13,14 +13,11 @@ from messenger.attachments.storage import Storage
 from messenger.config import Settings
 from messenger.inboxes.cache import InboxCache
 from messenger.presence import Presence
-from messenger.realtime.publisher import Publisher
-from messenger.realtime.transaction import SessionFactory
 from messenger.state import SharedState
 from messenger.visitors.geo import GeoLocator
 from messenger.widget import schemas
 from messenger.widget.calls import SessionCalls
 from messenger.widget.challenge import Challenges
-from messenger.widget.hotpath import HotPath
 from messenger.widget.service import WidgetService
 from messenger.widget.sessions import SessionSigner, StreamTickets
 from messenger.widget.throttle import Throttle
@@ -40,9 +37,6 @@ StateDep = NamedDependency[SkipValidation[SharedState]]
 DB = NamedDependency[SkipValidation[AsyncSession]]
 Service = NamedDependency[SkipValidation[WidgetService]]
 InboxesDep = NamedDependency[SkipValidation[InboxCache]]
-HotPathDep = NamedDependency[SkipValidation[HotPath | None]]
-PublisherDep = NamedDependency[SkipValidation[Publisher]]
-SessionsDep = NamedDependency[SkipValidation[SessionFactory]]
 
 
 def provide_service(

@@ -11,7 +11,6 @@ from uuid import UUID
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import raiseload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from messenger.accounts.service import normalize_email
@@ -33,7 +32,6 @@ from messenger.db.models import (
 )
 from messenger.errors import InvalidInputError
 from messenger.i18n import N_
-from messenger.inboxes.service import TOKEN_PREFIX
 from messenger.state import SharedState
 from messenger.visitors.geo import GeoLocator
 from messenger.visitors.service import Caller
@@ -67,26 +65,6 @@ class WidgetService:
         self.attachments = AttachmentService(db, storage)
 
     # --- lookups ---------------------------------------------------------------------------
-
-    async def inbox_by_id(self, inbox_id: int) -> Inbox | None:
-        # bound first: mypy#18805 types `return await <overload>` as Any
-        inbox = await self.db.scalar(
-            select(Inbox)
-            .where(Inbox.id == inbox_id, Inbox.is_active.is_(True))
-            .options(raiseload("*"))
-        )
-        return inbox
-
-    async def inbox_by_token(self, widget_token: str) -> Inbox | None:
-        if not widget_token.startswith(TOKEN_PREFIX) or len(widget_token) > 64:
-            return None
-        # bound first: mypy#18805 types `return await <overload>` as Any
-        inbox = await self.db.scalar(
-            select(Inbox)
-            .where(Inbox.widget_token == widget_token, Inbox.is_active.is_(True))
-            .options(raiseload("*"))
-        )
-        return inbox
 
     async def current_conversation(self, inbox_id: int, visitor_id: UUID) -> Conversation | None:
         return await current_conversation(self.db, inbox_id, visitor_id)

@@ -21,9 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from messenger.config import Settings
-from messenger.conversations.service import ConversationService
 from messenger.db.direct import asyncpg_dsn
-from messenger.db.models import Conversation, ConversationStatus, Message, User, UserRole, Visitor
+from messenger.db.models import Conversation, ConversationStatus, Message, UserRole, Visitor
 from messenger.inboxes.service import InboxService
 from tests.support.app import RELAXED_ENV, app_client
 from tests.support.desk import OperatorDesk
@@ -135,12 +134,7 @@ async def test_a_repeated_client_msg_id_changes_nothing_even_after_a_resolve(
         await tab.send("Hello")
         stored = await tab.send("Order 42", "order-42")
         conversation = (await db_session.scalars(select(Conversation))).one()
-        async with desk.transaction() as db:
-            row = await db.get(Conversation, conversation.id)
-            user = await db.get(User, admin.id)
-            assert row is not None
-            assert user is not None
-            await ConversationService(session=db).change_status(row, "resolved", user)
+        await desk.set_status(conversation.id, admin.id, "resolved")
         retried = await tab.send_raw("Order 42", "order-42")
 
     assert retried.status_code == 200
@@ -161,12 +155,7 @@ async def test_a_new_message_reopens_a_resolved_conversation_on_the_hot_path(
         await tab.bootstrap()
         await tab.send("Hello")
         conversation = (await db_session.scalars(select(Conversation))).one()
-        async with desk.transaction() as db:
-            row = await db.get(Conversation, conversation.id)
-            user = await db.get(User, admin.id)
-            assert row is not None
-            assert user is not None
-            await ConversationService(session=db).change_status(row, "resolved", user)
+        await desk.set_status(conversation.id, admin.id, "resolved")
         paths = Paths()
         await tab.send("One more question")
         polled = await tab.poll()
@@ -288,12 +277,7 @@ async def test_a_closed_conversation_is_not_written_to(
         await tab.bootstrap()
         await tab.send("Hello")
         closed = (await db_session.scalars(select(Conversation))).one()
-        async with desk.transaction() as db:
-            row = await db.get(Conversation, closed.id)
-            user = await db.get(User, admin.id)
-            assert row is not None
-            assert user is not None
-            await ConversationService(session=db).change_status(row, "closed", user)
+        await desk.set_status(closed.id, admin.id, "closed")
         polled = await tab.poll()
         sent = await tab.send(f"new {uuid.uuid4().hex}")
 

@@ -101,22 +101,22 @@ class OperatorDesk:
         Redis hiccups), so only the database knows."""
         unit = self.transaction() if publish else _commit_only(self.config.get_session)
         async with unit as db:
-            conversation = await db.get(Conversation, _uuid(conversation_id))
-            user = await db.get(User, user_id)
-            assert conversation is not None
-            assert user is not None
+            conversation, user = await _staff_pair(db, conversation_id, user_id)
             message, created = await ConversationService(session=db).reply(conversation, user, body)
             assert created
         return message
 
     async def note(self, conversation_id: UUID | str, user_id: int, body: str) -> Message:
         async with self.transaction() as db:
-            conversation = await db.get(Conversation, _uuid(conversation_id))
-            user = await db.get(User, user_id)
-            assert conversation is not None
-            assert user is not None
+            conversation, user = await _staff_pair(db, conversation_id, user_id)
             message = await ConversationService(session=db).add_note(conversation, user, body)
         return message
+
+    async def set_status(self, conversation_id: UUID | str, user_id: int, status: str) -> None:
+        """Staff change the conversation's status (resolve, close…): store and publish."""
+        async with self.transaction() as db:
+            conversation, user = await _staff_pair(db, conversation_id, user_id)
+            await ConversationService(session=db).change_status(conversation, status, user)
 
     async def read(self, conversation_id: UUID | str, up_to_id: int) -> int:
         """Staff have read the visitor's messages up to ``up_to_id``: store and publish."""
@@ -234,6 +234,17 @@ class StaffWatch:
     def before(self, marker: Envelope) -> list[Envelope]:
         """The events that arrived before ``marker`` (one of ``seen``)."""
         return self.seen[: self.seen.index(marker)]
+
+
+async def _staff_pair(
+    db: AsyncSession, conversation_id: UUID | str, user_id: int
+) -> tuple[Conversation, User]:
+    """The conversation and the staff user acting on it, both present."""
+    conversation = await db.get(Conversation, _uuid(conversation_id))
+    user = await db.get(User, user_id)
+    assert conversation is not None
+    assert user is not None
+    return conversation, user
 
 
 @asynccontextmanager
