@@ -96,7 +96,13 @@ class AppServices:
         inboxes = InboxCache(alchemy.get_session, backends.state)
         url = settings.effective_database_url
         direct = (
-            DirectDatabase(url, settings.db_pool_size) if url.startswith("postgresql") else None
+            DirectDatabase(
+                url,
+                settings.db_pool_size,
+                transaction_pooler=settings.db_pooler == "transaction",
+            )
+            if url.startswith("postgresql")
+            else None
         )
         tickets = StreamTickets(backends.state, signer)
         throttle = Throttle(backends.state, settings)

@@ -117,6 +117,30 @@ def trusted_proxies(value: tuple[Network, ...], _name: str, _ctx: AuditContext) 
     )
 
 
+def db_pooler(value: str, _name: str, ctx: AuditContext) -> CheckResult:
+    if value == "transaction":
+        return CheckResult(
+            "db_pooler",
+            "pass",
+            _(
+                "Through a transaction pooler: statement caches off. Set statement_timeout on "
+                "the database role (ALTER ROLE … SET statement_timeout); run migrations "
+                "against PostgreSQL itself."
+            ),
+        )
+    url = ctx.settings.database_url or ""
+    if ":6432/" in url or "pgbouncer" in url.lower():
+        return CheckResult(
+            "db_pooler",
+            "warn",
+            _(
+                "DATABASE_URL looks like PgBouncer: with pool_mode = transaction, set "
+                "MESSENGER_DB_POOLER=transaction, or prepared statements will fail."
+            ),
+        )
+    return CheckResult("db_pooler", "pass", _("A direct connection to PostgreSQL."))
+
+
 # --- audits of several variables together ------------------------------------------------------
 
 

@@ -25,7 +25,7 @@ from typing import Any
 from messenger.config import audit as audits
 from messenger.config import values
 from messenger.config.declaration import Variable, variable
-from messenger.config.values import Environment, Locale, Network, Rate
+from messenger.config.values import DbPooler, Environment, Locale, Network, Rate
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
@@ -48,6 +48,15 @@ class Settings:
         "PostgreSQL connections per process, per pool: the widget's hot path has one pool, "
         "everything else another (which may open as many again under a burst): at most 3 times "
         "this per process",
+    )
+    db_pooler: DbPooler = variable(
+        "MESSENGER_DB_POOLER",
+        values.db_pooler,
+        "none",
+        "`transaction`: `DATABASE_URL` points at a transaction-pooling proxy (PgBouncer "
+        "`pool_mode = transaction`): no statement cache, no named prepared statement kept, no "
+        "startup parameter but `application_name`; `none`: a direct connection",
+        audit=audits.db_pooler,
     )
     redis_url: str | None = variable(
         "REDIS_URL",

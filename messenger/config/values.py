@@ -28,6 +28,9 @@ Environment = Literal["production", "development"]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 SUPPORTED_LOCALES: tuple[Locale, ...] = ("ru", "en")
 ENVIRONMENTS: tuple[Environment, ...] = ("production", "development")
+#: What sits between the app and PostgreSQL (``MESSENGER_DB_POOLER``).
+DbPooler = Literal["none", "transaction"]
+DB_POOLERS: tuple[DbPooler, ...] = ("none", "transaction")
 
 _RATE_RE = re.compile(
     r"^\s*(?P<limit>\d+)\s*/\s*(?P<count>\d*)\s*"
@@ -211,6 +214,13 @@ def locale(raw: str, name: str) -> Locale:
     value = raw.lower()
     if value not in SUPPORTED_LOCALES:
         raise SettingsError(name, f"{value!r} is not supported; use 'ru' or 'en'")
+    return value
+
+
+def db_pooler(raw: str, name: str) -> DbPooler:
+    value = raw.lower()
+    if value not in DB_POOLERS:
+        raise SettingsError(name, f"{value!r}: use 'none' or 'transaction'")
     return value
 
 

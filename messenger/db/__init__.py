@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+from uuid import uuid4
 
 from advanced_alchemy.extensions.litestar import (
     AlembicAsyncConfig,
@@ -13,6 +15,25 @@ from advanced_alchemy.extensions.litestar import (
 from messenger.config import Settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent.parent / "migrations"
+
+
+def _statement_name() -> str:
+    return f"__messenger_{uuid4().hex}__"
+
+
+def pooled_connect_args() -> dict[str, Any]:
+    """asyncpg behind a transaction-pooling proxy (PgBouncer ``pool_mode = transaction``,
+    Debian's 1.18 has no prepared-statement support): consecutive transactions of one
+    client connection may run on different server connections, so a statement prepared
+    in one transaction may be missing (or another client's) in the next. SQLAlchemy's
+    statement cache and asyncpg's are off, and each statement gets a unique name (two
+    clients sharing a server connection never collide); SQLAlchemy runs every statement
+    inside a transaction, so its prepare and execute reach the same server connection."""
+    return {
+        "statement_cache_size": 0,
+        "prepared_statement_cache_size": 0,
+        "prepared_statement_name_func": _statement_name,
+    }
 
 
 def alchemy_config(settings: Settings) -> SQLAlchemyAsyncConfig:
@@ -36,6 +57,7 @@ def alchemy_config(settings: Settings) -> SQLAlchemyAsyncConfig:
             pool_pre_ping=True,
             json_serializer=encode_json,
             json_deserializer=decode_json,
+            connect_args=pooled_connect_args() if settings.db_pooler == "transaction" else {},
         )
     else:
         engine_config = EngineConfig(json_serializer=encode_json, json_deserializer=decode_json)

@@ -66,26 +66,35 @@ class DirectDatabase:
     """The pool is opened on first use (inside the server's event loop) and closed with
     the app. ``size`` connections at most, per process."""
 
-    def __init__(self, url: str, size: int, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self, url: str, size: int, *, timeout: float = 10.0, transaction_pooler: bool = False
+    ) -> None:
         self._dsn = asyncpg_dsn(url)
         self._size = size
         self._timeout = timeout
+        self._pooled = transaction_pooler
         self._pool: asyncpg.Pool | None = None
         self._opening = asyncio.Lock()
 
     async def _open(self) -> asyncpg.Pool:
         async with self._opening:
             if self._pool is None:
+                server_settings = {"application_name": "messenger-hot-path"}
+                if not self._pooled:
+                    # Enforced by the server, not by a client timer around every statement.
+                    # (A transaction pooler refuses this startup parameter: there the
+                    # statement's own timeout below cancels it.)
+                    server_settings["statement_timeout"] = str(int(self._timeout * 1000))
                 self._pool = await asyncpg.create_pool(
                     self._dsn,
                     min_size=1,
                     max_size=self._size,
                     timeout=self._timeout,
-                    # Enforced by the server, not by a client timer around every statement.
-                    server_settings={
-                        "statement_timeout": str(int(self._timeout * 1000)),
-                        "application_name": "messenger-hot-path",
-                    },
+                    # Behind a transaction pooler a prepared statement may be missing on the
+                    # server connection the next statement lands on: no cache, asyncpg's
+                    # unnamed statements only (``messenger.db.pooled_connect_args``).
+                    statement_cache_size=0 if self._pooled else 100,
+                    server_settings=server_settings,
                     # A connection idle this long is closed: the pool shrinks after a burst.
                     max_inactive_connection_lifetime=60.0,
                     reset=_keep_session,
@@ -97,7 +106,9 @@ class DirectDatabase:
         for attempt in (1, 2):
             try:
                 pool = self._pool or await self._open()
-                rows: list[asyncpg.Record] = await pool.fetch(query, *args)
+                rows: list[asyncpg.Record] = await pool.fetch(
+                    query, *args, timeout=self._timeout if self._pooled else None
+                )
                 return rows
             except _RETRYABLE as exc:
                 if attempt == 2:

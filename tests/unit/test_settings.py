@@ -99,6 +99,7 @@ def test_the_declaration_is_complete_and_matches_the_settings_object() -> None:
     assert {v.name: v.attribute for v in VARIABLES} == {
         "DATABASE_URL": "database_url",
         "MESSENGER_DB_POOL_SIZE": "db_pool_size",
+        "MESSENGER_DB_POOLER": "db_pooler",
         "REDIS_URL": "redis_url",
         "MESSENGER_ENABLED": "enabled",
         "MESSENGER_DEFAULT_BRANCH_ID": "default_branch_id",
@@ -226,6 +227,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "MESSENGER_REDIS_TIMEOUT_SECONDS": "0.25",
         "MESSENGER_STREAM_CATCH_UP_SECONDS": "2",
         "MESSENGER_DB_POOL_SIZE": "25",
+        "MESSENGER_DB_POOLER": "Transaction",
     }
     assert set(env) == CONFIG_VARIABLES  # a new variable gets a line here
 
@@ -258,6 +260,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     assert settings.redis_prefix == "chat:prod"
     assert settings.redis_timeout_seconds == 0.25
     assert settings.db_pool_size == 25
+    assert settings.db_pooler == "transaction"
     assert settings.stream_catch_up_seconds == 2.0
     assert settings.data_dir == tmp_path / "data"
     assert settings.storage_url == f"file://{tmp_path}/uploads"
@@ -526,3 +529,33 @@ def test_serve_refuses_to_start_when_the_database_is_unreachable() -> None:
 @pytest.mark.parametrize("value", ["prod", "staging", "dev"])
 def test_bad_environment(value: str) -> None:
     assert_rejected({"MESSENGER_ENV": value}, "MESSENGER_ENV")
+
+
+@pytest.mark.parametrize(
+    ("environment", "status"),
+    [
+        ({"DATABASE_URL": "postgresql+asyncpg://app@db:6432/messenger"}, "warn"),
+        ({"DATABASE_URL": "postgresql+asyncpg://app@pgbouncer/messenger"}, "warn"),
+        (
+            {
+                "DATABASE_URL": "postgresql+asyncpg://app@db:6432/messenger",
+                "MESSENGER_DB_POOLER": "transaction",
+            },
+            "pass",
+        ),
+        ({"DATABASE_URL": "postgresql+asyncpg://app@db:5432/messenger"}, "pass"),
+    ],
+)
+def test_check_warns_when_the_url_looks_like_pgbouncer_without_the_pooler_setting(
+    environment: dict[str, str], status: str
+) -> None:
+    from messenger.config.derived import settings_audit
+
+    settings = Settings.from_env(environment)
+    (item,) = [r for r in settings_audit(settings, environment) if r.name == "db_pooler"]
+    assert item.status == status
+
+
+def test_an_unknown_pooler_is_refused_with_its_name() -> None:
+    with pytest.raises(SettingsError, match="MESSENGER_DB_POOLER"):
+        Settings.from_env({"MESSENGER_DB_POOLER": "session"})
