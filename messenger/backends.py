@@ -32,7 +32,9 @@ from litestar.stores.redis import RedisStore
 from litestar.stores.registry import StoreRegistry
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import PubSub
+from redis.asyncio.connection import parse_url
 from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
@@ -181,6 +183,54 @@ def _channels(backend: ChannelsBackend) -> ChannelsPlugin:
 REDIS_MAX_CONNECTIONS = 256
 
 
+class _BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
+    """redis-py's sentinel pool (connections find the current primary through the
+    sentinels, and find it again after a failover) that waits for a free connection past
+    its size, like the direct one (redis-py has no such class: the two combine as is)."""
+
+
+def redis_client(settings: Settings, *, max_connections: int = REDIS_MAX_CONNECTIONS) -> Redis:
+    """The process's Redis client: ``REDIS_URL`` directly, or the primary named by
+    ``REDIS_SENTINEL_MASTER`` through ``REDIS_SENTINELS``."""
+    timeout = settings.redis_timeout_seconds
+    common: dict[str, Any] = {
+        "max_connections": max_connections,
+        "timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "socket_timeout": timeout,
+        # One immediate retry on a fresh connection (the pooled one may be dead after a
+        # Redis restart or a failover); no back-off: a client waits at most ~2 timeouts.
+        "retry": Retry(NoBackoff(), 1),
+        "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+        "health_check_interval": 30,
+    }
+    if not settings.redis_sentinels:
+        assert settings.redis_url is not None
+        # A blocking pool: past its size a call waits (at most the timeout) for a free
+        # connection instead of failing at once — thousands of open streams renew their
+        # leases in bursts (redis-py's default pool refuses its 101st connection).
+        return Redis(connection_pool=BlockingConnectionPool.from_url(settings.redis_url, **common))
+    # Password, user, database and TLS of the primary from REDIS_URL (its host is unused).
+    auth: dict[str, Any] = {}
+    if settings.redis_url is not None:
+        parsed = parse_url(settings.redis_url)
+        auth = {k: parsed[k] for k in ("username", "password", "db") if parsed.get(k) is not None}
+        if settings.redis_url.startswith("rediss://"):
+            auth["ssl"] = True
+    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+        list(settings.redis_sentinels),
+        sentinel_kwargs={"socket_connect_timeout": timeout, "socket_timeout": timeout},
+    )
+    assert settings.redis_sentinel_master is not None  # the settings require both
+    primary: Redis = sentinel.master_for(
+        settings.redis_sentinel_master,
+        connection_pool_class=_BlockingSentinelPool,
+        **common,
+        **auth,
+    )
+    return primary
+
+
 @dataclass
 class Backends:
     redis: Redis | None
@@ -194,24 +244,8 @@ class Backends:
     @classmethod
     def from_settings(cls, settings: Settings) -> Backends:
         prefix = settings.redis_prefix
-        if settings.redis_url:
-            timeout = settings.redis_timeout_seconds
-            # A blocking pool: past its size a call waits (at most the timeout) for a free
-            # connection instead of failing at once — thousands of open streams renew their
-            # leases in bursts (redis-py's default pool refuses its 101st connection).
-            pool = BlockingConnectionPool.from_url(
-                settings.redis_url,
-                max_connections=REDIS_MAX_CONNECTIONS,
-                timeout=timeout,
-                socket_connect_timeout=timeout,
-                socket_timeout=timeout,
-                # One immediate retry on a fresh connection (the pooled one may be dead
-                # after a Redis restart); no back-off: a client waits at most ~2 timeouts.
-                retry=Retry(NoBackoff(), 1),
-                retry_on_error=[RedisConnectionError, RedisTimeoutError],
-                health_check_interval=30,
-            )
-            redis = Redis(connection_pool=pool)
+        if settings.uses_redis:
+            redis = redis_client(settings)
 
             def store_factory(name: str) -> Store:
                 return RedisStore(redis, namespace=f"{prefix}:{name}", handle_client_shutdown=False)

@@ -16,13 +16,13 @@ from dataclasses import asdict
 
 import asyncpg
 from alembic.script import ScriptDirectory
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from messenger.backends import redis_client
 from messenger.config import CheckResult, Settings, settings_audit
 from messenger.config.audit import Status
 from messenger.db import MIGRATIONS_DIR, alchemy_config
@@ -45,7 +45,7 @@ def strict(settings: Settings) -> Status:
 
 
 async def check_redis(settings: Settings) -> list[CheckResult]:
-    if settings.redis_url is None:
+    if not settings.uses_redis:
         return [
             CheckResult(
                 "redis",
@@ -55,7 +55,7 @@ async def check_redis(settings: Settings) -> list[CheckResult]:
                 ),
             )
         ]
-    client = Redis.from_url(settings.redis_url, socket_connect_timeout=3, socket_timeout=3)
+    client = redis_client(settings, max_connections=2)
     try:
         await client.ping()
     except (RedisError, OSError) as exc:

@@ -177,6 +177,20 @@ def redis_url(raw: str, name: str) -> str:
     return raw
 
 
+def sentinels(raw: str, name: str) -> tuple[tuple[str, int], ...]:
+    """``host:port,host:port`` (an IPv6 host in brackets: ``[::1]:26379``)."""
+    found: list[tuple[str, int]] = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        host, sep, port = part.rpartition(":")
+        host = host.strip("[]")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise SettingsError(name, f"{part!r} is not host:port")
+        found.append((host, int(port)))
+    return tuple(found)
+
+
 def http_url(raw: str, name: str) -> str:
     """An ``http(s)://`` address without the trailing slash."""
     url = raw.rstrip("/")
@@ -232,6 +246,14 @@ def environment(raw: str, name: str) -> Environment:
 
 
 # --- constraints between variables: (value, the values read before it, name) -> None -----------
+
+
+def sentinel_master(value: str | None, earlier: Mapping[str, Any], name: str) -> None:
+    """Sentinels and the primary's name come together."""
+    if earlier["redis_sentinels"] and value is None:
+        raise SettingsError(name, "REDIS_SENTINELS is set: name the primary too")
+    if value is not None and not earlier["redis_sentinels"]:
+        raise SettingsError(name, "set REDIS_SENTINELS too (the sentinels that know it)")
 
 
 def geoip_database(value: Path | None, earlier: Mapping[str, Any], name: str) -> None:

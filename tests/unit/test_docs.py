@@ -21,7 +21,7 @@ def test_readme_configuration_table_is_the_declared_one():
     readme = (ROOT / "README.md").read_text()
     assert readme_configuration_table(readme) == markdown_table(), (
         "the README's configuration table differs from the declaration in "
-        "messenger/config/settings.py; paste the output of `messenger settings` into README.md"
+        "messenger/config/; paste the output of `messenger settings` into README.md"
     )
 
 

@@ -101,6 +101,8 @@ def test_the_declaration_is_complete_and_matches_the_settings_object() -> None:
         "MESSENGER_DB_POOL_SIZE": "db_pool_size",
         "MESSENGER_DB_POOLER": "db_pooler",
         "REDIS_URL": "redis_url",
+        "REDIS_SENTINELS": "redis_sentinels",
+        "REDIS_SENTINEL_MASTER": "redis_sentinel_master",
         "MESSENGER_ENABLED": "enabled",
         "MESSENGER_DEFAULT_BRANCH_ID": "default_branch_id",
         "MESSENGER_GEOIP_ENABLED": "geoip_enabled",
@@ -228,6 +230,8 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "MESSENGER_STREAM_CATCH_UP_SECONDS": "2",
         "MESSENGER_DB_POOL_SIZE": "25",
         "MESSENGER_DB_POOLER": "Transaction",
+        "REDIS_SENTINELS": "10.0.0.5:26379, [fd00::7]:26380",
+        "REDIS_SENTINEL_MASTER": "chat",
     }
     assert set(env) == CONFIG_VARIABLES  # a new variable gets a line here
 
@@ -261,6 +265,8 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     assert settings.redis_timeout_seconds == 0.25
     assert settings.db_pool_size == 25
     assert settings.db_pooler == "transaction"
+    assert settings.redis_sentinels == (("10.0.0.5", 26379), ("fd00::7", 26380))
+    assert settings.redis_sentinel_master == "chat"
     assert settings.stream_catch_up_seconds == 2.0
     assert settings.data_dir == tmp_path / "data"
     assert settings.storage_url == f"file://{tmp_path}/uploads"
@@ -559,3 +565,28 @@ def test_check_warns_when_the_url_looks_like_pgbouncer_without_the_pooler_settin
 def test_an_unknown_pooler_is_refused_with_its_name() -> None:
     with pytest.raises(SettingsError, match="MESSENGER_DB_POOLER"):
         Settings.from_env({"MESSENGER_DB_POOLER": "session"})
+
+
+@pytest.mark.parametrize(
+    ("environment", "message"),
+    [
+        ({"REDIS_SENTINELS": "10.0.0.5"}, "REDIS_SENTINELS"),
+        ({"REDIS_SENTINELS": "10.0.0.5:0"}, "REDIS_SENTINELS"),
+        ({"REDIS_SENTINELS": "10.0.0.5:26379"}, "REDIS_SENTINEL_MASTER"),
+        ({"REDIS_SENTINEL_MASTER": "chat"}, "REDIS_SENTINEL_MASTER"),
+    ],
+)
+def test_sentinels_and_their_primary_come_together(
+    environment: dict[str, str], message: str
+) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(environment)
+
+
+def test_sentinels_mean_shared_state_in_redis() -> None:
+    settings = Settings.from_env(
+        {"REDIS_SENTINELS": "127.0.0.1:26379", "REDIS_SENTINEL_MASTER": "chat"}
+    )
+    assert settings.redis_url is None
+    assert settings.uses_redis is True
+    assert Settings.from_env({}).uses_redis is False
