@@ -22,7 +22,7 @@ from litestar.template.config import TemplateConfig
 from messenger import __version__
 from messenger.api_docs import VendoredScalarPlugin
 from messenger.attachments.links import AttachmentLinks
-from messenger.attachments.storage import Storage, storage_from_url
+from messenger.attachments.storage import Storage, storage_from_settings
 from messenger.backends import Backends
 from messenger.config import Settings, get_settings
 from messenger.dashboard.deps import locale_hook
@@ -107,7 +107,7 @@ class AppServices:
         tickets = StreamTickets(backends.state, signer)
         throttle = Throttle(backends.state, settings)
         geo = GeoLocator(settings.geoip_db_path if settings.geoip_enabled else None)
-        storage = storage_from_url(settings.storage_url, settings.data_dir)
+        storage = storage_from_settings(settings)
         visits = Visits(settings, signer, inboxes)
         challenges = Challenges(backends.state, secret, settings.widget_challenge_max_number)
         calls = SessionCalls(

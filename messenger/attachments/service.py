@@ -222,8 +222,9 @@ class AttachmentService:
         ).first()
         return (row[0], row[1]) if row is not None else None
 
-    async def content(self, attachment: Attachment) -> bytes:
-        return await self.storage.load(attachment.storage_key)
+    def content(self, attachment: Attachment) -> AsyncIterator[bytes]:
+        """The file's bytes in chunks, for a download."""
+        return self.storage.stream(attachment.storage_key)
 
     @staticmethod
     def _never_sent(cutoff: datetime) -> tuple[ColumnElement[bool], ...]:

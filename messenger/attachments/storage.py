@@ -1,5 +1,6 @@
-"""Where attachment bytes live. A local directory by default; another backend (an object
-store) implements the same calls and is chosen by ``MESSENGER_STORAGE_URL``."""
+"""Where attachment bytes live. A local directory by default; an S3-compatible object store
+(``attachments/object_store.py``) implements the same calls; ``MESSENGER_STORAGE_URL``
+chooses."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from messenger.config import Settings
 
 #: Chunks are gathered up to this size before one write (fewer thread hops, flat memory).
 WRITE_BUFFER_BYTES = 256 * 1024
@@ -38,6 +42,10 @@ class Storage(Protocol):
         ...
 
     async def load(self, key: str) -> bytes: ...
+
+    def stream(self, key: str) -> AsyncIterator[bytes]:
+        """The stored bytes in chunks (a download never holds a whole file in memory)."""
+        ...
 
     async def delete(self, key: str) -> None: ...
 
@@ -99,6 +107,14 @@ class LocalStorage:
     async def load(self, key: str) -> bytes:
         return await asyncio.to_thread(self._path(key).read_bytes)
 
+    async def stream(self, key: str) -> AsyncIterator[bytes]:
+        handle = await asyncio.to_thread(self._path(key).open, "rb")
+        try:
+            while chunk := await asyncio.to_thread(handle.read, WRITE_BUFFER_BYTES):
+                yield chunk
+        finally:
+            await asyncio.to_thread(handle.close)
+
     async def delete(self, key: str) -> None:
         await asyncio.to_thread(self._path(key).unlink, missing_ok=True)
 
@@ -110,10 +126,16 @@ def _discard(handle: object, tmp: Path) -> None:
     tmp.unlink(missing_ok=True)
 
 
-def storage_from_url(url: str | None, data_dir: Path) -> Storage:
+def storage_from_settings(settings: Settings) -> Storage:
+    """``MESSENGER_STORAGE_URL``: unset → the data directory, ``file:///…``, ``s3://…``."""
+    url = settings.storage_url
     if url is None:
-        return LocalStorage(data_dir / "attachments")
+        return LocalStorage(settings.data_dir / "attachments")
     if url.startswith("file://"):
         return LocalStorage(Path(url.removeprefix("file://")))
+    if url.startswith("s3://"):
+        from messenger.attachments.object_store import S3Storage
+
+        return S3Storage.from_settings(settings)
     msg = f"unsupported storage URL {url!r}"
     raise ValueError(msg)

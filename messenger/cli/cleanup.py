@@ -13,7 +13,7 @@ import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from messenger.attachments.service import AttachmentService
-from messenger.attachments.storage import storage_from_url
+from messenger.attachments.storage import storage_from_settings
 from messenger.cli.common import emit, json_option, run_db
 from messenger.config import Settings
 
@@ -26,16 +26,14 @@ def cleanup(dry_run: bool, as_json: bool) -> None:
 
     async def work(session: AsyncSession, settings: Settings) -> tuple[list[str], Settings]:
         cutoff = datetime.now(UTC) - timedelta(seconds=settings.upload_ttl_seconds)
-        service = AttachmentService(
-            session, storage_from_url(settings.storage_url, settings.data_dir)
-        )
+        service = AttachmentService(session, storage_from_settings(settings))
         if dry_run:
             return [a.storage_key for a in await service.unsent_before(cutoff)], settings
         return await service.delete_unsent_before(cutoff), settings
 
     keys, settings = run_db(work)  # the rows are gone (committed) before their files go
     if not dry_run:
-        storage = storage_from_url(settings.storage_url, settings.data_dir)
+        storage = storage_from_settings(settings)
 
         async def delete_files() -> None:
             for key in keys:

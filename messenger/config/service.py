@@ -136,10 +136,40 @@ class ServiceSettings:
     )
     storage_url: str | None = variable(
         "MESSENGER_STORAGE_URL",
-        values.file_url,
+        values.storage_url,
         None,
-        "where attachments are kept (`file:///absolute/path`)",
+        "where attachments are kept: `file:///absolute/path`, or an S3-compatible object store "
+        "`s3://bucket/prefix` (every app host then serves every file)",
         default_doc="unset → `MESSENGER_DATA_DIR/attachments`",
+    )
+    s3_endpoint: str | None = variable(
+        "MESSENGER_S3_ENDPOINT",
+        values.http_url,
+        None,
+        "the object store's address for a store that is not AWS (MinIO, Yandex Object Storage: "
+        "`https://storage.yandexcloud.net`)",
+        default_doc="unset → AWS (or `AWS_ENDPOINT_URL`)",
+    )
+    s3_region: str | None = variable(
+        "MESSENGER_S3_REGION",
+        values.text,
+        None,
+        "the bucket's region (`ru-central1`, `eu-west-1`…)",
+        default_doc="unset → `AWS_REGION` / `AWS_DEFAULT_REGION`",
+    )
+    s3_access_key_id: str | None = variable(
+        "MESSENGER_S3_ACCESS_KEY_ID",
+        values.text,
+        None,
+        "the object store's access key id",
+        default_doc="unset → `AWS_ACCESS_KEY_ID` or the host's role",
+    )
+    s3_secret_access_key: str | None = variable(
+        "MESSENGER_S3_SECRET_ACCESS_KEY",
+        values.text,
+        None,
+        "the object store's secret key (never logged)",
+        default_doc="unset → `AWS_SECRET_ACCESS_KEY` or the host's role",
     )
     redis_prefix: str = variable(
         "MESSENGER_REDIS_PREFIX",

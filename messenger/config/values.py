@@ -199,10 +199,16 @@ def http_url(raw: str, name: str) -> str:
     return url
 
 
-def file_url(raw: str, name: str) -> str:
-    if not raw.startswith("file:///"):
-        raise SettingsError(name, f"{raw!r}: only file:///absolute/path is supported")
-    return raw
+def storage_url(raw: str, name: str) -> str:
+    """``file:///absolute/path`` or ``s3://bucket[/prefix]`` (a DNS-compatible bucket name)."""
+    if raw.startswith("file:///"):
+        return raw
+    if raw.startswith("s3://"):
+        bucket = raw.removeprefix("s3://").split("/", 1)[0]
+        if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket):
+            raise SettingsError(name, f"{bucket!r} is not a bucket name (3-63 a-z, 0-9, '.', '-')")
+        return raw.rstrip("/")
+    raise SettingsError(name, f"{raw!r}: use file:///absolute/path or s3://bucket/prefix")
 
 
 def networks(raw: str, name: str) -> tuple[Network, ...]:

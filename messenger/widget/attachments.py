@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Annotated
 from uuid import UUID
 
-from litestar import Controller, Response, get, post
+from litestar import Controller, get, post
 from litestar.di import Provide
 from litestar.exceptions import NotFoundException
 from litestar.openapi.spec import (
@@ -18,6 +18,7 @@ from litestar.openapi.spec import (
     Schema,
 )
 from litestar.params import FromPath, QueryParameter
+from litestar.response import Stream
 
 from messenger.attachments.files import download_headers, served_media_type
 from messenger.attachments.formdata import ENVELOPE_BYTES
@@ -122,7 +123,7 @@ class WidgetAttachmentController(Controller):
         attachment_id: FromPath[UUID],
         exp: Annotated[int, QueryParameter(ge=0)],
         sig: Annotated[str, QueryParameter(max_length=64)],
-    ) -> Response[bytes]:
+    ) -> Stream:
         caller = caller_of(request, settings)
         inboxes.observe(await throttle.download(caller.ip))
         if not links.verify(attachment_id, exp, sig):
@@ -132,8 +133,11 @@ class WidgetAttachmentController(Controller):
         if cached is None:
             raise NotFoundException(N_("This chat no longer exists."))
         check_origin(request, cached.inbox, caller.ip, cached.allowed_domains)
-        return Response(
-            await service.attachments.content(attachment),
+        return Stream(
+            service.attachments.content(attachment),
             media_type=served_media_type(attachment.content_type),
-            headers=download_headers(attachment.filename, cross_origin=True),
+            headers={
+                **download_headers(attachment.filename, cross_origin=True),
+                "Content-Length": str(attachment.size_bytes),
+            },
         )

@@ -123,6 +123,10 @@ def test_the_declaration_is_complete_and_matches_the_settings_object() -> None:
         "MESSENGER_PUBLIC_URL": "public_url",
         "MESSENGER_DATA_DIR": "data_dir",
         "MESSENGER_STORAGE_URL": "storage_url",
+        "MESSENGER_S3_ENDPOINT": "s3_endpoint",
+        "MESSENGER_S3_REGION": "s3_region",
+        "MESSENGER_S3_ACCESS_KEY_ID": "s3_access_key_id",
+        "MESSENGER_S3_SECRET_ACCESS_KEY": "s3_secret_access_key",
         "MESSENGER_REDIS_PREFIX": "redis_prefix",
         "MESSENGER_STREAM_HEARTBEAT_SECONDS": "stream_heartbeat_seconds",
         "MESSENGER_ENV": "environment",
@@ -203,6 +207,10 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "MESSENGER_REDIS_PREFIX": "chat:prod",
         "MESSENGER_DATA_DIR": str(tmp_path / "data"),
         "MESSENGER_STORAGE_URL": f"file://{tmp_path}/uploads",
+        "MESSENGER_S3_ENDPOINT": "https://storage.yandexcloud.net/",
+        "MESSENGER_S3_REGION": "ru-central1",
+        "MESSENGER_S3_ACCESS_KEY_ID": "YCAJE-key-id",
+        "MESSENGER_S3_SECRET_ACCESS_KEY": "not-a-real-secret",
         "MESSENGER_WIDGET_CHALLENGE_THRESHOLD": "0",
         "MESSENGER_WIDGET_CHALLENGE_MAX_NUMBER": "5000",
         "MESSENGER_STREAM_HEARTBEAT_SECONDS": "0.5",
@@ -270,6 +278,10 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     assert settings.stream_catch_up_seconds == 2.0
     assert settings.data_dir == tmp_path / "data"
     assert settings.storage_url == f"file://{tmp_path}/uploads"
+    assert settings.s3_endpoint == "https://storage.yandexcloud.net"
+    assert settings.s3_region == "ru-central1"
+    assert settings.s3_access_key_id == "YCAJE-key-id"
+    assert settings.s3_secret_access_key == "not-a-real-secret"
     assert settings.widget_challenge_threshold == 0
     assert settings.widget_challenge_max_number == 5000
     assert settings.stream_heartbeat_seconds == 0.5
@@ -458,9 +470,22 @@ def test_bad_redis_prefix(value: str) -> None:
     assert_rejected({"MESSENGER_REDIS_PREFIX": value}, "MESSENGER_REDIS_PREFIX")
 
 
-@pytest.mark.parametrize("value", ["/srv/uploads", "s3://bucket/uploads", "file://relative"])
+@pytest.mark.parametrize(
+    "value", ["/srv/uploads", "s3://Bucket_Name/uploads", "s3://", "gs://bucket", "file://relative"]
+)
 def test_bad_storage_url(value: str) -> None:
     assert_rejected({"MESSENGER_STORAGE_URL": value}, "MESSENGER_STORAGE_URL")
+
+
+@pytest.mark.parametrize(
+    ("value", "kept"),
+    [
+        ("s3://chat-files/uploads/", "s3://chat-files/uploads"),
+        ("s3://chat.files", "s3://chat.files"),
+    ],
+)
+def test_an_object_store_url_is_accepted(value: str, kept: str) -> None:
+    assert Settings.from_env({"MESSENGER_STORAGE_URL": value}).storage_url == kept
 
 
 @pytest.mark.parametrize("value", ["-1", "ten", "2.5"])

@@ -6,11 +6,11 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Response, get, post
+from litestar import Controller, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, QueryParameter, SkipValidation, URLEncodedBody
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, Stream, Template
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -330,7 +330,7 @@ class UnifiedMessengerController(Controller):
         current_user: CurrentUser,
         storage: NamedDependency[SkipValidation[Storage]],
         attachment_id: FromPath[UUID],
-    ) -> Response[bytes]:
+    ) -> Stream:
         attachment = await db_session.get(Attachment, attachment_id)
         conversation = (
             await db_session.get(Conversation, attachment.conversation_id)
@@ -339,8 +339,11 @@ class UnifiedMessengerController(Controller):
         )
         if attachment is None or conversation is None or not can_see(current_user, conversation):
             raise NotFoundException()
-        return Response(
-            await storage.load(attachment.storage_key),
+        return Stream(
+            storage.stream(attachment.storage_key),
             media_type="application/octet-stream",
-            headers=download_headers(attachment.filename),
+            headers={
+                **download_headers(attachment.filename),
+                "Content-Length": str(attachment.size_bytes),
+            },
         )
