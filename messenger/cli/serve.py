@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import socket
+from types import FrameType
+from typing import Any
 
 import click
+import uvicorn
 
 from messenger.cli.common import CONNECT_ERRORS, CliError, configuration_error, load_settings
 from messenger.config import Settings, SettingsError
 from messenger.db import alchemy_config
 from messenger.logs import logging_config
+from messenger.realtime import draining
 from messenger.startup import check_default_branch
 
 
@@ -20,6 +25,23 @@ async def check_startup(settings: Settings) -> None:
         await check_default_branch(settings, config)
     finally:
         await config.get_engine().dispose()
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server that, on SIGTERM/SIGINT, first tells every open stream to reconnect
+    (``messenger.realtime.draining``), then shuts down as usual."""
+
+    _loop: asyncio.AbstractEventLoop | None = None
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        await super().serve(sockets)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        # A signal handler: the streams are woken from the loop, not from here.
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(draining.begin)
+        super().handle_exit(sig, frame)
 
 
 @click.command()
@@ -33,8 +55,6 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
     uvicorn's own proxy-header handling is off: the app decides from
     MESSENGER_TRUSTED_PROXIES whether to believe X-Forwarded-For.
     """
-    import uvicorn
-
     settings = load_settings()
     try:
         asyncio.run(check_startup(settings))
@@ -47,16 +67,19 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
         ) from None
     if settings.embedded and workers > 1:
         raise CliError("--workers > 1 needs DATABASE_URL and REDIS_URL (shared state).")
-    uvicorn.run(
-        "messenger.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        reload=reload,
-        proxy_headers=False,
-        server_header=False,
-        log_config=logging_config(),
-        access_log=False,
-        timeout_graceful_shutdown=5,
-    )
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": host,
+        "port": port,
+        "proxy_headers": False,
+        "server_header": False,
+        "log_config": logging_config(),
+        "access_log": False,
+        "timeout_graceful_shutdown": 5,
+    }
+    if workers > 1 or reload:
+        # uvicorn's supervisor runs the workers: open streams are cut at the timeout.
+        uvicorn.run("messenger.app:create_app", workers=workers, reload=reload, **options)
+        return
+    # One process (a container, a pod): open streams are told to reconnect at the signal.
+    DrainingServer(uvicorn.Config("messenger.app:create_app", **options)).run()

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from litestar.channels import ChannelsPlugin, Subscriber
 from litestar.response import ServerSentEventMessage
 
 from messenger.metrics import OPEN_STREAMS
+from messenger.realtime.draining import on_drain
 from messenger.realtime.events import Envelope, decode
 
 #: Clean-ups of closed streams still running (the set keeps a reference to each task).
@@ -31,6 +33,10 @@ T = TypeVar("T")
 #: Put in a stream's own subscriber queue by its timer: "look at the clock". Compared by
 #: identity; a published payload is never this object (every envelope is a JSON object).
 _WAKE = b"\x00wake"
+#: Put there when the process starts shutting down (``realtime/draining.py``).
+_DRAIN = b"\x00drain"
+#: How soon a drained client comes back (to another process, through the balancer).
+RECONNECT_AFTER_MS = 500
 
 
 async def to_completion(work: Coroutine[Any, Any, T]) -> T:
@@ -106,10 +112,12 @@ class LiveStream:
     async def events(self, source: StreamSource) -> AsyncIterator[ServerSentEventMessage]:
         OPEN_STREAMS.labels(audience=self._audience).inc()
         subscriber: Subscriber | None = None
+        unregister: Callable[[], None] | None = None
         timer: asyncio.TimerHandle | None = None
         try:
             # Subscribed first, then caught up: nothing published in between is missed.
             subscriber = await self._channels.subscribe(self._names)
+            unregister = on_drain(partial(subscriber.put_nowait, _DRAIN))
             yield ServerSentEventMessage(comment="connected", data=None, retry=3000)
             for event in await _finished(source.catch_up()):
                 yield event
@@ -138,6 +146,11 @@ class LiveStream:
                     timer = None
                 if raw is None:
                     return  # the subscription was ended (the plugin shuts down)
+                if raw is _DRAIN:
+                    yield ServerSentEventMessage(
+                        comment="reconnect", data=None, retry=RECONNECT_AFTER_MS
+                    )
+                    return
                 now = loop.time()
                 if again_at is not None and now >= again_at:
                     again_at = now + self._catch_up_every if self._catch_up_every else None
@@ -156,6 +169,8 @@ class LiveStream:
                     for event in await _finished(source.on_event(decode(raw))):
                         yield event
         finally:
+            if unregister is not None:
+                unregister()
             OPEN_STREAMS.labels(audience=self._audience).dec()
             if timer is not None:
                 timer.cancel()

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from messenger.backends import Backends
+from messenger.realtime.draining import draining
 
 log = logging.getLogger("messenger.system")
 CHECK_TIMEOUT_SECONDS = 3.0
@@ -39,7 +40,8 @@ class SystemController(Controller):
         summary="Readiness: the database, Redis and the live fan-out answer",
         description=(
             "200 when all answer; 503 naming each part that does not: `database`, `redis`, "
-            "`live` (the pub/sub reader, which reconnects by itself)."
+            "`live` (the pub/sub reader, which reconnects by itself), `process` (`draining`: "
+            "it is shutting down)."
         ),
         cache=False,
     )
@@ -69,6 +71,9 @@ class SystemController(Controller):
         else:
             # The pub/sub reader reconnects by itself; until it has, live events wait.
             checks["live"] = "ok" if backends.live_fan_out_connected else "reconnecting"
+        if draining():
+            # Shutting down: the balancer sends new requests elsewhere.
+            checks["process"] = "draining"
         ok = all(value in {"ok", "memory"} for value in checks.values())
         return Response(
             Readiness(status="ok" if ok else "unavailable", checks=checks),
