@@ -7,7 +7,12 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from messenger.accounts.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, verify_password
+from messenger.accounts.passwords import (
+    MAX_PASSWORD_LENGTH,
+    MIN_PASSWORD_LENGTH,
+    needs_rehash,
+    verify_password,
+)
 from messenger.accounts.service import UserService
 from messenger.branches.service import BranchService
 from messenger.config import Settings
@@ -160,8 +165,20 @@ async def test_an_old_hash_is_upgraded_at_login(db_session: AsyncSession, settin
     await db_session.commit()  # the sign-in request commits the upgraded hash
     [row] = await committed_users(settings)
     assert row["password_hash"] != weak
-    assert not PasswordHasher().check_needs_rehash(row["password_hash"])
+    assert not needs_rehash(row["password_hash"])
     assert verify_password(row["password_hash"], PASSWORD)
+
+
+async def test_a_stronger_hash_is_kept_at_login(db_session: AsyncSession, settings: Settings):
+    user = await make_user(db_session, [], email="olga@example.com")
+    strong = PasswordHasher().hash(PASSWORD)  # argon2-cffi's defaults: 64 MiB, 3 passes
+    user.password_hash = strong
+    await db_session.commit()
+
+    assert await UserService(session=db_session).authenticate("olga@example.com", PASSWORD)
+    await db_session.commit()
+    [row] = await committed_users(settings)
+    assert row["password_hash"] == strong
 
 
 async def test_set_branches(db_session: AsyncSession):
