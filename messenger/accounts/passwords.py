@@ -2,7 +2,7 @@
 
 Why not argon2-cffi's defaults (RFC 9106's 64 MiB, 3 passes, 4 lanes): on this
 project's machine they cost ≈ 210 ms of CPU per hash against ≈ 25 ms for OWASP's set, so
-ten operators signing in at once under visitor load waited 1.4–2.3 s (docs/performance.md);
+ten operators signing in at once under visitor load waited 1.4 to 2.3 s (docs/performance.md);
 OWASP's Password Storage Cheat Sheet lists m = 19 MiB, t = 2, p = 1 as a recommended
 configuration of equal defence. Online guessing is held by the sign-in throttle and
 proof-of-work anyway (``dashboard/signin.py``); the cost guards a stolen database.
