@@ -25,13 +25,14 @@ from typing import Any
 from messenger.config import audit as audits
 from messenger.config import values
 from messenger.config.declaration import Variable, variable
+from messenger.config.integrations import IntegrationSettings
 from messenger.config.values import Environment, Locale, Network, Rate
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
 
 @dataclass(frozen=True, slots=True)
-class Settings:
+class Settings(IntegrationSettings):
     """Every setting of the process. Build with :meth:`from_env`; never mutate."""
 
     database_url: str | None = variable(

@@ -17,7 +17,8 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent.parent / "migrations"
 
 def alchemy_config(settings: Settings) -> SQLAlchemyAsyncConfig:
     """One config for the app, the CLI and the migrations."""
-    import messenger.db.models  # noqa: F401 - register every model on the metadata
+    import messenger.db.models
+    import messenger.db.outbox  # noqa: F401 - webhook events written with every commit
 
     url = settings.effective_database_url
     engine_config = None
