@@ -38,7 +38,7 @@ class Mailbox:
         self.messages: list[EmailMessage] = []
         self.recipients: list[list[str]] = []
 
-    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
         self.messages.append(parsed)
@@ -109,7 +109,8 @@ async def work_until(worker: Worker, check: Any, within: float = 15.0) -> Any:
 def text_and_html(message: EmailMessage) -> tuple[str, str]:
     plain = message.get_body(preferencelist=("plain",))
     html = message.get_body(preferencelist=("html",))
-    assert plain is not None and html is not None
+    assert plain is not None
+    assert html is not None
     return plain.get_content(), html.get_content()
 
 
@@ -139,17 +140,22 @@ async def test_a_reply_to_an_offline_form_arrives_by_mail_in_russian_with_the_th
     assert mail["From"] == "Shop support <support@shop.example>"
     assert mail.is_multipart()
     text, html = text_and_html(mail)
-    assert "Olga ответила на ваше сообщение" in text or "Olga" in text
+    assert "Ответ от Olga на ваше сообщение:" in text
     assert "Заказ отправлен вчера." in text
-    assert "> " in text and "Где мой заказ? <b>срочно</b>" in text
+    assert "> " in text
+    assert "Где мой заказ? <b>срочно</b>" in text
     assert "Ранее в этом разговоре" in text
-    assert "staff only" not in text and "staff only" not in html
+    assert "staff only" not in text
+    assert "staff only" not in html
     # Visitor text is escaped in the HTML part, and nothing is a link.
-    assert "&lt;b&gt;срочно&lt;/b&gt;" in html and "<b>срочно</b>" not in html
-    assert "href" not in html and "http" not in text
+    assert "&lt;b&gt;срочно&lt;/b&gt;" in html
+    assert "<b>срочно</b>" not in html
+    assert "href" not in html
+    assert "http" not in text
     await db_session.commit()
     job = await db_session.scalar(select(OutboxEntry).where(OutboxEntry.topic == "mail.reply"))
-    assert job is not None and job.status == "done"
+    assert job is not None
+    assert job.status == "done"
 
 
 async def test_a_reply_in_a_live_chat_is_mailed_in_english_when_not_received(
@@ -179,7 +185,8 @@ async def test_a_reply_in_a_live_chat_is_mailed_in_english_when_not_received(
     [mail] = await work_until(worker, arrived)
     assert mail["Subject"] == "New reply to your message"
     text, _ = text_and_html(mail)
-    assert "Yes, two left." in text and "Is it in stock?" in text
+    assert "Yes, two left." in text
+    assert "Is it in stock?" in text
 
 
 async def test_a_reply_the_widget_received_is_not_mailed(
@@ -214,9 +221,7 @@ async def test_a_reply_the_widget_received_is_not_mailed(
 
     async def job_done() -> bool:
         await db_session.commit()
-        job = await db_session.scalar(
-            select(OutboxEntry).where(OutboxEntry.topic == "mail.reply")
-        )
+        job = await db_session.scalar(select(OutboxEntry).where(OutboxEntry.topic == "mail.reply"))
         return job is not None and job.status == "done"
 
     await work_until(worker, job_done)
@@ -244,9 +249,7 @@ async def test_a_mail_is_retried_while_the_smtp_server_is_away(
 
     async def failed_once() -> bool:
         await db_session.commit()
-        job = await db_session.scalar(
-            select(OutboxEntry).where(OutboxEntry.topic == "mail.reply")
-        )
+        job = await db_session.scalar(select(OutboxEntry).where(OutboxEntry.topic == "mail.reply"))
         return job is not None and job.attempts >= 1 and job.last_error is not None
 
     await work_until(worker, failed_once)
@@ -262,5 +265,3 @@ async def test_a_mail_is_retried_while_the_smtp_server_is_away(
         assert "Back to you" in text_and_html(mail)[0]
     finally:
         controller.stop()
-
-

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from standardwebhooks.webhooks import Webhook
 
 from messenger.config import Settings
+from messenger.conversations.service import ConversationService
 from messenger.db.models import (
     Conversation,
     DeliveryStatus,
@@ -121,16 +122,18 @@ async def test_a_rolled_back_change_writes_no_event(
     class Boom(Exception):
         pass
 
-    with pytest.raises(Boom):
+    async def reply_then_fail() -> None:
         async with desk.transaction() as db:
-            from messenger.conversations.service import ConversationService
-
             row = await db.get(Conversation, conversation.id)
-            user = await db.get(User, operator.id, options=[])
-            assert row is not None and user is not None
+            user = await db.get(User, operator.id)
+            assert row is not None
+            assert user is not None
             await db.refresh(user, ["branches"])
             await ConversationService(session=db).reply(row, user, "never sent")
             raise Boom
+
+    with pytest.raises(Boom):
+        await reply_then_fail()
     assert await topics(db_session) == before
 
 
@@ -166,8 +169,10 @@ async def test_events_reach_a_real_receiver_signed_as_standard_webhooks(
         assert verified["type"] in ("conversation.created", "message.created")
         assert request.headers["webhook-id"].startswith("msg_")
         assert request.headers["webhook-signature"].startswith("v1,")
-    with pytest.raises(Exception, match="(?i)signature"):
-        Webhook("whsec_" + "A" * 44).verify(receiver.delivered()[0].body, receiver.delivered()[0].headers)
+    with pytest.raises(Exception, match=r"(?i)signature"):
+        Webhook("whsec_" + "A" * 44).verify(
+            receiver.delivered()[0].body, receiver.delivered()[0].headers
+        )
 
 
 async def test_an_endpoint_gets_only_its_events_and_its_inbox(
@@ -384,7 +389,8 @@ async def test_a_private_target_is_refused_at_delivery_too(
         return row if row is not None and row.attempts >= 1 else None
 
     row = await run_until(worker, refused)
-    assert row.last_error is not None and row.last_error.startswith("refused")
+    assert row.last_error is not None
+    assert row.last_error.startswith("refused")
     assert receiver.received == []
 
 

@@ -46,7 +46,7 @@ class WorkerProcess:
     def ready(self) -> dict[str, object] | None:
         try:
             url = f"http://127.0.0.1:{self.health_port}/ready"
-            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310
+            with urllib.request.urlopen(url, timeout=1) as response:
                 return json.loads(response.read()) if response.status == 200 else None
         except OSError:
             return None
