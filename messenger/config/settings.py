@@ -376,7 +376,8 @@ class Settings(IntegrationSettings):
         return cls(**read, defaults_used=frozenset(defaults))
 
 
-#: Every variable, in declaration order (the README's order).
+#: Every variable, in declaration order (the README's order; the worker's, webhooks' and
+#: e-mail's, declared in a base class, come first).
 VARIABLES: tuple[Variable, ...] = tuple(
     replace(f.metadata["variable"], attribute=f.name, type=str(f.type))
     for f in fields(Settings)

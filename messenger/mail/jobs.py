@@ -31,6 +31,7 @@ from messenger.db.outbox import emit
 from messenger.i18n import LOCALES, primary_language
 from messenger.inboxes.service import inbox_settings
 from messenger.mail.compose import reply_mail, transcript_mail
+from messenger.webhooks.payloads import load_conversation
 
 REPLY = "mail.reply"
 TRANSCRIPT = "mail.transcript"
@@ -93,8 +94,6 @@ async def compose(
     session: AsyncSession, job: OutboxEntry, settings: Settings
 ) -> EmailMessage | None:
     """The e-mail ``job`` stands for; None: none is due (seen in the widget, no address)."""
-    from messenger.webhooks.payloads import load_conversation
-
     conversation = await load_conversation(session, job.payload["conversation_id"])
     if conversation is None or not conversation.visitor.email or settings.mail_from is None:
         return None

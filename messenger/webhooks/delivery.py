@@ -59,7 +59,8 @@ def backoff(attempts: int, settings: Settings) -> float:
         settings.webhook_backoff_seconds * 2 ** max(attempts - 1, 0),
         settings.webhook_backoff_max_seconds,
     )
-    return delay / 2 + random.uniform(0, delay / 2)  # noqa: S311 - jitter, not a secret
+    jittered: float = delay / 2 + random.uniform(0, delay / 2)  # noqa: S311 - jitter, not a secret
+    return jittered
 
 
 @dataclass(frozen=True, slots=True)

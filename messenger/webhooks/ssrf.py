@@ -83,7 +83,7 @@ async def resolve(url: str, *, allow_private: bool) -> Target:
         raise TargetRefused(
             N_("The webhook host %(host)s does not resolve."), params={"host": host}
         ) from None
-    addresses = [ipaddress.ip_address(info[4][0].split("%", 1)[0]) for info in infos]
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
     if not addresses:
         raise TargetRefused(
             N_("The webhook host %(host)s does not resolve."), params={"host": host}

@@ -25,6 +25,7 @@ async def serve_health(worker: Worker, host: str, port: int) -> asyncio.Server:
             path = parts[1] if len(parts) >= 2 else ""
             state = worker.state
             ready = state.ready(worker.settings.worker_poll_seconds)
+            body: dict[str, object]
             if path == "/health":
                 status, body = 200, {"status": "ok"}
             elif path == "/ready":

@@ -114,7 +114,7 @@ async def run_job(sessions: Sessions, job_id: int, settings: Settings) -> bool |
         error = None
         try:
             mail = await mail_jobs.compose(session, job, settings)
-        except Exception as exc:  # a job that cannot be composed is failed, not retried forever
+        except Exception as exc:  # retried with back-off like a refused send, then failed
             log.exception("composing outbox job %s failed", job_id)
             mail, error = None, f"compose: {type(exc).__name__}"
     if mail is not None and settings.smtp_url is not None:

@@ -22,9 +22,10 @@ import os
 import socket
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 from sqlalchemy import select, text
@@ -111,7 +112,9 @@ class Worker:
         async with self.sessions() as session:
             deliveries = await delivery.claim(session, limit, self.settings.worker_lease_seconds)
             await session.commit()
-        work = [run_job(self.sessions, job_id, self.settings) for job_id in jobs]
+        work: list[Coroutine[Any, Any, object]] = [
+            run_job(self.sessions, job_id, self.settings) for job_id in jobs
+        ]
         work += [delivery.deliver(self.sessions, client, d, self.settings) for d in deliveries]
         if work:
             # The batch in hand finishes even when a stop is asked for meanwhile.

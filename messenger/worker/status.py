@@ -101,10 +101,7 @@ async def _backlog(session: AsyncSession, now: datetime) -> CheckResult:
         return CheckResult(
             "outbox",
             "warn",
-            _(
-                "Jobs overdue by more than 5 minutes: %(late)s; failed in the last day: "
-                '%(failed)s (docs/runbook.md, "Jobs").'
-            )
+            _("Jobs overdue by more than 5 minutes: %(late)s; failed in the last day: %(failed)s.")
             % {"late": (waiting or 0) + (undelivered or 0), "failed": failed},
         )
     return CheckResult("outbox", "pass", _("No job is overdue or failed."))
