@@ -19,6 +19,7 @@ from messenger.conversations.service import ConversationService
 from messenger.db.models import (
     Conversation,
     ConversationChannel,
+    Inbox,
     MessageSender,
     OutboxEntry,
     User,
@@ -265,3 +266,28 @@ async def test_a_mail_is_retried_while_the_smtp_server_is_away(
         assert "Back to you" in text_and_html(mail)[0]
     finally:
         controller.stop()
+
+
+async def test_a_transcript_is_mailed_on_resolve_when_the_inbox_says_so(
+    db_session: AsyncSession,
+    desk: OperatorDesk,
+    mail_settings: Settings,
+    smtp: tuple[Mailbox, int],
+) -> None:
+    mailbox, _ = smtp
+    conversation, operator = await conversation_with(
+        db_session, channel=ConversationChannel.CHAT, locale="en", first="Thanks for the help"
+    )
+    inbox = await db_session.get(Inbox, conversation.inbox_id)
+    assert inbox is not None
+    inbox.settings = {**inbox.settings, "mail": {"transcript_on_resolve": True}}
+    await db_session.commit()
+    await desk.set_status(conversation.id, operator.id, "resolved")
+    worker = Worker(mail_settings, desk.config.get_session, desk.publisher, periodic=[])
+
+    async def arrived() -> list[EmailMessage]:
+        return mailbox.messages
+
+    [mail] = await work_until(worker, arrived)
+    assert mail["Subject"] == "Transcript of your conversation"
+    assert "Thanks for the help" in text_and_html(mail)[0]
