@@ -20,6 +20,8 @@ log = logging.getLogger("messenger.worker")
 async def run_worker(
     settings: Settings, *, once: bool = False, health_host: str = ALL_INTERFACES
 ) -> None:
+    # httpx logs every request's URL at info level: a webhook URL may carry a token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     config = alchemy_config(settings)
     backends = Backends.from_settings(settings)
     publisher = Publisher(
@@ -29,7 +31,7 @@ async def run_worker(
         backends.state,
     )
     dialect = "postgresql" if settings.effective_database_url.startswith("postgresql") else "sqlite"
-    worker = Worker(settings, config.get_session, publisher, dialect=dialect)
+    worker = Worker(settings, config.get_session, publisher, dialect=dialect, use_saq=not once)
     server = None
     try:
         if once:

@@ -1,16 +1,17 @@
 """The worker's loop: relay the outbox, deliver webhooks, send mail, run periodic functions,
 beat its heart; stop gracefully.
 
-Why not a queue library (SAQ, arq) for the jobs themselves: every job here must survive a
-crash, a Redis outage and a stopped worker, and webhook retries span more than 24 hours —
-so the durable queue is PostgreSQL itself (the outbox and the deliveries, claimed with
-``FOR UPDATE SKIP LOCKED`` under a lease), and a second copy of each job in Redis would
-only add a place to lose or duplicate it. The embedded mode (SQLite, no Redis) runs this
-same loop inside the app process (:func:`messenger.app.create_app`).
+Jobs live in PostgreSQL, not in a queue: every job here must survive a crash, a Redis
+outage and a stopped worker, and webhook retries span more than 24 hours, so the durable
+record is the outbox and the deliveries, claimed with ``FOR UPDATE SKIP LOCKED`` under a
+lease (``locked_until``). With Redis (``messenger worker``), the claimed jobs are *run* on
+SAQ (:mod:`messenger.worker.queue`: concurrency, per-job timeouts, graceful shutdown);
+without it — the embedded mode, which runs this loop inside the app process because SAQ
+needs Redis, and tests that drive :meth:`Worker.tick` — this loop runs them itself.
 
-Graceful shutdown (SIGTERM, SIGINT): no new batch is taken; the batch in hand finishes
-(each delivery is bounded by its timeout); a job that was leased but not finished goes back
-to the queue when its lease ends.
+Graceful shutdown (SIGTERM, SIGINT): no new claim is made; the jobs in hand finish (each
+delivery is bounded by its timeout); a job claimed but not finished goes back to the
+queue when its lease ends.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from messenger.realtime.transaction import transaction
 from messenger.webhooks import delivery
 from messenger.webhooks.delivery import Sessions
 from messenger.worker.periodic import PERIODIC, Periodic
+from messenger.worker.queue import DELIVER, RUN_JOB, SaqRunner
 from messenger.worker.relay import relay, run_job
 
 log = logging.getLogger("messenger.worker")
@@ -68,6 +70,7 @@ class Worker:
         name: str | None = None,
         periodic: Sequence[Periodic] = PERIODIC,
         dialect: str = "postgresql",
+        use_saq: bool = False,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
@@ -79,26 +82,40 @@ class Worker:
         self._next_run: dict[str, float] = {}
         self._last_beat = 0.0
         self.stopping = asyncio.Event()
+        #: With Redis, claimed jobs run on SAQ (:mod:`messenger.worker.queue`); without it
+        #: (the embedded mode, tests driving :meth:`tick`), in this loop.
+        self.use_saq = use_saq and settings.redis_url is not None
+        self.saq: SaqRunner | None = None
 
     async def run(self) -> None:
         """Until :meth:`stop`: a tick, then a pause unless the tick found a full batch."""
         async with httpx.AsyncClient(follow_redirects=False, trust_env=False) as client:
-            while not self.stopping.is_set():
-                busy = False
-                try:
-                    busy = await self.tick(client)
-                    self.state.last_error = None
-                except Exception as exc:  # the database away: log, wait, try again
-                    self.state.last_error = type(exc).__name__
-                    log.warning("worker tick failed (%s)", type(exc).__name__, exc_info=True)
-                self.state.last_tick_at = time.time()
-                if busy:
-                    continue
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        self.stopping.wait(), timeout=self.settings.worker_poll_seconds
-                    )
+            if self.use_saq:
+                self.saq = SaqRunner(self.settings, self.sessions, client)
+                await self.saq.start()
+            try:
+                await self._loop(client)
+            finally:
+                if self.saq is not None:
+                    await self.saq.stop()  # the jobs in hand finish first
         log.info("worker %s stopped", self.name)
+
+    async def _loop(self, client: httpx.AsyncClient) -> None:
+        while not self.stopping.is_set():
+            busy = False
+            try:
+                busy = await self.tick(client)
+                self.state.last_error = None
+            except Exception as exc:  # the database away: log, wait, try again
+                self.state.last_error = type(exc).__name__
+                log.warning("worker tick failed (%s)", type(exc).__name__, exc_info=True)
+            self.state.last_tick_at = time.time()
+            if busy:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self.stopping.wait(), timeout=self.settings.worker_poll_seconds
+                )
 
     def stop(self) -> None:
         self.stopping.set()
@@ -106,12 +123,27 @@ class Worker:
     async def tick(self, client: httpx.AsyncClient) -> bool:
         """One round; True when there may be more work right away."""
         limit = self.settings.worker_concurrency
+        if self.saq is not None:
+            # Claim no more than SAQ can start soon: a claim's lease must outlast its wait.
+            limit = max(limit - await self.saq.waiting(), 0)
+            if limit == 0:
+                return False
         async with self.sessions() as session:
             fanned_out, jobs = await relay(session, self.settings, limit * 4)
             await session.commit()
         async with self.sessions() as session:
             deliveries = await delivery.claim(session, limit, self.settings.worker_lease_seconds)
             await session.commit()
+        if self.saq is not None:
+            claim = time.time()
+            for job_id in jobs:
+                await self.saq.submit(RUN_JOB, job_id, claim)
+            for delivery_id in deliveries:
+                await self.saq.submit(DELIVER, delivery_id, claim)
+            if not self.stopping.is_set():
+                await self._periodic()
+                await self._heartbeat()
+            return bool(fanned_out)
         work: list[Coroutine[Any, Any, object]] = [
             run_job(self.sessions, job_id, self.settings) for job_id in jobs
         ]
