@@ -113,6 +113,31 @@ async def test_changes_write_their_events_in_the_same_transaction(
     ]
 
 
+async def test_assigning_and_unassigning_write_conversation_assigned(
+    db_session: AsyncSession, desk: OperatorDesk, scene: tuple[Conversation, User]
+) -> None:
+    conversation, operator = scene
+    async with desk.transaction() as db:
+        row = await db.get(Conversation, conversation.id)
+        user = await db.get(User, operator.id)
+        assert row is not None
+        assert user is not None
+        await db.refresh(user, ["branches"])
+        await db.refresh(row, ["assignee"])
+        service = ConversationService(session=db)
+        await service.assign(row, user.id, user)
+        await service.unassign(row, user)
+    await db_session.commit()
+    rows = list(
+        await db_session.scalars(
+            select(OutboxEntry)
+            .where(OutboxEntry.topic == "conversation.assigned")
+            .order_by(OutboxEntry.id)
+        )
+    )
+    assert [r.payload["assignee_id"] for r in rows] == [operator.id, None]
+
+
 async def test_a_rolled_back_change_writes_no_event(
     db_session: AsyncSession, desk: OperatorDesk, scene: tuple[Conversation, User]
 ) -> None:
