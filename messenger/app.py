@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -51,6 +52,7 @@ from messenger.widget.sessions import SessionSigner, StreamTickets
 from messenger.widget.stream import WidgetStreamController
 from messenger.widget.throttle import Throttle
 from messenger.widget.visits import Visits
+from messenger.worker.runner import Worker
 
 log = logging.getLogger("messenger")
 
@@ -189,9 +191,20 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        # Embedded mode (SQLite, in-memory): the job worker runs in this process, since
+        # there is no second process to run it and no Redis to hand jobs over with.
+        embedded_worker = (
+            Worker(settings, services.alchemy.get_session, services.publisher, dialect="sqlite")
+            if settings.embedded
+            else None
+        )
+        task = asyncio.create_task(embedded_worker.run()) if embedded_worker else None
         try:
             yield
         finally:
+            if embedded_worker is not None and task is not None:
+                embedded_worker.stop()
+                await task
             await services.close()
 
     async def check_default_branch_on_start(_: Litestar) -> None:

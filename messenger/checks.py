@@ -30,6 +30,7 @@ from messenger.db.models import Branch, Inbox, RoutingRule
 from messenger.i18n import gettext as _
 from messenger.inboxes.allowlist import risky_domains
 from messenger.inboxes.service import TOKEN_PREFIX, inbox_settings
+from messenger.worker.status import check_worker
 
 __all__ = ["CheckResult", "as_json", "release_check", "run_checks"]
 
@@ -127,6 +128,7 @@ async def check_contents(session: AsyncSession, settings: Settings) -> list[Chec
         await check_default_branch(session, settings.default_branch_id),
         check_privacy(settings, inboxes),
         *await check_inboxes(session, inboxes),
+        *await check_worker(session, settings),
     ]
 
 

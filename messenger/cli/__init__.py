@@ -19,6 +19,7 @@ from messenger.cli.cleanup import cleanup
 from messenger.cli.db import db_group
 from messenger.cli.demo import demo
 from messenger.cli.serve import serve
+from messenger.cli.worker import webhook_group, worker
 
 # The demo's names, for scripts and tests that knew them here; they live in messenger.demo.seed.
 from messenger.demo.seed import (
@@ -55,5 +56,7 @@ for command in (
     inbox_group,
     demo,
     cleanup,
+    worker,
+    webhook_group,
 ):
     main.add_command(command)

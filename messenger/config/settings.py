@@ -25,13 +25,13 @@ from typing import Any
 from messenger.config import values
 from messenger.config.declaration import Variable
 from messenger.config.service import DEFAULT_PUBLIC_URL
-from messenger.config.staff import StaffSettings
+from messenger.config.integrations import IntegrationSettings
 
 __all__ = ["DEFAULT_PUBLIC_URL", "VARIABLES", "Settings", "get_settings"]
 
 
 @dataclass(frozen=True, slots=True)
-class Settings(StaffSettings):
+class Settings(IntegrationSettings):
     """Every setting of the process. Build with :meth:`from_env`; never mutate."""
 
     #: The ``warn_at_default`` variables that were left unset (``messenger check`` warns).

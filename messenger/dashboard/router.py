@@ -22,6 +22,7 @@ from messenger.dashboard.controllers.operators import OperatorsController
 from messenger.dashboard.controllers.routing_rules import RoutingRulesController
 from messenger.dashboard.controllers.stream import StaffStreamController
 from messenger.dashboard.controllers.unified import UnifiedMessengerController
+from messenger.dashboard.controllers.webhooks import WebhooksController
 from messenger.dashboard.guards import admin_only
 from messenger.dashboard.sessions import provide_signed_in_user
 
@@ -33,6 +34,7 @@ admin_router = Router(
         RoutingRulesController,
         BranchesController,
         OperatorsController,
+        WebhooksController,
     ],
 )
 

@@ -38,7 +38,8 @@ def pooled_connect_args() -> dict[str, Any]:
 
 def alchemy_config(settings: Settings) -> SQLAlchemyAsyncConfig:
     """One config for the app, the CLI and the migrations."""
-    import messenger.db.models  # noqa: F401 - register every model on the metadata
+    import messenger.db.models
+    import messenger.db.outbox  # noqa: F401 - webhook events written with every commit
 
     url = settings.effective_database_url
     engine_config = None

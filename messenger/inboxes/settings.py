@@ -105,6 +105,11 @@ class AppearanceSettings(_Strict):
     title: Annotated[str, msgspec.Meta(max_length=100)] | None = None
 
 
+class MailSettings(_Strict):
+    # Mail the visitor the conversation's transcript when it is resolved (needs their e-mail).
+    transcript_on_resolve: bool = False
+
+
 class InboxSettings(_Strict):
     security: SecuritySettings = msgspec.field(default_factory=SecuritySettings)
     privacy: PrivacySettings = msgspec.field(default_factory=PrivacySettings)
@@ -114,6 +119,7 @@ class InboxSettings(_Strict):
     locale: Literal["ru", "en"] | None = None  # None: the visitor's browser decides
     greeting: ShortText | None = None
     appearance: AppearanceSettings = msgspec.field(default_factory=AppearanceSettings)
+    mail: MailSettings = msgspec.field(default_factory=MailSettings)
 
 
 def _parse_hhmm(text: str) -> time:

@@ -14,7 +14,9 @@ asyncpg pool (:mod:`messenger.db.direct`), with every guarantee of the general p
 * **notes never visible** — the poll admits only :data:`VISITOR_KINDS`, and the message
   is published through :class:`messenger.realtime.publisher.Publisher`, the one place
   that decides who may receive it;
-* **published after commit** — the statement is its own transaction (autocommit).
+* **published after commit** — the statement is its own transaction (autocommit);
+* **webhook events in the same transaction** — the statement writes its outbox rows
+  (:data:`messenger.db.outbox.HOT_PATH_CTE`), as the general path's commit does.
 
 Anything else answers None and the caller takes the general path: a first message (no
 conversation yet, or only a closed one), attachments, a repeated ``client_msg_id``, a
@@ -45,6 +47,7 @@ from messenger.conversations.timeline import MAX_PAGE, VISITOR_KINDS
 from messenger.db.direct import DirectDatabase
 from messenger.db.events import DomainEvent
 from messenger.db.models import ConversationStatus, Message, MessageKind, MessageSender
+from messenger.db.outbox import HOT_PATH_CTE
 from messenger.errors import InvalidInputError
 from messenger.i18n import N_
 from messenger.metrics import MESSAGES
@@ -88,10 +91,11 @@ WITH conversation AS (
                           COALESCE($9, v.country), COALESCE($10, v.city))
     RETURNING v.id
 )
+{outboxed}
 SELECT touched.id AS conversation_id, touched.branch_id, touched.was,
        stored.id, stored.created_at
 FROM touched JOIN stored ON true
-"""
+""".replace("{outboxed}", HOT_PATH_CTE.strip())
 
 # The visitor's latest conversation and, on the same rows, messages the visitor may see:
 # one row per message (none: one row with NULL message columns).

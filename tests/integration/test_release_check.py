@@ -1,12 +1,13 @@
 """`messenger check`: a production-like setup passes; each bad item fails with its own reason."""
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from messenger.checks import release_check
 from messenger.config import VARIABLES, Settings, settings_audit
-from messenger.db.models import RoutingRule
+from messenger.db.models import OutboxEntry, RoutingRule, WorkerHeartbeat
 from messenger.i18n import use_locale
 from tests.support.env import admin_sql, asyncpg_url, cli_env, dsn_for, run_cli
 from tests.support.factories import make_branch, make_inbox
@@ -22,6 +23,8 @@ GOOD = {
     "MESSENGER_PRIVACY_URL": "https://crm.example.org/privacy",
     "MESSENGER_PRIVACY_TEXT": "Мы обрабатываем данные, чтобы ответить вам.",
     "MESSENGER_TRUSTED_PROXIES": "10.0.0.5",
+    "MESSENGER_SMTP_URL": "smtp://mail.example.org:587?starttls=1",
+    "MESSENGER_MAIL_FROM": "support@crm.example.org",
 }
 
 
@@ -38,6 +41,8 @@ async def good_setup(db_session):
             target_branch_id=kazan.id,
         )
     )
+    now = datetime.now(UTC)
+    db_session.add(WorkerHeartbeat(name="worker-1", started_at=now, beat_at=now))
     await db_session.commit()
     return moscow
 
@@ -68,6 +73,9 @@ async def test_a_production_like_setup_passes(env, db_session):
         "inbox_tokens",
         "inbox:Shop",
         "routing:Portal",
+        "worker",
+        "outbox",
+        "mail",
     } <= set(results)
 
 
@@ -227,3 +235,18 @@ def test_settings_items_are_derived_from_the_declaration():
     assert [r.status for r in english] == [r.status for r in russian]
     for en, ru in zip(english, russian, strict=True):
         assert en.reason != ru.reason, en.reason  # every reason has its Russian
+
+
+async def test_no_worker_and_overdue_jobs_warn(env, db_session):
+    branch = await good_setup(db_session)
+    old = datetime.now(UTC) - timedelta(minutes=10)
+    db_session.add(OutboxEntry(topic="mail.reply", payload={}, available_at=old))
+    await db_session.commit()
+    await db_session.execute(WorkerHeartbeat.__table__.update().values(beat_at=old))
+    await db_session.commit()
+    results = await run(env, MESSENGER_DEFAULT_BRANCH_ID=str(branch.id), MESSENGER_MAIL_FROM=None)
+    assert results["worker"].status == "warn"
+    assert "messenger worker" in results["worker"].reason
+    assert results["outbox"].status == "warn"
+    assert "1" in results["outbox"].reason
+    assert results["mail"].status == "fail"

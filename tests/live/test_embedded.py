@@ -117,3 +117,74 @@ def test_embedded_serve_refuses_several_workers(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "--workers > 1 needs DATABASE_URL and REDIS_URL" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_embedded_app_runs_the_job_worker_itself(tmp_path: Path) -> None:
+    """No worker process in the embedded mode: a widget message still reaches a webhook."""
+    from standardwebhooks.webhooks import Webhook
+
+    from tests.support.receiver import Receiver
+
+    receiver = Receiver().start()
+    env = cli_env(
+        MESSENGER_DATA_DIR=str(tmp_path / "data"),
+        MESSENGER_WEBHOOK_ALLOW_PRIVATE="1",
+        MESSENGER_WORKER_POLL_SECONDS="0.2",
+    )
+    run_cli("db", "upgrade", "--no-prompt", env=env, check=True)
+    demo = json.loads(run_cli("demo", "--json", env=env, check=True).stdout)
+    created = run_cli(
+        "webhook",
+        "create",
+        "--url",
+        receiver.url,
+        "--event",
+        "message.created",
+        "--json",
+        env=env,
+        check=True,
+    )
+    secret = json.loads(created.stdout)["secret"]
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "messenger", "serve", "--port", str(port)],
+            env=env,
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_until_ready(f"http://127.0.0.1:{port}/ready", process, log)
+        base = f"http://127.0.0.1:{port}"
+        origin = {"Origin": "http://127.0.0.1"}
+        boot = httpx.post(
+            f"{base}/api/widget/bootstrap",
+            json={"widget_token": demo["inbox"]["widget_token"]},
+            headers=origin,
+            timeout=10,
+        )
+        assert boot.status_code == 200, boot.text
+        sent = httpx.post(
+            f"{base}/api/widget/messages",
+            json={"body": "Hello from SQLite", "client_msg_id": "embedded-1"},
+            headers={**origin, "Authorization": f"Bearer {boot.json()['session_token']}"},
+            timeout=10,
+        )
+        assert sent.status_code == 201, sent.text
+        deadline = time.monotonic() + 20
+        while not receiver.delivered() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        [request] = receiver.delivered()
+        event = Webhook(secret).verify(request.body, request.headers)
+        assert event["data"]["message"]["body"] == "Hello from SQLite"
+    finally:
+        receiver.stop()
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+    assert "Traceback" not in log.read_text()

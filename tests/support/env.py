@@ -25,6 +25,10 @@ RUN_ID = secrets.token_hex(4)
 TEST_SECRET = "test-secret-" + "x" * 40
 
 TABLES = (
+    "worker_heartbeats",
+    "webhook_deliveries",
+    "webhook_endpoints",
+    "outbox",
     "attachments",
     "messages",
     "conversations",

@@ -37,6 +37,8 @@ LAYERS: dict[str, int] = {
     "attachments": 2,
     "conversations": 2,
     "startup": 2,
+    "webhooks": 2,
+    "mail": 2,
     # live fan-out and the unit of work that publishes after commit
     "realtime": 3,
     # HTTP: the Widget API, the dashboard, operational endpoints, the demo page
@@ -51,6 +53,7 @@ LAYERS: dict[str, int] = {
     # the composition root and the release checklist
     "app": 5,
     "checks": 5,
+    "worker": 5,
     # the command line
     "cli": 6,
     "__main__": 6,

@@ -37,6 +37,10 @@ def test_compose_file_is_valid_and_complete():
         assert environment["MESSENGER_TRUSTED_PROXIES"] == "172.28.0.0/24"
     assert services["proxy"]["networks"]["backend"]["ipv4_address"].startswith("172.28.0.")
     assert services["migrate"]["command"] == ["messenger", "db", "upgrade", "--no-prompt"]
+    worker = services["worker"]
+    assert worker["command"] == ["messenger", "worker"]
+    assert worker["environment"]["DATABASE_URL"].startswith("postgresql+asyncpg://")
+    assert "/ready" in " ".join(worker["healthcheck"]["test"])
 
 
 def test_compose_refuses_to_run_without_secrets():

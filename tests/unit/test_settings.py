@@ -151,6 +151,20 @@ def test_the_declaration_is_complete_and_matches_the_settings_object() -> None:
         "MESSENGER_UPLOAD_TTL_SECONDS": "upload_ttl_seconds",
         "MESSENGER_REDIS_TIMEOUT_SECONDS": "redis_timeout_seconds",
         "MESSENGER_STREAM_CATCH_UP_SECONDS": "stream_catch_up_seconds",
+        # the job worker, webhooks, e-mail
+        "MESSENGER_WORKER_POLL_SECONDS": "worker_poll_seconds",
+        "MESSENGER_WORKER_CONCURRENCY": "worker_concurrency",
+        "MESSENGER_WORKER_LEASE_SECONDS": "worker_lease_seconds",
+        "MESSENGER_WORKER_HEALTH_PORT": "worker_health_port",
+        "MESSENGER_WEBHOOK_ALLOW_PRIVATE": "webhook_allow_private",
+        "MESSENGER_WEBHOOK_TIMEOUT_SECONDS": "webhook_timeout_seconds",
+        "MESSENGER_WEBHOOK_BACKOFF_SECONDS": "webhook_backoff_seconds",
+        "MESSENGER_WEBHOOK_BACKOFF_MAX_SECONDS": "webhook_backoff_max_seconds",
+        "MESSENGER_WEBHOOK_RETRY_SECONDS": "webhook_retry_seconds",
+        "MESSENGER_WEBHOOK_DISABLE_AFTER": "webhook_disable_after",
+        "MESSENGER_SMTP_URL": "smtp_url",
+        "MESSENGER_MAIL_FROM": "mail_from",
+        "MESSENGER_MAIL_OFFLINE_AFTER_SECONDS": "mail_offline_after_seconds",
     }
     assert {v.name for v in VARIABLES if v.warn_at_default} == {*RATE_VARIABLES, POLL_INTERVAL}
 
@@ -240,6 +254,20 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "MESSENGER_DB_POOLER": "Transaction",
         "REDIS_SENTINELS": "10.0.0.5:26379, [fd00::7]:26380",
         "REDIS_SENTINEL_MASTER": "chat",
+        # the job worker, webhooks, e-mail
+        "MESSENGER_WORKER_POLL_SECONDS": "0.5",
+        "MESSENGER_WORKER_CONCURRENCY": "4",
+        "MESSENGER_WORKER_LEASE_SECONDS": "30",
+        "MESSENGER_WORKER_HEALTH_PORT": "0",
+        "MESSENGER_WEBHOOK_ALLOW_PRIVATE": "1",
+        "MESSENGER_WEBHOOK_TIMEOUT_SECONDS": "5",
+        "MESSENGER_WEBHOOK_BACKOFF_SECONDS": "2",
+        "MESSENGER_WEBHOOK_BACKOFF_MAX_SECONDS": "600",
+        "MESSENGER_WEBHOOK_RETRY_SECONDS": "172800",
+        "MESSENGER_WEBHOOK_DISABLE_AFTER": "20",
+        "MESSENGER_SMTP_URL": "smtps://user:p%40ss@mail.example.org:465",
+        "MESSENGER_MAIL_FROM": "Support <support@example.org>",
+        "MESSENGER_MAIL_OFFLINE_AFTER_SECONDS": "0",
     }
     assert set(env) == CONFIG_VARIABLES  # a new variable gets a line here
 
@@ -276,6 +304,10 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     assert settings.redis_sentinels == (("10.0.0.5", 26379), ("fd00::7", 26380))
     assert settings.redis_sentinel_master == "chat"
     assert settings.stream_catch_up_seconds == 2.0
+    assert settings.worker_health_port == 0
+    assert settings.webhook_allow_private is True
+    assert settings.mail_enabled is True
+    assert settings.mail_offline_after_seconds == 0.0
     assert settings.data_dir == tmp_path / "data"
     assert settings.storage_url == f"file://{tmp_path}/uploads"
     assert settings.s3_endpoint == "https://storage.yandexcloud.net"

@@ -13,9 +13,13 @@ from messenger.db.models.enums import (
 )
 from messenger.db.models.inbox import Inbox
 from messenger.db.models.message import Message
+from messenger.db.models.outbox import OutboxEntry, OutboxStatus
 from messenger.db.models.routing_rule import RoutingRule
 from messenger.db.models.user import User, user_branches
 from messenger.db.models.visitor import Visitor
+from messenger.db.models.webhook_delivery import DeliveryStatus, WebhookDelivery
+from messenger.db.models.webhook_endpoint import WebhookEndpoint
+from messenger.db.models.worker_heartbeat import WorkerHeartbeat
 
 __all__ = [
     "Attachment",
@@ -24,13 +28,19 @@ __all__ = [
     "ConversationChannel",
     "ConversationPriority",
     "ConversationStatus",
+    "DeliveryStatus",
     "Inbox",
     "Message",
     "MessageKind",
     "MessageSender",
+    "OutboxEntry",
+    "OutboxStatus",
     "RoutingRule",
     "User",
     "UserRole",
     "Visitor",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WorkerHeartbeat",
     "user_branches",
 ]

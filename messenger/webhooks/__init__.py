@@ -1,0 +1,1 @@
+"""Webhooks (INTEGRATIONS.md §3): endpoints, signing, the SSRF guard, deliveries."""
