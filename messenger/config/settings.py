@@ -323,6 +323,12 @@ class Settings:
         "how often an open stream re-reads the database for messages whose live event was "
         "lost (a failed publish, a Redis outage)",
     )
+    # --- integration REST API ---
+    api_rate_per_token: Rate = variable(
+        "MESSENGER_API_RATE_PER_TOKEN", values.parse_rate, "600/minute",
+        "calls of the integration REST API (`/api/v1/`) per API token (then 429 with "
+        "`Retry-After`)", audit=audits.rate,
+    )  # fmt: skip
     #: The ``warn_at_default`` variables that were left unset (``messenger check`` warns).
     defaults_used: frozenset[str] = field(default_factory=frozenset)
 

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from messenger.conversations.actors import Actor, signature
 from messenger.conversations.rules import (  # re-exported: the rules' one home is rules.py
     MAX_BODY_LENGTH,
     can_see,
@@ -55,7 +56,7 @@ class ConversationService(RepositoryService[Conversation]):
 
     # --- reading, in scope -------------------------------------------------------------
 
-    async def get_for_staff(self, conversation_id: UUID, user: User) -> Conversation:
+    async def get_for_staff(self, conversation_id: UUID, user: Actor) -> Conversation:
         """The conversation if ``user`` may see it; otherwise 404, never a hint it exists."""
         conversation = await self.repository.session.scalar(
             select(Conversation)
@@ -98,7 +99,7 @@ class ConversationService(RepositoryService[Conversation]):
         sender: MessageSender,
         body: str,
         kind: MessageKind = MessageKind.MESSAGE,
-        author: User | None = None,
+        author: Actor | None = None,
         client_msg_id: str | None = None,
         started: bool = False,
     ) -> tuple[Message, bool]:
@@ -130,18 +131,21 @@ class ConversationService(RepositoryService[Conversation]):
                 existing := await self._by_client_msg_id(conversation.id, client_msg_id)
             ):
                 return existing, False
+        # A member of staff is the author; an integration signs with its name.
+        staff, author_name = signature(author)
         message = Message(
             conversation_id=conversation.id,
             sender=sender,
             kind=kind,
             body=body,
-            author_id=author.id if author is not None else None,
+            author_id=staff.id if staff is not None else None,
+            author_name=author_name,
             client_msg_id=client_msg_id,
         )
         session.add(message)
         await session.flush()
         # What the message shows is known here: no read-back after the write.
-        set_committed_value(message, "author", author)
+        set_committed_value(message, "author", staff)
         set_committed_value(message, "attachments", [])
         conversation.last_activity_at = now
         MESSAGES.labels(sender=sender.value, kind=kind.value).inc()
@@ -160,7 +164,7 @@ class ConversationService(RepositoryService[Conversation]):
         )
 
     async def reply(
-        self, conversation: Conversation, author: User, body: str, client_msg_id: str | None = None
+        self, conversation: Conversation, author: Actor, body: str, client_msg_id: str | None = None
     ) -> tuple[Message, bool]:
         """An operator's message to the visitor (reopens a pending or resolved conversation).
 
@@ -189,11 +193,18 @@ class ConversationService(RepositoryService[Conversation]):
         return message, created
 
     async def add_note(
-        self, conversation: Conversation, author: User, body: str, client_msg_id: str | None = None
+        self, conversation: Conversation, author: Actor, body: str, client_msg_id: str | None = None
     ) -> Message:
         """An internal note: kind ``note``, seen by staff only."""
+        message, _ = await self.write_note(conversation, author, body, client_msg_id)
+        return message
+
+    async def write_note(
+        self, conversation: Conversation, author: Actor, body: str, client_msg_id: str | None = None
+    ) -> tuple[Message, bool]:
+        """:meth:`add_note` telling whether it is new (False: ``client_msg_id`` repeated)."""
         self._require_in_scope(conversation, author)
-        message, _ = await self.append(
+        return await self.append(
             conversation,
             sender=MessageSender.OPERATOR,
             kind=MessageKind.NOTE,
@@ -201,12 +212,11 @@ class ConversationService(RepositoryService[Conversation]):
             author=author,
             client_msg_id=client_msg_id,
         )
-        return message
 
     # --- status, priority, assignment ------------------------------------------------------
 
     async def change_status(
-        self, conversation: Conversation, status: ConversationStatus | str, actor: User
+        self, conversation: Conversation, status: ConversationStatus | str, actor: Actor
     ) -> Message | None:
         """Any status may follow any other (staff can reopen what they closed); an event
         message records each real change and is returned (None: nothing changed). A
@@ -228,7 +238,7 @@ class ConversationService(RepositoryService[Conversation]):
         return event
 
     async def set_priority(
-        self, conversation: Conversation, priority: ConversationPriority | str, actor: User
+        self, conversation: Conversation, priority: ConversationPriority | str, actor: Actor
     ) -> Conversation:
         self._require_in_scope(conversation, actor)
         conversation.priority = _parse_enum(ConversationPriority, priority, "priority")
@@ -237,7 +247,7 @@ class ConversationService(RepositoryService[Conversation]):
         return conversation
 
     async def assign(
-        self, conversation: Conversation, assignee_id: int, actor: User
+        self, conversation: Conversation, assignee_id: int, actor: Actor
     ) -> Message | None:
         """Assign to an active operator (or admin) who is a member of the conversation's
         branch; the event message it writes is returned (None: already theirs)."""
@@ -265,7 +275,7 @@ class ConversationService(RepositoryService[Conversation]):
     async def assign_to_me(self, conversation: Conversation, actor: User) -> Message | None:
         return await self.assign(conversation, actor.id, actor)
 
-    async def unassign(self, conversation: Conversation, actor: User) -> Conversation:
+    async def unassign(self, conversation: Conversation, actor: Actor) -> Conversation:
         self._require_in_scope(conversation, actor)
         if conversation.assignee_id is None:
             return conversation
@@ -360,7 +370,7 @@ class ConversationService(RepositoryService[Conversation]):
         return message
 
     @staticmethod
-    def _require_in_scope(conversation: Conversation, user: User) -> None:
+    def _require_in_scope(conversation: Conversation, user: Actor) -> None:
         if not can_see(user, conversation):
             raise NotFoundError(N_("No such conversation."))
 

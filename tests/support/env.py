@@ -25,6 +25,8 @@ RUN_ID = secrets.token_hex(4)
 TEST_SECRET = "test-secret-" + "x" * 40
 
 TABLES = (
+    "api_token_branches",
+    "api_tokens",
     "attachments",
     "messages",
     "conversations",

@@ -1,5 +1,6 @@
 """The data model. Import from here: every model is registered on the shared metadata."""
 
+from messenger.db.models.api_token import ApiToken, api_token_branches
 from messenger.db.models.attachment import Attachment
 from messenger.db.models.branch import Branch
 from messenger.db.models.conversation import Conversation
@@ -18,6 +19,7 @@ from messenger.db.models.user import User, user_branches
 from messenger.db.models.visitor import Visitor
 
 __all__ = [
+    "ApiToken",
     "Attachment",
     "Branch",
     "Conversation",
@@ -32,5 +34,6 @@ __all__ = [
     "User",
     "UserRole",
     "Visitor",
+    "api_token_branches",
     "user_branches",
 ]

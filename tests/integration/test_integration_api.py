@@ -1,0 +1,136 @@
+"""The integration REST API (``/api/v1/``) in-process against PostgreSQL and Redis: tokens,
+scope, paging, filters, replies, notes, changes with the dashboard's rules, limits."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from messenger.api_tokens.service import ApiTokenService
+from messenger.db.models import ApiToken
+from tests.support.api import A_ORIGIN, B_ORIGIN, Api, ApiWorld, build_api_world, issue
+from tests.support.app import app_client
+from tests.support.dashboard import Visitor
+
+pytestmark = pytest.mark.timeout(90)
+
+
+@pytest.fixture
+def app_env(env: dict[str, str], tmp_path: Any) -> dict[str, str]:
+    return {**env, "MESSENGER_DATA_DIR": str(tmp_path), "MESSENGER_DEFAULT_LOCALE": "en"}
+
+
+@pytest.fixture
+async def client(app_env: dict[str, str]) -> Any:
+    async with app_client(app_env, relaxed=True) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+async def world(db_session: AsyncSession) -> ApiWorld:
+    return await build_api_world(db_session)
+
+
+async def conversation_of(
+    client: httpx.AsyncClient, world: ApiWorld, branch: str, text_: str
+) -> str:
+    token, origin = (
+        (world.inbox_a.widget_token, A_ORIGIN)
+        if branch == "a"
+        else (world.inbox_b.widget_token, B_ORIGIN)
+    )
+    sent = await Visitor(client, token, origin).send(text_)
+    return str(sent["conversation_id"])
+
+
+# --- authentication and scope -------------------------------------------------------------------
+
+
+async def test_missing_malformed_and_revoked_tokens_are_401(client, world, db_session):
+    cid = await conversation_of(client, world, "a", "hello")
+    for headers in (
+        {},
+        {"Authorization": "Bearer"},
+        {"Authorization": f"Basic {world.all}"},
+        {"Authorization": "Bearer msgr_not-a-token"},
+        {"Authorization": f"Bearer {world.all}x"},
+        {"Authorization": "Bearer " + "x" * 500},
+    ):
+        response = await client.get("/api/v1/conversations", headers=headers)
+        assert response.status_code == 401, headers
+        assert response.json()["error"] == "unauthorized"
+        assert "Bearer" in response.headers["www-authenticate"]
+    # A token in the URL is no token.
+    assert (await client.get(f"/api/v1/conversations?token={world.all}")).status_code == 401
+
+    api = Api(client, world.all)
+    assert (await api.get(f"/conversations/{cid}")).status_code == 200
+    row = await ApiTokenService(session=db_session).authenticate(world.all)
+    assert row is not None
+    await ApiTokenService(session=db_session).revoke(row.id)
+    await db_session.commit()
+    revoked = await api.get(f"/conversations/{cid}")
+    assert revoked.status_code == 401
+    assert revoked.json()["error"] == "unauthorized"
+
+
+async def test_outside_the_tokens_branches_is_404(client, world):
+    b_id = await conversation_of(client, world, "b", "beta secret")
+    a_id = await conversation_of(client, world, "a", "alpha")
+    api = Api(client, world.a)
+    for response in (
+        await api.get(f"/conversations/{b_id}"),
+        await api.get(f"/conversations/{b_id}/messages"),
+        await api.post(f"/conversations/{b_id}/messages", {"body": "x", "client_msg_id": "c1"}),
+        await api.patch(f"/conversations/{b_id}", {"status": "resolved"}),
+        await api.get(f"/conversations/{uuid.uuid4()}"),
+    ):
+        assert response.status_code == 404, response.text
+        assert response.json()["error"] == "not_found"
+    listed = await api.ok("/conversations")
+    assert [c["id"] for c in listed["items"]] == [a_id]
+    # The token of every branch sees both; B's token only B's.
+    assert len((await Api(client, world.all).ok("/conversations"))["items"]) == 2
+    assert [c["id"] for c in (await Api(client, world.b).ok("/conversations"))["items"]] == [b_id]
+    # Nothing was written to B's conversation.
+    seen = await Api(client, world.b).ok(f"/conversations/{b_id}/messages")
+    assert [m["body"] for m in seen["items"]] == ["beta secret"]
+
+
+async def test_the_token_is_stored_only_as_its_hash(client, world, db_session):
+    token = await issue(db_session, "Secret keeper", [])
+    rows = (await db_session.execute(text("SELECT * FROM api_tokens"))).mappings().all()
+    dumped = repr([dict(r) for r in rows])
+    assert token not in dumped
+    assert token[12:] not in dumped  # beyond the shown prefix, nothing of it
+    row = (await db_session.scalars(select(ApiToken).where(ApiToken.name == "Secret keeper"))).one()
+    assert row.token_hash == hashlib.sha256(token.encode()).hexdigest()
+    assert token.startswith(row.prefix)
+    assert len(row.prefix) == 12
+
+
+async def test_last_used_time_is_kept(client, world, db_session):
+    await Api(client, world.a).ok("/conversations")
+    await db_session.commit()
+    rows = {r.name: r for r in await ApiTokenService(session=db_session).ordered()}
+    assert rows["CRM Alpha"].last_used_at is not None
+    assert rows["CRM Beta"].last_used_at is None
+
+
+async def test_each_token_has_its_own_rate_limit(app_env, world):
+    async with app_client(app_env, relaxed=True, MESSENGER_API_RATE_PER_TOKEN="3/minute") as c:
+        limited, other = Api(c, world.a), Api(c, world.b)
+        for _ in range(3):
+            assert (await limited.get("/conversations")).status_code == 200
+        refused = await limited.get("/conversations")
+        assert refused.status_code == 429
+        assert refused.json()["error"] == "throttled"
+        assert 0 < int(refused.headers["retry-after"]) <= 60
+        assert refused.json()["retry_after"] == int(refused.headers["retry-after"])
+        assert (await other.get("/conversations")).status_code == 200
