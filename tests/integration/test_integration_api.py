@@ -134,3 +134,90 @@ async def test_each_token_has_its_own_rate_limit(app_env, world):
         assert 0 < int(refused.headers["retry-after"]) <= 60
         assert refused.json()["retry_after"] == int(refused.headers["retry-after"])
         assert (await other.get("/conversations")).status_code == 200
+
+
+# --- reading: paging and filters -------------------------------------------------------------
+
+
+async def test_pages_follow_the_cursor_newest_activity_first_and_stay_stable(client, world):
+    ids = [await conversation_of(client, world, "a", f"visitor {i}") for i in range(7)]
+    api = Api(client, world.all)
+    first = await api.ok("/conversations", limit=3)
+    assert [c["id"] for c in first["items"]] == ids[::-1][:3]
+    assert first["next_cursor"]
+    # A new conversation arrives between pages: it goes above page 1, nothing shifts.
+    newcomer = await conversation_of(client, world, "a", "late visitor")
+    second = await api.ok("/conversations", limit=3, cursor=first["next_cursor"])
+    third = await api.ok("/conversations", limit=3, cursor=second["next_cursor"])
+    assert [c["id"] for c in second["items"]] == ids[::-1][3:6]
+    assert [c["id"] for c in third["items"]] == ids[::-1][6:]
+    assert third["next_cursor"] is None
+    assert newcomer not in {c["id"] for page in (second, third) for c in page["items"]}
+    again = await api.ok("/conversations", limit=3)
+    assert again["items"][0]["id"] == newcomer
+    item = again["items"][0]
+    assert item["inbox"] == {"id": world.inbox_a.id, "name": "Alpha shop"}
+    assert item["branch"] == {"id": world.branch_a.id, "name": "Alpha"}
+    assert item["status"] == "open"
+    assert item["labels"] == []
+    assert item["unread_count"] == 1
+    for bad in ("nonsense", "azEuYWJj", "!!"):
+        refused = await api.get("/conversations", cursor=bad)
+        assert refused.status_code == 422, bad
+        assert refused.json()["error"] == "invalid"
+    assert (await api.get("/conversations", limit=0)).status_code in {400, 422}
+    assert (await api.get("/conversations", limit=101)).status_code in {400, 422}
+
+
+async def test_filters(client, world, db_session):
+    a1 = await conversation_of(client, world, "a", "where is my parcel")
+    a2 = await conversation_of(client, world, "a", "refund please")
+    b1 = await conversation_of(client, world, "b", "hello from beta")
+    api = Api(client, world.all)
+
+    def ids(page: dict[str, Any]) -> set[str]:
+        return {c["id"] for c in page["items"]}
+
+    assert (await api.patch(f"/conversations/{a2}", {"status": "pending"})).status_code == 200
+    assign = {"assignee_email": world.artem.email}
+    assert (await api.patch(f"/conversations/{a1}", assign)).status_code == 200
+    assert ids(await api.ok("/conversations", status="pending")) == {a2}
+    assert ids(await api.ok("/conversations", status="open")) == {a1, b1}
+    assert ids(await api.ok("/conversations", inbox_id=world.inbox_b.id)) == {b1}
+    assert ids(await api.ok("/conversations", branch_id=world.branch_a.id)) == {a1, a2}
+    assert ids(await api.ok("/conversations", assignee_id=world.artem.id)) == {a1}
+    assert ids(await api.ok("/conversations", q="parcel")) == {a1}
+    # A's token asked for B's branch: nothing (scope first, then filters).
+    assert (
+        ids(await Api(client, world.a).ok("/conversations", branch_id=world.branch_b.id)) == set()
+    )
+    assert (await api.get("/conversations", status="archived")).status_code in {400, 422}
+    label = await api.get("/conversations", label="vip")
+    assert label.status_code == 422
+    assert "label" in label.json()["detail"].lower()
+
+
+async def test_messages_in_order_with_notes_and_events_and_after(client, world):
+    visitor = Visitor(client, world.inbox_a.widget_token, A_ORIGIN)
+    cid = str((await visitor.send("first"))["conversation_id"])
+    api = Api(client, world.all)
+    await api.post(
+        f"/conversations/{cid}/messages", {"body": "a note", "kind": "note", "client_msg_id": "n1"}
+    )
+    await api.post(f"/conversations/{cid}/messages", {"body": "a reply", "client_msg_id": "r1"})
+    await api.patch(f"/conversations/{cid}", {"status": "resolved"})
+    page = await api.ok(f"/conversations/{cid}/messages")
+    kinds = [(m["kind"], m["sender"], m["body"]) for m in page["items"]]
+    assert kinds == [
+        ("message", "visitor", "first"),
+        ("note", "operator", "a note"),
+        ("message", "operator", "a reply"),
+        ("event", "system", "status:resolved"),
+    ]
+    message_ids = [m["id"] for m in page["items"]]
+    assert message_ids == sorted(message_ids)
+    assert page["next_cursor"] is None
+    two = await api.ok(f"/conversations/{cid}/messages", limit=2)
+    assert [m["id"] for m in two["items"]] == message_ids[:2]
+    rest = await api.ok(f"/conversations/{cid}/messages", after=two["next_cursor"])
+    assert [m["id"] for m in rest["items"]] == message_ids[2:]
