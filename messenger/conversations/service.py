@@ -16,6 +16,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from messenger.conversations.actors import Actor, signature
+from messenger.conversations.receipts import receipt_event  # re-exported
 from messenger.conversations.rules import (  # re-exported: the rules' one home is rules.py
     MAX_BODY_LENGTH,
     can_see,
@@ -23,7 +24,7 @@ from messenger.conversations.rules import (  # re-exported: the rules' one home 
     scope_query,
 )
 from messenger.conversations.timeline import SHOWN_WITH, VISITOR_KINDS
-from messenger.db.events import DomainEvent, about, record
+from messenger.db.events import about, record
 from messenger.db.models import (
     Conversation,
     ConversationChannel,
@@ -41,7 +42,14 @@ from messenger.errors import InvalidInputError, NotFoundError
 from messenger.i18n import N_
 from messenger.metrics import MESSAGES
 
-__all__ = ["MAX_BODY_LENGTH", "ConversationService", "can_see", "clean_body", "scope_query"]
+__all__ = [
+    "MAX_BODY_LENGTH",
+    "ConversationService",
+    "can_see",
+    "clean_body",
+    "receipt_event",
+    "scope_query",
+]
 
 
 def _now() -> datetime:
@@ -387,18 +395,3 @@ def _parse_enum(enum: type[_E], value: _E | str, field: str) -> _E:
             N_("%(field)s must be one of: %(allowed)s."),
             params={"field": field, "allowed": allowed},
         ) from None
-
-
-def receipt_event(
-    conversation: Conversation, kind: str, up_to_id: int, at: datetime, *, by: str
-) -> DomainEvent:
-    """``kind`` delivered/read, ``by`` the side that received or read. Receipts about the
-    visitor concern staff; an operator's read also shows as ticks in the widget."""
-    data = {
-        "kind": kind,
-        "by": by,
-        "up_to_id": up_to_id,
-        "at": at.isoformat(),
-        "conversation_id": str(conversation.id),
-    }
-    return about(conversation, "receipt", data, to_visitor=by == "operator")

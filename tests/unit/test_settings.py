@@ -144,6 +144,8 @@ def test_the_declaration_is_complete_and_matches_the_settings_object() -> None:
         "MESSENGER_UPLOAD_TTL_SECONDS": "upload_ttl_seconds",
         "MESSENGER_REDIS_TIMEOUT_SECONDS": "redis_timeout_seconds",
         "MESSENGER_STREAM_CATCH_UP_SECONDS": "stream_catch_up_seconds",
+        # integration REST API
+        "MESSENGER_API_RATE_PER_TOKEN": "api_rate_per_token",
     }
     assert {v.name for v in VARIABLES if v.warn_at_default} == {*RATE_VARIABLES, POLL_INTERVAL}
 
@@ -226,6 +228,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "MESSENGER_REDIS_TIMEOUT_SECONDS": "0.25",
         "MESSENGER_STREAM_CATCH_UP_SECONDS": "2",
         "MESSENGER_DB_POOL_SIZE": "25",
+        "MESSENGER_API_RATE_PER_TOKEN": "100/minute",
     }
     assert set(env) == CONFIG_VARIABLES  # a new variable gets a line here
 
@@ -258,6 +261,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     assert settings.redis_prefix == "chat:prod"
     assert settings.redis_timeout_seconds == 0.25
     assert settings.db_pool_size == 25
+    assert settings.api_rate_per_token == Rate(100, 60)
     assert settings.stream_catch_up_seconds == 2.0
     assert settings.data_dir == tmp_path / "data"
     assert settings.storage_url == f"file://{tmp_path}/uploads"
