@@ -13,6 +13,7 @@ TAG = "integration"
 SECURITY: list[dict[str, list[str]]] = [{"api_token": []}]
 
 _ERRORS = {
+    400: "bad_request: a malformed query parameter",
     401: "unauthorized: no `Authorization: Bearer <api token>`, or an unknown or revoked token",
     404: "not_found: no such conversation, or outside the token's branch scope",
     422: "invalid: a body or parameter the API refuses (unknown field, wrong value, a rule)",
@@ -93,7 +94,7 @@ def errors(*codes: int) -> dict[int, ResponseSpec]:
                 {"error": _ERRORS[code].split(":", 1)[0], "detail": "…"},
             ),
         )
-        for code in (401, 429, 503, *codes)
+        for code in (400, 401, 429, 503, *codes)
     }
 
 
