@@ -15,15 +15,21 @@ from litestar.params import SkipValidation
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from messenger.api_tokens.service import ApiTokenService
+from messenger.client_ip import client_ip, ip_bucket
 from messenger.config import Settings
 from messenger.conversations.actors import IntegrationActor
 from messenger.db.models import ApiToken
 from messenger.errors import DomainError
 from messenger.i18n import N_
+from messenger.realtime.publisher import Publisher
+from messenger.realtime.transaction import SessionFactory, transaction
 from messenger.state import SharedState
 
 #: The last-used time is written at most once per this many milliseconds per token.
 LAST_USED_EVERY_MS = 60_000
+#: Calls with a missing or wrong token one client address may make per minute; past them
+#: 429 (guessing tokens is hopeless, but each guess costs a lookup).
+FAILED_PER_IP_PER_MINUTE = 30
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="messenger-api"'}
 
 
@@ -33,12 +39,12 @@ class ApiThrottledError(DomainError):
     status_code = 429
     code = "throttled"
 
-    def __init__(self, retry_after_ms: int) -> None:
+    def __init__(self, retry_after_ms: int, limit: str = "api_per_token") -> None:
         self.retry_after = max(1, math.ceil(retry_after_ms / 1000))
         super().__init__(
             N_("Too many requests; try again in %(seconds)d s."),
             params={"seconds": self.retry_after},
-            extra={"retry_after": self.retry_after, "limit": "api_per_token"},
+            extra={"retry_after": self.retry_after, "limit": limit},
         )
 
 
@@ -69,15 +75,19 @@ async def provide_api_caller(
     db_session: NamedDependency[SkipValidation[AsyncSession]],
     shared_state: NamedDependency[SkipValidation[SharedState]],
     settings: NamedDependency[SkipValidation[Settings]],
+    sessions: NamedDependency[SkipValidation[SessionFactory]],
+    publisher: NamedDependency[SkipValidation[Publisher]],
 ) -> ApiCaller:
     """401 without a live token; 429 past the token's rate (counted in the shared store,
     so every process counts together); the last-used time written once a minute at most."""
     presented = _bearer(request)
-    if presented is None:
-        raise _unauthorized()
     tokens = ApiTokenService(session=db_session)
-    token = await tokens.authenticate(presented)
+    token = await tokens.authenticate(presented) if presented is not None else None
     if token is None:
+        address = ip_bucket(client_ip(request, settings.trusted_proxies), settings.ipv6_prefix)
+        failed, retry_ms = await shared_state.hit(f"throttle:api_auth_failed:{address}", 60_000)
+        if failed > FAILED_PER_IP_PER_MINUTE:
+            raise ApiThrottledError(retry_ms, "api_auth_failed_per_ip")
         raise _unauthorized()
     rate = settings.api_rate_per_token
     count, retry_ms = await shared_state.hit(
@@ -86,7 +96,10 @@ async def provide_api_caller(
     if count > rate.limit:
         raise ApiThrottledError(retry_ms)
     if await shared_state.claim(f"api:last_used:{token.id}", LAST_USED_EVERY_MS) == 0:
-        await tokens.mark_used(token)
+        # In a transaction of its own: the call is a use even when its answer is a 4xx
+        # (which rolls the request's transaction back).
+        async with transaction(sessions, publisher) as own:
+            await ApiTokenService(session=own).mark_used(token)
     return ApiCaller(
         token=token, actor=IntegrationActor(name=token.name, branches=token.branch_ids)
     )

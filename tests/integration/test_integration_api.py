@@ -221,3 +221,19 @@ async def test_messages_in_order_with_notes_and_events_and_after(client, world):
     assert [m["id"] for m in two["items"]] == message_ids[:2]
     rest = await api.ok(f"/conversations/{cid}/messages", after=two["next_cursor"])
     assert [m["id"] for m in rest["items"]] == message_ids[2:]
+
+
+async def test_guessing_tokens_from_one_address_is_throttled(client, world):
+    wrong = Api(client, "msgr_guess")
+    answers = [(await wrong.get("/conversations")).status_code for _ in range(31)]
+    assert answers[:30] == [401] * 30
+    assert answers[30] == 429
+    # A valid token from the same address still works: its own limit counts.
+    assert (await Api(client, world.a).get("/conversations")).status_code == 200
+
+
+async def test_errors_speak_the_callers_language(client, world):
+    response = await client.get("/api/v1/conversations", headers={"Accept-Language": "ru"})
+    assert response.status_code == 401
+    assert response.json()["error"] == "unauthorized"
+    assert "API-токен" in response.json()["detail"]
