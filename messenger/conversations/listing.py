@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     Select,
     and_,
+    false,
     func,
     literal,
     literal_column,
@@ -128,8 +129,8 @@ def filtered(
 def _in_view(
     query: Select[tuple[Conversation]], user: Actor, view: str
 ) -> Select[tuple[Conversation]]:
-    if view == "mine":
-        return query.where(Conversation.assignee_id == user.id)
+    if view == "mine":  # an integration is never an assignee: nothing is its own
+        return query.where(Conversation.assignee_id == user.id if user.id else false())
     if view == "unassigned":
         return query.where(Conversation.assignee_id.is_(None))
     return query
