@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from messenger.branches.service import BranchService
@@ -99,9 +100,13 @@ class ApiTokenService(RepositoryService[ApiToken]):
         if not token.startswith(TOKEN_PREFIX) or len(token) > MAX_TOKEN_LENGTH:
             return None
         digest = hash_token(token)
-        row = await self.repository.session.scalar(
-            select(ApiToken).where(ApiToken.token_hash == digest)
+        # One round trip: the token with its branches (the scope every call checks).
+        found = await self.repository.session.execute(
+            select(ApiToken)
+            .where(ApiToken.token_hash == digest)
+            .options(joinedload(ApiToken.branches))
         )
+        row = found.unique().scalar_one_or_none()
         # The lookup was by the hash; compare again in constant time all the same.
         if row is None or not hmac.compare_digest(row.token_hash, digest) or row.is_revoked:
             return None
