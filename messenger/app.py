@@ -21,6 +21,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from messenger import __version__
+from messenger.api.controllers import IntegrationController
 from messenger.api_docs import VendoredScalarPlugin
 from messenger.attachments.links import AttachmentLinks
 from messenger.attachments.storage import Storage, storage_from_settings
@@ -218,6 +219,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             WidgetController,
             WidgetStreamController,
             WidgetAttachmentController,
+            IntegrationController,
             DemoController,
             create_static_files_router(path="/static", directories=[STATIC_DIR]),
         ],
@@ -256,8 +258,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             title="Messenger API",
             version=__version__,
             description=(
-                "The Widget API (under /api/widget/) that the embeddable widget and "
-                "integrators speak, and the operational endpoints."
+                "The Widget API (under /api/widget/, tag `widget`) that the embeddable widget "
+                "speaks; the integration REST API (under /api/v1/, tag `integration`) for the "
+                "CRM and scripts, with an API token; and the operational endpoints."
             ),
             path="/schema",
             render_plugins=[VendoredScalarPlugin()],  # same-origin, pinned assets only
@@ -267,7 +270,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
                         type="http",
                         scheme="bearer",
                         description="The widget session token from /api/widget/bootstrap.",
-                    )
+                    ),
+                    "api_token": SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        description=(
+                            "An API token (admin page or `messenger api-token create`), "
+                            "in the Authorization header only."
+                        ),
+                    ),
                 }
             ),
         ),

@@ -5,7 +5,7 @@ half-way (each command's writes are one transaction). ``--json`` prints a JSON d
 for scripts instead of the human text.
 
 One module per command group: ``db`` (migrations), ``serve``, ``admin`` (branch, user,
-inbox), ``demo``, ``check`` (the release checklist and ``settings``), ``cleanup`` (unsent uploads); ``common`` holds what
+inbox), ``api_tokens`` (api-token), ``demo``, ``check`` (the release checklist and ``settings``), ``cleanup`` (unsent uploads); ``common`` holds what
 they share. The CLI may import any part of the application; nothing imports the CLI.
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 import click
 
 from messenger.cli.admin import branch_group, inbox_group, user_group
+from messenger.cli.api_tokens import api_token_group
 from messenger.cli.check import check, settings_command
 from messenger.cli.cleanup import cleanup
 from messenger.cli.db import db_group
@@ -54,6 +55,7 @@ for command in (
     branch_group,
     user_group,
     inbox_group,
+    api_token_group,
     demo,
     cleanup,
     worker,

@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from messenger.config import audit as audits
 from messenger.config import values
 from messenger.config.declaration import variable
 from messenger.config.staff import StaffSettings
-from messenger.config.values import SettingsError
+from messenger.config.values import Rate, SettingsError
 
 
 def smtp_url(raw: str, name: str) -> str:
@@ -128,6 +129,13 @@ class IntegrationSettings(StaffSettings):
         "long is e-mailed to a visitor who left an address (offline-form conversations: "
         "at once)",
     )
+
+    # --- integration REST API ---
+    api_rate_per_token: Rate = variable(
+        "MESSENGER_API_RATE_PER_TOKEN", values.parse_rate, "600/minute",
+        "calls of the integration REST API (`/api/v1/`) per API token (then 429 with "
+        "`Retry-After`)", audit=audits.rate,
+    )  # fmt: skip
 
     @property
     def mail_enabled(self) -> bool:

@@ -7,6 +7,7 @@ session, and the request's unit of work commits and then publishes
 
 from __future__ import annotations
 
+from messenger.conversations.actors import Actor
 from messenger.conversations.service import ConversationService
 from messenger.db.events import AnySession, about, record
 from messenger.db.models import (
@@ -59,31 +60,36 @@ class StaffActions:
         self.state = state
 
     async def reply(
-        self, conversation: Conversation, author: User, body: str, client_msg_id: str | None = None
+        self, conversation: Conversation, author: Actor, body: str, client_msg_id: str | None = None
     ) -> tuple[Message, bool]:
         return await self.conversations.reply(conversation, author, body, client_msg_id)
 
     async def note(
-        self, conversation: Conversation, author: User, body: str, client_msg_id: str | None = None
+        self, conversation: Conversation, author: Actor, body: str, client_msg_id: str | None = None
     ) -> Message:
         return await self.conversations.add_note(conversation, author, body, client_msg_id)
 
+    async def write_note(
+        self, conversation: Conversation, author: Actor, body: str, client_msg_id: str | None = None
+    ) -> tuple[Message, bool]:
+        return await self.conversations.write_note(conversation, author, body, client_msg_id)
+
     async def change_status(
-        self, conversation: Conversation, status: ConversationStatus | str, actor: User
+        self, conversation: Conversation, status: ConversationStatus | str, actor: Actor
     ) -> Message | None:
         return await self.conversations.change_status(conversation, status, actor)
 
     async def set_priority(
-        self, conversation: Conversation, priority: ConversationPriority | str, actor: User
+        self, conversation: Conversation, priority: ConversationPriority | str, actor: Actor
     ) -> Conversation:
         return await self.conversations.set_priority(conversation, priority, actor)
 
     async def assign(
-        self, conversation: Conversation, assignee_id: int, actor: User
+        self, conversation: Conversation, assignee_id: int, actor: Actor
     ) -> Message | None:
         return await self.conversations.assign(conversation, assignee_id, actor)
 
-    async def unassign(self, conversation: Conversation, actor: User) -> Conversation:
+    async def unassign(self, conversation: Conversation, actor: Actor) -> Conversation:
         return await self.conversations.unassign(conversation, actor)
 
     async def typing(self, conversation: Conversation, operator: User, typing: bool) -> None:

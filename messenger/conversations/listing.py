@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     Select,
     and_,
+    false,
     func,
     literal,
     literal_column,
@@ -28,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
+from messenger.conversations.actors import Actor
 from messenger.conversations.rules import scope_query
 from messenger.db.models import (
     Conversation,
@@ -55,6 +57,7 @@ class ConversationFilters:
     status: str | None = "open"  # None: any status
     inbox_id: int | None = None
     branch_id: int | None = None
+    assignee_id: int | None = None
     priority: str | None = None
     search: str = ""
     #: Keyset cursors: rows older than ``before`` (the next page), newer than ``after``
@@ -103,7 +106,7 @@ def _escape_like(text: str) -> str:
 
 
 def filtered(
-    user: User, filters: ConversationFilters, *, view: bool = True
+    user: Actor, filters: ConversationFilters, *, view: bool = True
 ) -> Select[tuple[Conversation]]:
     """The conversations ``user`` may see (scope_query), narrowed by the filters (and by the
     view unless ``view`` is False), text search aside."""
@@ -118,14 +121,16 @@ def filtered(
         query = query.where(Conversation.inbox_id == filters.inbox_id)
     if filters.branch_id is not None:
         query = query.where(Conversation.branch_id == filters.branch_id)
+    if filters.assignee_id is not None:
+        query = query.where(Conversation.assignee_id == filters.assignee_id)
     return query
 
 
 def _in_view(
-    query: Select[tuple[Conversation]], user: User, view: str
+    query: Select[tuple[Conversation]], user: Actor, view: str
 ) -> Select[tuple[Conversation]]:
-    if view == "mine":
-        return query.where(Conversation.assignee_id == user.id)
+    if view == "mine":  # an integration is never an assignee: nothing is its own
+        return query.where(Conversation.assignee_id == user.id if user.id else false())
     if view == "unassigned":
         return query.where(Conversation.assignee_id.is_(None))
     return query
@@ -165,7 +170,7 @@ def ilike_match(text: str) -> ColumnElement[bool] | None:
 
 
 async def list_conversations(
-    session: AsyncSession, user: User, filters: ConversationFilters, limit: int = PAGE_SIZE
+    session: AsyncSession, user: Actor, filters: ConversationFilters, limit: int = PAGE_SIZE
 ) -> list[ConversationRow]:
     """A keyset page of conversations the user may see, newest activity first (after
     ``filters.before``, or above ``filters.after``), with the last message and the number

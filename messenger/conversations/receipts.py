@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from messenger.conversations.service import receipt_event
-from messenger.db.events import record
+from messenger.db.events import DomainEvent, about, record
 from messenger.db.models import Conversation, Message, MessageKind, MessageSender
 
 
@@ -40,3 +39,18 @@ async def mark_delivered_to_visitor(
     )
     record(session, receipt_event(conversation, "delivered", highest, now, by="visitor"))
     return highest
+
+
+def receipt_event(
+    conversation: Conversation, kind: str, up_to_id: int, at: datetime, *, by: str
+) -> DomainEvent:
+    """``kind`` delivered/read, ``by`` the side that received or read. Receipts about the
+    visitor concern staff; an operator's read also shows as ticks in the widget."""
+    data = {
+        "kind": kind,
+        "by": by,
+        "up_to_id": up_to_id,
+        "at": at.isoformat(),
+        "conversation_id": str(conversation.id),
+    }
+    return about(conversation, "receipt", data, to_visitor=by == "operator")

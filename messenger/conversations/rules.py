@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import Select
 
-from messenger.db.models import Conversation, User
+from messenger.conversations.actors import Actor
+from messenger.db.models import Conversation
 from messenger.errors import InvalidInputError
 from messenger.i18n import N_
 
@@ -13,9 +14,10 @@ from messenger.i18n import N_
 MAX_BODY_LENGTH = 10_000
 
 
-def in_scope(user: User, branch_id: int | None) -> bool:
+def in_scope(user: Actor, branch_id: int | None) -> bool:
     """Branch scope: admins see everything; an operator only their branches' conversations
-    (a conversation no branch took is for admins only)."""
+    (a conversation no branch took is for admins only). An integration's token sees its
+    branches, or every branch when it names none (:mod:`messenger.conversations.actors`)."""
     if not user.is_active:
         return False
     if user.is_admin:
@@ -23,11 +25,11 @@ def in_scope(user: User, branch_id: int | None) -> bool:
     return branch_id is not None and branch_id in user.branch_ids
 
 
-def can_see(user: User, conversation: Conversation) -> bool:
+def can_see(user: Actor, conversation: Conversation) -> bool:
     return in_scope(user, conversation.branch_id)
 
 
-def scope_query(query: Select[tuple[Conversation]], user: User) -> Select[tuple[Conversation]]:
+def scope_query(query: Select[tuple[Conversation]], user: Actor) -> Select[tuple[Conversation]]:
     """Restrict a conversation query to what ``user`` may see (the list views' filter)."""
     if not user.is_active:
         return query.where(Conversation.id.is_(None))

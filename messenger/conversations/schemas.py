@@ -68,7 +68,7 @@ def message_out(message: Message, links: AttachmentLinks) -> MessageOut:
         created_at=_iso(message.created_at) or "",
         delivered_at=_iso(message.delivered_at),
         read_at=_iso(message.read_at),
-        author=Author(name=message.author.name) if message.author is not None else None,
+        author=_author(message),
         attachments=[
             AttachmentOut(
                 id=str(a.id),
@@ -80,6 +80,13 @@ def message_out(message: Message, links: AttachmentLinks) -> MessageOut:
             for a in message.attachments
         ],
     )
+
+
+def _author(message: Message) -> Author | None:
+    """The member of staff who wrote it, or the integration that signed it (its name)."""
+    if message.author is not None:
+        return Author(name=message.author.name)
+    return Author(name=message.author_name) if message.author_name else None
 
 
 def conversation_out(conversation: Conversation | None) -> ConversationOut | None:

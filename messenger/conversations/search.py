@@ -47,6 +47,7 @@ from sqlalchemy.dialects.postgresql import REGCONFIG, TSVECTOR
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from messenger.conversations.actors import Actor
 from messenger.conversations.highlight import GT, LT, START, STOP, marked, simple_headline
 from messenger.conversations.listing import (
     PAGE_SIZE,
@@ -57,7 +58,7 @@ from messenger.conversations.listing import (
     load_rows,
     with_row_options,
 )
-from messenger.db.models import Conversation, Inbox, Message, MessageKind, User, Visitor
+from messenger.db.models import Conversation, Inbox, Message, MessageKind, Visitor
 from messenger.errors import InvalidInputError
 from messenger.i18n import N_
 
@@ -104,7 +105,7 @@ class SearchPage:
 
 async def search_conversations(
     session: AsyncSession,
-    user: User,
+    user: Actor,
     filters: ConversationFilters,
     cursor: SearchCursor | None = None,
     limit: int = PAGE_SIZE,
@@ -347,7 +348,7 @@ async def _headlines(session: AsyncSession, terms: _Terms, ids: list[int]) -> di
 
 async def _search_simple(
     session: AsyncSession,
-    user: User,
+    user: Actor,
     filters: ConversationFilters,
     text: str,
     cursor: SearchCursor | None,

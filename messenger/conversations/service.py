@@ -15,6 +15,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from messenger.conversations.actors import Actor, signature
+from messenger.conversations.receipts import receipt_event  # re-exported
 from messenger.conversations.rules import (  # re-exported: the rules' one home is rules.py
     MAX_BODY_LENGTH,
     can_see,
@@ -22,7 +24,7 @@ from messenger.conversations.rules import (  # re-exported: the rules' one home 
     scope_query,
 )
 from messenger.conversations.timeline import SHOWN_WITH, VISITOR_KINDS
-from messenger.db.events import DomainEvent, about, record
+from messenger.db.events import about, record
 from messenger.db.models import (
     Conversation,
     ConversationChannel,
@@ -40,7 +42,14 @@ from messenger.errors import InvalidInputError, NotFoundError
 from messenger.i18n import N_
 from messenger.metrics import MESSAGES
 
-__all__ = ["MAX_BODY_LENGTH", "ConversationService", "can_see", "clean_body", "scope_query"]
+__all__ = [
+    "MAX_BODY_LENGTH",
+    "ConversationService",
+    "can_see",
+    "clean_body",
+    "receipt_event",
+    "scope_query",
+]
 
 
 def _now() -> datetime:
@@ -55,7 +64,7 @@ class ConversationService(RepositoryService[Conversation]):
 
     # --- reading, in scope -------------------------------------------------------------
 
-    async def get_for_staff(self, conversation_id: UUID, user: User) -> Conversation:
+    async def get_for_staff(self, conversation_id: UUID, user: Actor) -> Conversation:
         """The conversation if ``user`` may see it; otherwise 404, never a hint it exists."""
         conversation = await self.repository.session.scalar(
             select(Conversation)
@@ -98,7 +107,7 @@ class ConversationService(RepositoryService[Conversation]):
         sender: MessageSender,
         body: str,
         kind: MessageKind = MessageKind.MESSAGE,
-        author: User | None = None,
+        author: Actor | None = None,
         client_msg_id: str | None = None,
         started: bool = False,
     ) -> tuple[Message, bool]:
@@ -130,18 +139,21 @@ class ConversationService(RepositoryService[Conversation]):
                 existing := await self._by_client_msg_id(conversation.id, client_msg_id)
             ):
                 return existing, False
+        # A member of staff is the author; an integration signs with its name.
+        staff, author_name = signature(author)
         message = Message(
             conversation_id=conversation.id,
             sender=sender,
             kind=kind,
             body=body,
-            author_id=author.id if author is not None else None,
+            author_id=staff.id if staff is not None else None,
+            author_name=author_name,
             client_msg_id=client_msg_id,
         )
         session.add(message)
         await session.flush()
         # What the message shows is known here: no read-back after the write.
-        set_committed_value(message, "author", author)
+        set_committed_value(message, "author", staff)
         set_committed_value(message, "attachments", [])
         conversation.last_activity_at = now
         MESSAGES.labels(sender=sender.value, kind=kind.value).inc()
@@ -160,7 +172,7 @@ class ConversationService(RepositoryService[Conversation]):
         )
 
     async def reply(
-        self, conversation: Conversation, author: User, body: str, client_msg_id: str | None = None
+        self, conversation: Conversation, author: Actor, body: str, client_msg_id: str | None = None
     ) -> tuple[Message, bool]:
         """An operator's message to the visitor (reopens a pending or resolved conversation).
 
@@ -189,11 +201,18 @@ class ConversationService(RepositoryService[Conversation]):
         return message, created
 
     async def add_note(
-        self, conversation: Conversation, author: User, body: str, client_msg_id: str | None = None
+        self, conversation: Conversation, author: Actor, body: str, client_msg_id: str | None = None
     ) -> Message:
         """An internal note: kind ``note``, seen by staff only."""
+        message, _ = await self.write_note(conversation, author, body, client_msg_id)
+        return message
+
+    async def write_note(
+        self, conversation: Conversation, author: Actor, body: str, client_msg_id: str | None = None
+    ) -> tuple[Message, bool]:
+        """:meth:`add_note` telling whether it is new (False: ``client_msg_id`` repeated)."""
         self._require_in_scope(conversation, author)
-        message, _ = await self.append(
+        return await self.append(
             conversation,
             sender=MessageSender.OPERATOR,
             kind=MessageKind.NOTE,
@@ -201,12 +220,11 @@ class ConversationService(RepositoryService[Conversation]):
             author=author,
             client_msg_id=client_msg_id,
         )
-        return message
 
     # --- status, priority, assignment ------------------------------------------------------
 
     async def change_status(
-        self, conversation: Conversation, status: ConversationStatus | str, actor: User
+        self, conversation: Conversation, status: ConversationStatus | str, actor: Actor
     ) -> Message | None:
         """Any status may follow any other (staff can reopen what they closed); an event
         message records each real change and is returned (None: nothing changed). A
@@ -228,7 +246,7 @@ class ConversationService(RepositoryService[Conversation]):
         return event
 
     async def set_priority(
-        self, conversation: Conversation, priority: ConversationPriority | str, actor: User
+        self, conversation: Conversation, priority: ConversationPriority | str, actor: Actor
     ) -> Conversation:
         self._require_in_scope(conversation, actor)
         conversation.priority = _parse_enum(ConversationPriority, priority, "priority")
@@ -237,7 +255,7 @@ class ConversationService(RepositoryService[Conversation]):
         return conversation
 
     async def assign(
-        self, conversation: Conversation, assignee_id: int, actor: User
+        self, conversation: Conversation, assignee_id: int, actor: Actor
     ) -> Message | None:
         """Assign to an active operator (or admin) who is a member of the conversation's
         branch; the event message it writes is returned (None: already theirs)."""
@@ -265,7 +283,7 @@ class ConversationService(RepositoryService[Conversation]):
     async def assign_to_me(self, conversation: Conversation, actor: User) -> Message | None:
         return await self.assign(conversation, actor.id, actor)
 
-    async def unassign(self, conversation: Conversation, actor: User) -> Conversation:
+    async def unassign(self, conversation: Conversation, actor: Actor) -> Conversation:
         self._require_in_scope(conversation, actor)
         if conversation.assignee_id is None:
             return conversation
@@ -360,7 +378,7 @@ class ConversationService(RepositoryService[Conversation]):
         return message
 
     @staticmethod
-    def _require_in_scope(conversation: Conversation, user: User) -> None:
+    def _require_in_scope(conversation: Conversation, user: Actor) -> None:
         if not can_see(user, conversation):
             raise NotFoundError(N_("No such conversation."))
 
@@ -377,18 +395,3 @@ def _parse_enum(enum: type[_E], value: _E | str, field: str) -> _E:
             N_("%(field)s must be one of: %(allowed)s."),
             params={"field": field, "allowed": allowed},
         ) from None
-
-
-def receipt_event(
-    conversation: Conversation, kind: str, up_to_id: int, at: datetime, *, by: str
-) -> DomainEvent:
-    """``kind`` delivered/read, ``by`` the side that received or read. Receipts about the
-    visitor concern staff; an operator's read also shows as ticks in the widget."""
-    data = {
-        "kind": kind,
-        "by": by,
-        "up_to_id": up_to_id,
-        "at": at.isoformat(),
-        "conversation_id": str(conversation.id),
-    }
-    return about(conversation, "receipt", data, to_visitor=by == "operator")

@@ -147,3 +147,8 @@ class OperatorForm(msgspec.Struct):
     branch_ids: list[str] | str = []
     is_active: str = ""
     password: str = ""
+
+
+class ApiTokenCreateForm(msgspec.Struct):
+    name: str = ""
+    branch_ids: list[str] | str = []

@@ -15,6 +15,7 @@ from litestar import Router
 from litestar.di import Provide
 from litestar.plugins.htmx import HTMXRequest
 
+from messenger.dashboard.controllers.api_tokens import ApiTokensController
 from messenger.dashboard.controllers.auth import AccountController, AuthController
 from messenger.dashboard.controllers.branches import BranchesController
 from messenger.dashboard.controllers.inboxes import InboxesController
@@ -35,6 +36,7 @@ admin_router = Router(
         BranchesController,
         OperatorsController,
         WebhooksController,
+        ApiTokensController,
     ],
 )
 

@@ -101,7 +101,8 @@ FROM touched JOIN stored ON true
 # one row per message (none: one row with NULL message columns).
 _TIMELINE = """
 SELECT c.id AS conversation_id, c.status, c.branch_id, m.id, m.sender, m.kind, m.body,
-       m.client_msg_id, m.created_at, m.delivered_at, m.read_at, u.name AS author,
+       m.client_msg_id, m.created_at, m.delivered_at, m.read_at,
+       COALESCE(u.name, m.author_name) AS author,
        (SELECT json_agg(json_build_object('id', a.id, 'filename', a.filename,
                                           'content_type', a.content_type,
                                           'size', a.size_bytes) ORDER BY a.created_at)

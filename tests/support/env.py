@@ -29,6 +29,8 @@ TABLES = (
     "webhook_deliveries",
     "webhook_endpoints",
     "outbox",
+    "api_token_branches",
+    "api_tokens",
     "attachments",
     "messages",
     "conversations",

@@ -36,13 +36,15 @@ LAYERS: dict[str, int] = {
     "visitors": 2,
     "attachments": 2,
     "conversations": 2,
+    "api_tokens": 2,
     "startup": 2,
     "webhooks": 2,
     "mail": 2,
     # live fan-out and the unit of work that publishes after commit
     "realtime": 3,
-    # HTTP: the Widget API, the dashboard, operational endpoints, the demo page
+    # HTTP: the Widget API, the integration API, the dashboard, operational endpoints, the demo
     "widget": 4,
+    "api": 4,
     "dashboard": 4,
     "system": 4,
     "demo": 4,

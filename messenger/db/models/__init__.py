@@ -1,5 +1,6 @@
 """The data model. Import from here: every model is registered on the shared metadata."""
 
+from messenger.db.models.api_token import ApiToken, api_token_branches
 from messenger.db.models.attachment import Attachment
 from messenger.db.models.branch import Branch
 from messenger.db.models.conversation import Conversation
@@ -22,6 +23,7 @@ from messenger.db.models.webhook_endpoint import WebhookEndpoint
 from messenger.db.models.worker_heartbeat import WorkerHeartbeat
 
 __all__ = [
+    "ApiToken",
     "Attachment",
     "Branch",
     "Conversation",
@@ -42,5 +44,6 @@ __all__ = [
     "WebhookDelivery",
     "WebhookEndpoint",
     "WorkerHeartbeat",
+    "api_token_branches",
     "user_branches",
 ]

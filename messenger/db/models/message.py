@@ -38,6 +38,8 @@ class Message(BigIntAuditBase):
     author_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), default=None
     )
+    #: Who wrote it when that was not a staff account: the API token's name (author_id NULL).
+    author_name: Mapped[str | None] = mapped_column(String(200), default=None)
     body: Mapped[str] = mapped_column(Text, default="")
     client_msg_id: Mapped[str | None] = mapped_column(String(64), default=None)
     delivered_at: Mapped[datetime | None] = mapped_column(DateTimeUTC, default=None)

@@ -1,0 +1,1 @@
+"""API tokens: the integrators' keys to the REST API (``/api/v1/``)."""
