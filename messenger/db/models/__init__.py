@@ -2,7 +2,9 @@
 
 from messenger.db.models.attachment import Attachment
 from messenger.db.models.branch import Branch
+from messenger.db.models.contact import Contact
 from messenger.db.models.conversation import Conversation
+from messenger.db.models.csat_rating import CsatRating
 from messenger.db.models.enums import (
     ConversationChannel,
     ConversationPriority,
@@ -20,10 +22,12 @@ from messenger.db.models.visitor import Visitor
 __all__ = [
     "Attachment",
     "Branch",
+    "Contact",
     "Conversation",
     "ConversationChannel",
     "ConversationPriority",
     "ConversationStatus",
+    "CsatRating",
     "Inbox",
     "Message",
     "MessageKind",
