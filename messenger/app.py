@@ -50,6 +50,7 @@ from messenger.widget.middleware import WidgetEdgeMiddleware
 from messenger.widget.sessions import SessionSigner, StreamTickets
 from messenger.widget.stream import WidgetStreamController
 from messenger.widget.throttle import Throttle
+from messenger.widget.visitor_calls import WidgetVisitorController
 from messenger.widget.visits import Visits
 
 log = logging.getLogger("messenger")
@@ -197,6 +198,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             MetricsController,
             dashboard_router,
             WidgetController,
+            WidgetVisitorController,
             WidgetStreamController,
             WidgetAttachmentController,
             DemoController,

@@ -11,12 +11,11 @@ from uuid import UUID
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import raiseload
 from uuid_utils.compat import uuid7
 
 from messenger.contacts.fields import clean_email, clean_name, clean_phone
 from messenger.contacts.identity import check_identity
-from messenger.db.models import Contact, Conversation, Inbox, User, Visitor
+from messenger.db.models import Contact, Inbox, Visitor
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,21 +82,3 @@ class ContactService:
 
     async def of_visitor(self, visitor_id: UUID) -> Contact | None:
         return await self.db.scalar(select(Contact).where(Contact.visitor_id == visitor_id))
-
-    async def conversations(
-        self, contact: Contact, user: User, *, exclude: UUID | None = None, limit: int = 20
-    ) -> list[Conversation]:
-        """The contact's conversations this staff member may see (their branches; an
-        admin sees all), newest first."""
-        query = (
-            select(Conversation)
-            .where(Conversation.visitor_id == contact.visitor_id)
-            .options(raiseload("*"))
-            .order_by(Conversation.created_at.desc())
-            .limit(limit)
-        )
-        if exclude is not None:
-            query = query.where(Conversation.id != exclude)
-        if not user.is_admin:
-            query = query.where(Conversation.branch_id.in_(user.branch_ids))
-        return list(await self.db.scalars(query))

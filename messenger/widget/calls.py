@@ -199,7 +199,7 @@ class SessionCalls:
     async def send(self, request: AnyRequest, data: schemas.SendRequest) -> tuple[MessageOut, bool]:
         """The stored message and whether it is new (False: a repeated ``client_msg_id``)."""
         visit = await self.visits.check(request, self.throttle.send)
-        if self.hot_path is not None and not data.attachment_ids:
+        if self.hot_path is not None and not data.attachment_ids and data.contact is None:
             out = await self.hot_path.send(
                 inbox_id=visit.inbox.id,
                 visitor_id=visit.session.visitor_id,

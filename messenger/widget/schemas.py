@@ -134,6 +134,13 @@ class IdentityOut(msgspec.Struct):
     verified: bool = True
 
 
+class ContactOut(msgspec.Struct):
+    name: str | None
+    email: str | None
+    phone: str | None
+    consent: bool
+
+
 class CsatOut(msgspec.Struct):
     id: int
     conversation_id: str

@@ -9,6 +9,7 @@ Create Date: 2026-11-30 03:50:00.000000
 - ``contacts``: identified visitors, unique per inbox by ``identifier``, each speaking
   through one visitor row.
 - ``csat_ratings``: one satisfaction rating per resolution of a conversation.
+- ``visitors.consent_at``: when the pre-chat form's consent was given.
 
 The pre-chat form needs no column: its settings live in ``inboxes.settings`` and its
 values on the visitor (name, e-mail, phone) and the contact.
@@ -41,6 +42,8 @@ def upgrade() -> None:
     with op.batch_alter_table("inboxes", schema=None) as batch_op:
         batch_op.alter_column("identity_secret", existing_type=sa.String(64), nullable=False)
 
+    with op.batch_alter_table("visitors", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("consent_at", DateTimeUTC(timezone=True), nullable=True))
     op.create_table(
         "contacts",
         sa.Column("id", GUID(length=16), nullable=False),
@@ -106,5 +109,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_csat_ratings_conversation_id"))
     op.drop_table("csat_ratings")
     op.drop_table("contacts")
+    with op.batch_alter_table("visitors", schema=None) as batch_op:
+        batch_op.drop_column("consent_at")
     with op.batch_alter_table("inboxes", schema=None) as batch_op:
         batch_op.drop_column("identity_secret")
