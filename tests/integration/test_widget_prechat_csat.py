@@ -13,9 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from messenger.config import Settings
+from messenger.conversations.csat import submit_rating
 from messenger.conversations.listing import ConversationFilters
 from messenger.conversations.search import search_conversations
-from messenger.conversations.csat import submit_rating
 from messenger.conversations.service import ConversationService
 from messenger.db.events import pending, take_committed
 from messenger.db.models import Conversation, CsatRating, Visitor
