@@ -8,7 +8,9 @@ webhooks' outbox takes it from there).
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from typing import Any
+
+from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from messenger.db.events import about, record
@@ -85,3 +87,42 @@ async def ratings_of(db: AsyncSession, conversation_id: object) -> list[CsatRati
             .order_by(CsatRating.id.desc())
         )
     )
+
+
+#: The list's CSAT filter: its values and which ratings each admits (None: any rating).
+CSAT_FILTERS: dict[str, tuple[int, ...] | None] = {
+    "rated": None,
+    "low": (1, 2),
+    "neutral": (3,),
+    "high": (4, 5),
+}
+
+
+def csat_condition(value: str) -> ColumnElement[bool] | None:
+    """The list's filter on the conversation's ratings (``unrated``: none yet); None for
+    an unknown value (no filter). An EXISTS on the rating's conversation index: the
+    list's keyset order and paging are untouched."""
+    if value == "unrated":
+        return ~exists().where(CsatRating.conversation_id == Conversation.id)
+    if value not in CSAT_FILTERS:
+        return None
+    query = exists().where(CsatRating.conversation_id == Conversation.id)
+    ratings = CSAT_FILTERS[value]
+    if ratings is not None:
+        query = query.where(CsatRating.rating.in_(ratings))
+    return query
+
+
+async def latest_ratings(db: AsyncSession, conversation_ids: list[Any]) -> dict[Any, int]:
+    """The latest rating of each of these conversations that has one (the list's column)."""
+    if not conversation_ids:
+        return {}
+    newest = (
+        select(func.max(CsatRating.id))
+        .where(CsatRating.conversation_id.in_(conversation_ids))
+        .group_by(CsatRating.conversation_id)
+    )
+    rows = await db.execute(
+        select(CsatRating.conversation_id, CsatRating.rating).where(CsatRating.id.in_(newest))
+    )
+    return {cid: int(rating) for cid, rating in rows}

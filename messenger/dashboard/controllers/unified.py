@@ -150,8 +150,9 @@ class UnifiedMessengerController(Controller):
         part: Annotated[str | None, QueryParameter(max_length=10)] = None,
         since: Annotated[str | None, QueryParameter(max_length=40)] = None,
         bottom: Annotated[str | None, QueryParameter(max_length=100)] = None,
+        csat: Annotated[str | None, QueryParameter(max_length=20)] = None,
     ) -> Template:
-        filters = list_filters(view, status, inbox, branch, priority, q, before, after)
+        filters = list_filters(view, status, inbox, branch, priority, q, before, after, csat)
         cursor = SearchCursor.decode(page) if page else None
         chosen = part if part in PARTS else None
         moment = parse_since(since)
