@@ -76,9 +76,13 @@ class ContactService:
         return contact
 
     async def by_identifier(self, inbox_id: int, identifier: str) -> Contact | None:
-        return await self.db.scalar(
+        contact: Contact | None = await self.db.scalar(
             select(Contact).where(Contact.inbox_id == inbox_id, Contact.identifier == identifier)
         )
+        return contact
 
     async def of_visitor(self, visitor_id: UUID) -> Contact | None:
-        return await self.db.scalar(select(Contact).where(Contact.visitor_id == visitor_id))
+        contact: Contact | None = await self.db.scalar(
+            select(Contact).where(Contact.visitor_id == visitor_id)
+        )
+        return contact
