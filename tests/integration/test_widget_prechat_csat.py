@@ -186,3 +186,20 @@ async def test_csat_records_the_csat_submitted_event(db_session: AsyncSession) -
     assert [e.name for e in events] == ["csat.submitted"]
     assert events[0].data["rating"] == 5
     assert events[0].to_visitor is False
+
+
+async def test_the_schema_describes_identity_contact_and_csat(
+    db_session: AsyncSession, widget_client: ClientFactory
+) -> None:
+    async with widget_client() as client:
+        schema = (await client.get("/schema/openapi.json")).json()
+    paths = schema["paths"]
+    assert set(paths["/api/widget/csat"]["post"]["responses"]) >= {"201", "404", "409", "422"}
+    assert "200" in paths["/api/widget/contact"]["post"]["responses"]
+    assert "401" in paths["/api/widget/bootstrap"]["post"]["responses"]
+    components = schema["components"]["schemas"]
+    identity = next(v for k, v in components.items() if k.endswith("IdentityIn"))
+    assert set(identity["required"]) == {"identifier", "identity_hash"}
+    csat = next(v for k, v in components.items() if k.endswith("CsatRequest"))
+    assert csat["properties"]["rating"]["minimum"] == 1
+    assert csat["properties"]["rating"]["maximum"] == 5
