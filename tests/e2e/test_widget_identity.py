@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from messenger.contacts.identity import identity_hash
 from messenger.db.models import Visitor
 from tests.e2e.conftest import (
+    STUB_SNIPPET,
     Pages,
     Site,
     composer,
@@ -27,14 +28,6 @@ from tests.support.widget import fresh
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.e2e]
 
-#: The documented stub (docs/widget.md) with identify and logout among the queued calls.
-STUB = (
-    "window.ProfiMessenger=window.ProfiMessenger||{q:[],isOpen:function(){return false}};"
-    '["open","close","toggle","showLauncher","hideLauncher","on","off","identify","logout"]'
-    ".forEach(function(m){var p=window.ProfiMessenger;"
-    "p[m]=p[m]||function(){p.q.push([m].concat([].slice.call(arguments)))}});"
-)
-
 
 def identity_of(site: Site, identifier: str, **extra: Any) -> dict[str, Any]:
     """What the host site's server renders into its page (the hash is never made in JS)."""
@@ -46,7 +39,7 @@ def identity_of(site: Site, identifier: str, **extra: Any) -> dict[str, Any]:
 
 
 def identified_page(site: Site, identity: dict[str, Any]) -> str:
-    script = f"<script>{STUB}ProfiMessenger.identify({json.dumps(identity)});</script>"
+    script = f"<script>{STUB_SNIPPET}ProfiMessenger.identify({json.dumps(identity)});</script>"
     return site.page(head=script, hostile=False)
 
 
