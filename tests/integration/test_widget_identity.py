@@ -130,6 +130,29 @@ async def test_identity_required_refuses_anonymous_bootstraps(
         assert again.json()["error"] == "identity_required"
 
 
+async def test_identity_required_ends_anonymous_sessions_issued_before(
+    db_session: AsyncSession, widget_client: ClientFactory, settings: Settings
+) -> None:
+    inbox = await make_inbox(db_session, branch=await make_branch(db_session))
+    async with widget_client() as client:
+        anonymous = WidgetVisitor(client, inbox.widget_token)
+        await anonymous.bootstrap()
+        await anonymous.send("before the switch")
+        contact = WidgetVisitor(client, inbox.widget_token)
+        await contact.bootstrap(identity=signed(inbox, "crm-8"))
+        await InboxService(session=db_session).update_settings(
+            inbox.id,
+            {"security": {"allowed_domains": ["shop.example"]}, "identity": {"required": True}},
+        )
+        await db_session.commit()
+        await announce_inbox_changes(settings)
+        refused = await anonymous.send_raw("after the switch")
+        allowed = await contact.send_raw("identified")
+    assert refused.status_code == 401
+    assert refused.json()["error"] == "identity_required"
+    assert allowed.status_code == 201
+
+
 async def test_an_anonymous_session_is_not_merged_into_the_contact(
     db_session: AsyncSession, widget_client: ClientFactory
 ) -> None:
