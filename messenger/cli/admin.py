@@ -136,6 +136,8 @@ def inbox_dict(inbox: Inbox, settings: Settings) -> dict[str, Any]:
         "global": inbox.is_global,
         "allowed_domains": inbox_settings(inbox).security.allowed_domains,
         "embed_snippet": embed_snippet(inbox, settings.public_url),
+        # Signs visitor identities on the site's server (docs/integrations.md); never in a page.
+        "identity_secret": inbox.identity_secret,
         "sessions_revoked_at": (
             inbox.sessions_revoked_at.isoformat() if inbox.sessions_revoked_at else None
         ),
@@ -227,6 +229,23 @@ def inbox_rotate_token(inbox_id: int, revoke_sessions: bool, as_json: bool) -> N
 
     inbox, settings = run_db(work)
     emit(as_json, inbox_dict(inbox, settings), inbox_text(inbox, settings, "Rotated token of"))
+
+
+@inbox_group.command("rotate-identity-secret")
+@click.argument("inbox_id", type=int)
+@json_option
+def inbox_rotate_identity_secret(inbox_id: int, as_json: bool) -> None:
+    """Give an inbox a new identity secret; hashes signed with the old one stop working."""
+
+    async def work(session: AsyncSession, settings: Settings) -> tuple[Inbox, Settings]:
+        return await InboxService(session=session).rotate_identity_secret(inbox_id), settings
+
+    inbox, settings = run_db(work)
+    emit(
+        as_json,
+        inbox_dict(inbox, settings),
+        f"Rotated the identity secret of inbox {inbox.id}: {inbox.identity_secret}",
+    )
 
 
 @inbox_group.command("set-domains")

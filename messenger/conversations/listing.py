@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from messenger.conversations.actors import Actor
+from messenger.conversations.csat import csat_condition, latest_ratings
 from messenger.conversations.rules import scope_query
 from messenger.db.models import (
     Conversation,
@@ -60,6 +61,8 @@ class ConversationFilters:
     assignee_id: int | None = None
     priority: str | None = None
     search: str = ""
+    #: Satisfaction: rated | unrated | low | neutral | high (see ``csat.CSAT_FILTERS``).
+    csat: str | None = None
     #: Keyset cursors: rows older than ``before`` (the next page), newer than ``after``
     #: (what the live list adds on top).
     before: Cursor | None = None
@@ -123,6 +126,8 @@ def filtered(
         query = query.where(Conversation.branch_id == filters.branch_id)
     if filters.assignee_id is not None:
         query = query.where(Conversation.assignee_id == filters.assignee_id)
+    if filters.csat and (rated := csat_condition(filters.csat)) is not None:
+        query = query.where(rated)
     return query
 
 
@@ -231,8 +236,14 @@ async def load_rows(
             .group_by(Message.conversation_id)
         )
     unread: dict[UUID, int] = {cid: int(n) for cid, n in (await session.execute(unread_query))}
+    ratings = await latest_ratings(session, ids)
     return [
-        ConversationRow(conversation=c, preview=previews.get(c.id), unread=unread.get(c.id, 0))
+        ConversationRow(
+            conversation=c,
+            preview=previews.get(c.id),
+            unread=unread.get(c.id, 0),
+            extra={"csat": ratings[c.id]} if c.id in ratings else {},
+        )
         for c in conversations
     ]
 

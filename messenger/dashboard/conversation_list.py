@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from messenger.conversations.csat import CSAT_FILTERS
 from messenger.conversations.listing import (
     PAGE_SIZE,
     VIEWS,
@@ -25,6 +26,8 @@ from messenger.db.models import Branch, ConversationPriority, ConversationStatus
 #: What a list request answers besides the whole list: the rows after a cursor (``more``),
 #: the rows above the top one with the counts (``top``, the live list), the counts alone.
 PARTS = ("more", "top", "counts")
+#: The list's satisfaction filter.
+CSAT_CHOICES = ("rated", "unrated", *(k for k in CSAT_FILTERS if k != "rated"))
 
 
 def list_filters(
@@ -36,6 +39,7 @@ def list_filters(
     q: str | None,
     before: str | None = None,
     after: str | None = None,
+    csat: str | None = None,
 ) -> ConversationFilters:
     def as_int(value: str | None) -> int | None:
         return int(value) if value and value.isdigit() else None
@@ -47,6 +51,7 @@ def list_filters(
         branch_id=as_int(branch),
         priority=priority or None,
         search=(q or "")[:200],
+        csat=csat if csat in CSAT_CHOICES else None,
         before=Cursor.decode(before) if before else None,
         after=Cursor.decode(after) if after else None,
     )
@@ -67,6 +72,7 @@ async def filter_choices(db: AsyncSession, user: User) -> dict[str, Any]:
         "statuses": [s.value for s in ConversationStatus],
         "priorities": [p.value for p in ConversationPriority],
         "views": VIEWS,
+        "csat_choices": CSAT_CHOICES,
     }
 
 

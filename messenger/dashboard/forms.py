@@ -64,6 +64,21 @@ class InboxForm(msgspec.Struct):
     color: str = "#2563eb"
     position: str = "right"
     title: str = ""
+    identity_required: str = ""
+    csat_enabled: str = ""
+    prechat_enabled: str = ""
+    prechat_name: str = ""
+    prechat_email: str = ""
+    prechat_phone: str = ""
+    prechat_consent: str = ""
+
+    def prechat(self) -> dict[str, Any]:
+        fields = []
+        for name in ("name", "email", "phone", "consent"):
+            choice = getattr(self, f"prechat_{name}")
+            if choice in ("optional", "required"):
+                fields.append({"name": name, "required": choice == "required"})
+        return {"enabled": bool(self.prechat_enabled), "fields": fields}
 
     def week(self) -> dict[str, list[dict[str, str]]]:
         week: dict[str, list[dict[str, str]]] = {}
@@ -104,6 +119,9 @@ class InboxForm(msgspec.Struct):
                 "position": self.position,
                 "title": self.title.strip() or None,
             },
+            "identity": {"required": bool(self.identity_required)},
+            "prechat": self.prechat(),
+            "csat": {"enabled": bool(self.csat_enabled)},
         }
 
 

@@ -18,6 +18,7 @@ from litestar.plugins.htmx import HTMXRequest
 from messenger.dashboard.controllers.api_tokens import ApiTokensController
 from messenger.dashboard.controllers.auth import AccountController, AuthController
 from messenger.dashboard.controllers.branches import BranchesController
+from messenger.dashboard.controllers.customer import CsatPanelController
 from messenger.dashboard.controllers.inboxes import InboxesController
 from messenger.dashboard.controllers.operators import OperatorsController
 from messenger.dashboard.controllers.routing_rules import RoutingRulesController
@@ -49,6 +50,7 @@ dashboard_router = Router(
         AuthController,
         AccountController,
         UnifiedMessengerController,
+        CsatPanelController,
         StaffStreamController,
         admin_router,
     ],

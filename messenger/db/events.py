@@ -23,7 +23,7 @@ from messenger.db.models import Conversation, Inbox, Message
 #: repository may hold (its ``info`` is the current session's).
 AnySession: TypeAlias = AsyncSession | async_scoped_session[AsyncSession] | Session
 
-EventName = Literal["message", "typing", "receipt", "status"]
+EventName = Literal["message", "typing", "receipt", "status", "csat.submitted"]
 
 _PENDING = "messenger.events.pending"
 _COMMITTED = "messenger.events.committed"

@@ -8,20 +8,29 @@ it does on a real site. It exists only while the demo inbox does (``messenger de
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
-from litestar.params import SkipValidation
+from litestar.params import QueryParameter, SkipValidation
 from litestar.response import Template
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from messenger.config import Settings
+from messenger.contacts.identity import identity_hash
 from messenger.db.models import Inbox
 from messenger.demo.seed import DEMO_INBOX
+
+#: The demo customer the page signs in as (its hash is computed here, on the server side,
+#: as a customer's site would: the identity secret never reaches the browser).
+DEMO_CUSTOMER = {
+    "identifier": "demo-customer-1",
+    "name": "Demo Customer",
+    "email": "customer@demo.example",
+}
 
 #: The other name of the same machine: the demo page opened under it is another origin.
 _TWIN_HOSTS = {"127.0.0.1": "localhost", "localhost": "127.0.0.1"}
@@ -51,7 +60,10 @@ class DemoController(Controller):
         request: Request[Any, Any, Any],
         db_session: NamedDependency[AsyncSession],
         settings: NamedDependency[SkipValidation[Settings]],
+        customer: Annotated[str | None, QueryParameter(max_length=1)] = None,
     ) -> Template:
+        """``?customer=1``: the page is "signed in" as the demo customer (a signed identity);
+        ``?customer=0``: it signs out (``ProfiMessenger.logout()``)."""
         if not settings.enabled:
             raise NotFoundException("The messenger is switched off.")
         inbox = await db_session.scalar(
@@ -73,5 +85,14 @@ class DemoController(Controller):
                 "page_origin": page_origin,
                 "same_origin": page_origin == _origin(api_base),
                 "twin_url": twin_url(api_base, "/demo"),
+                "identity": {
+                    **DEMO_CUSTOMER,
+                    "identity_hash": identity_hash(
+                        inbox.identity_secret, DEMO_CUSTOMER["identifier"]
+                    ),
+                }
+                if customer == "1"
+                else None,
+                "logout": customer == "0",
             },
         )

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from messenger.db.models import Branch, Inbox
+from messenger.db.models.inbox import new_identity_secret
 from messenger.db.repository import Repository, RepositoryService
 from messenger.errors import InvalidInputError, NotFoundError
 from messenger.i18n import N_
@@ -102,6 +103,14 @@ class InboxService(RepositoryService[Inbox]):
         inbox.token_rotated_at = datetime.now(UTC)
         if revoke_sessions:
             inbox.sessions_revoked_at = inbox.token_rotated_at
+        await self.repository.session.flush()
+        return inbox
+
+    async def rotate_identity_secret(self, inbox_id: int) -> Inbox:
+        """A new identity secret: identity hashes signed with the old one are refused from
+        now on (``identity_invalid``); the site's server must sign with the new one."""
+        inbox = await self.require(inbox_id)
+        inbox.identity_secret = new_identity_secret()
         await self.repository.session.flush()
         return inbox
 

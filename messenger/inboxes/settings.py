@@ -14,6 +14,12 @@ from messenger.db.models import Inbox
 from messenger.errors import InvalidInputError, Message, invalid_field, validation_reason
 from messenger.i18n import N_
 from messenger.inboxes.allowlist import DomainPatternError, normalize_domain_pattern
+from messenger.inboxes.visitor_settings import (
+    CsatSettings,
+    IdentitySettings,
+    PrechatSettings,
+    check_prechat,
+)
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -120,6 +126,9 @@ class InboxSettings(_Strict):
     greeting: ShortText | None = None
     appearance: AppearanceSettings = msgspec.field(default_factory=AppearanceSettings)
     mail: MailSettings = msgspec.field(default_factory=MailSettings)
+    identity: IdentitySettings = msgspec.field(default_factory=IdentitySettings)
+    prechat: PrechatSettings = msgspec.field(default_factory=PrechatSettings)
+    csat: CsatSettings = msgspec.field(default_factory=CsatSettings)
 
 
 def _parse_hhmm(text: str) -> time:
@@ -161,6 +170,7 @@ def _check(settings: InboxSettings) -> InboxSettings:
         if content_type not in types:
             types.append(content_type)
     settings.attachments.content_types = types
+    check_prechat(settings.prechat)
     if settings.privacy.url and not settings.privacy.url.startswith(("https://", "http://")):
         raise invalid_field("privacy.url", Message(N_("must be an http(s) URL")))
     return settings

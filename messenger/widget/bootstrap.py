@@ -44,6 +44,7 @@ async def bootstrap(
     request: schemas.BootstrapRequest,
     caller: Caller,
     visitor_id: UUID,
+    identifier: str | None = None,
 ) -> schemas.BootstrapResponse:
     """Start a session or restore it with its conversation, through the ORM services (the
     general path: a new visitor is routed to learn whether their branch is online)."""
@@ -71,6 +72,7 @@ async def bootstrap(
         conversation=conversation_out(conversation),
         messages=[message_out(m, links) for m in messages],
         branch_id=branch_id,
+        identifier=identifier,
     )
 
 
@@ -88,15 +90,19 @@ async def respond(
     conversation: ConversationOut | None,
     messages: list[MessageOut],
     branch_id: int | None,
+    identifier: str | None = None,
 ) -> schemas.BootstrapResponse:
     """The bootstrap's answer: a fresh session token, the conversation and its last
     messages, whether someone is online, the inbox's policy for the widget."""
     availability = await decide_availability(policy, branch_id, presence, datetime.now(UTC))
     privacy = resolve_privacy(policy, settings)
-    new_session = WidgetSession(inbox.id, visitor_id, int(datetime.now(UTC).timestamp()))
+    identified = identifier is not None
+    new_session = WidgetSession(
+        inbox.id, visitor_id, int(datetime.now(UTC).timestamp()), identified
+    )
     languages = ",".join(v for v in (request.locale, caller.accept_language) if v)
     return schemas.BootstrapResponse(
-        session_token=signer.issue(inbox.id, visitor_id),
+        session_token=signer.issue(inbox.id, visitor_id, identified=identified),
         conversation=conversation,
         messages=messages,
         online=availability.online,
@@ -112,4 +118,13 @@ async def respond(
         stream_ticket=await tickets.issue(new_session),
         poll_interval_seconds=settings.widget_poll_min_interval_seconds,
         appearance=msgspec.to_builtins(policy.appearance),
+        prechat=schemas.PrechatOut(
+            enabled=policy.prechat.enabled and not identified,  # identified visitors skip it
+            fields=[
+                schemas.PrechatFieldOut(name=f.name, required=f.required)
+                for f in policy.prechat.fields
+            ],
+        ),
+        csat=schemas.CsatPolicy(enabled=policy.csat.enabled),
+        identity=schemas.IdentityOut(identifier=identifier) if identifier is not None else None,
     )

@@ -21,6 +21,8 @@ from uuid_utils.compat import uuid7
 from messenger.attachments.links import AttachmentLinks
 from messenger.attachments.storage import Storage
 from messenger.config import Settings
+from messenger.contacts.identity import identity_required
+from messenger.contacts.service import ContactService, Identity
 from messenger.conversations.schemas import MessageOut, conversation_out, message_out
 from messenger.db.direct import DatabaseUnavailableError
 from messenger.i18n import N_
@@ -85,9 +87,16 @@ class SessionCalls:
             request, data.widget_token, self.throttle.bootstrap
         )
         inbox = cached.inbox
+        if data.identity is not None:
+            return await self._identified(data, cached, caller)
+        if cached.settings.identity.required:
+            raise identity_required()
         session = self.signer.verify(data.session_token)
-        if session is not None and session.inbox_id != inbox.id:
-            session = None  # another inbox's token: a new session, never someone else's
+        if session is not None and (session.inbox_id != inbox.id or session.identified):
+            # Another inbox's token: a new session, never someone else's. A contact's
+            # session without its identity (logged out, or the page no longer says who
+            # the visitor is): a new anonymous session, never the contact's history.
+            session = None
         if session is None:
             # Past the per-inbox bucket a new session solves the challenge (never a 429 for
             # the whole site); a returning visitor is neither counted nor refused there.
@@ -128,6 +137,41 @@ class SessionCalls:
                 visitor_id=visitor_id,
             )
 
+    async def _identified(
+        self, data: schemas.BootstrapRequest, cached: CachedInbox, caller: Caller
+    ) -> schemas.BootstrapResponse:
+        """A signed identity: the session belongs to the inbox's contact, whatever session
+        token came along (another identity's or an anonymous one is never merged into it).
+        A wrong hash is a 401 with nothing written (the unit of work rolls back)."""
+        assert data.identity is not None
+        told = data.identity
+        WIDGET_PATH.labels(call="bootstrap", path="general").inc()
+        async with self.general() as service:
+            contact = await ContactService(service.db).identify(
+                cached.inbox,
+                Identity(
+                    identifier=told.identifier,
+                    identity_hash=told.identity_hash,
+                    name=told.name,
+                    email=told.email,
+                    phone=told.phone,
+                ),
+            )
+            return await bootstrap(
+                service,
+                VisitorService(service.db, self.settings, self.geo),
+                settings=self.settings,
+                presence=self.presence,
+                signer=self.signer,
+                tickets=self.tickets,
+                links=self.links,
+                inbox=cached.inbox,
+                request=data,
+                caller=caller,
+                visitor_id=contact.visitor_id,
+                identifier=contact.identifier,
+            )
+
     async def _respond(
         self,
         data: schemas.BootstrapRequest,
@@ -155,7 +199,7 @@ class SessionCalls:
     async def send(self, request: AnyRequest, data: schemas.SendRequest) -> tuple[MessageOut, bool]:
         """The stored message and whether it is new (False: a repeated ``client_msg_id``)."""
         visit = await self.visits.check(request, self.throttle.send)
-        if self.hot_path is not None and not data.attachment_ids:
+        if self.hot_path is not None and not data.attachment_ids and data.contact is None:
             out = await self.hot_path.send(
                 inbox_id=visit.inbox.id,
                 visitor_id=visit.session.visitor_id,

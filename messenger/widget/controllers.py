@@ -50,11 +50,15 @@ class WidgetController(Controller):
             "Checks the origin against the inbox's allowed domains, throttles per IP and per "
             "inbox, may answer 428 with a proof-of-work challenge. A valid session token of "
             "this inbox restores the visitor and conversation; any other starts a new "
-            "session. Writes no visitor or conversation row."
+            "session. Writes no visitor or conversation row. With `identity` (a signed "
+            "identity: INTEGRATIONS.md §1, docs/integrations.md) the session belongs to the "
+            "inbox's contact with that identifier, from any browser; a wrong hash is 401 "
+            "`identity_invalid` (nothing written), and an inbox requiring identities answers "
+            "a bootstrap without one 401 `identity_required`."
         ),
         status_code=200,
         security=[],
-        responses=errors(403, 422, 428, 429),
+        responses=errors(401, 403, 422, 428, 429),
     )
     async def bootstrap(
         self, request: AnyRequest, calls: CallsDep, data: JSONBody[schemas.BootstrapRequest]

@@ -34,6 +34,36 @@ class _In(msgspec.Struct, forbid_unknown_fields=True):
     pass
 
 
+class IdentityIn(_In):
+    """A signed identity (``ProfiMessenger.identify``): ``identity_hash`` is
+    hex(HMAC-SHA256(inbox identity secret, identifier)), computed by the site's server."""
+
+    identifier: Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=_NO_NUL)]
+    identity_hash: Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=_NO_NUL)]
+    name: Annotated[str, msgspec.Meta(max_length=200, pattern=_NO_NUL)] | None = None
+    email: Annotated[str, msgspec.Meta(max_length=320, pattern=_NO_NUL)] | None = None
+    phone: Annotated[str, msgspec.Meta(max_length=64, pattern=_NO_NUL)] | None = None
+
+
+class ContactIn(_In):
+    """The pre-chat form's answers (checked against the inbox's ``prechat`` fields)."""
+
+    name: Annotated[str, msgspec.Meta(max_length=200, pattern=_NO_NUL)] | None = None
+    email: Annotated[str, msgspec.Meta(max_length=320, pattern=_NO_NUL)] | None = None
+    phone: Annotated[str, msgspec.Meta(max_length=64, pattern=_NO_NUL)] | None = None
+    consent: bool | None = None
+
+
+class ContactRequest(_In):
+    contact: ContactIn
+
+
+class CsatRequest(_In):
+    conversation_id: Annotated[str, msgspec.Meta(max_length=40, pattern=_NO_NUL)]
+    rating: Annotated[int, msgspec.Meta(ge=1, le=5)]
+    comment: Annotated[str, msgspec.Meta(max_length=2000, pattern=_NO_NUL)] | None = None
+
+
 class BootstrapRequest(_In):
     widget_token: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
     session_token: Annotated[str, msgspec.Meta(max_length=512)] | None = None
@@ -41,6 +71,7 @@ class BootstrapRequest(_In):
     referrer: Url | None = None
     locale: Annotated[str, msgspec.Meta(max_length=35, pattern=_NO_NUL)] | None = None
     challenge_solution: Annotated[str, msgspec.Meta(max_length=2048)] | None = None
+    identity: IdentityIn | None = None
 
 
 class SendRequest(_In):
@@ -50,6 +81,7 @@ class SendRequest(_In):
         list[Annotated[str, msgspec.Meta(max_length=40)]], msgspec.Meta(max_length=10)
     ] = []
     page_url: Url | None = None
+    contact: ContactIn | None = None
 
 
 class TypingRequest(_In):
@@ -81,6 +113,41 @@ class AttachmentPolicy(msgspec.Struct):
     content_types: list[str]
 
 
+class PrechatFieldOut(msgspec.Struct):
+    name: Literal["name", "email", "phone", "consent"]
+    required: bool
+
+
+class PrechatOut(msgspec.Struct):
+    enabled: bool
+    fields: list[PrechatFieldOut]
+
+
+class CsatPolicy(msgspec.Struct):
+    enabled: bool
+
+
+class IdentityOut(msgspec.Struct):
+    """The contact this session belongs to (present only for a valid signed identity)."""
+
+    identifier: str
+    verified: bool = True
+
+
+class ContactOut(msgspec.Struct):
+    name: str | None
+    email: str | None
+    phone: str | None
+    consent: bool
+
+
+class CsatOut(msgspec.Struct):
+    id: int
+    conversation_id: str
+    rating: int
+    comment: str | None
+
+
 class BootstrapResponse(msgspec.Struct):
     session_token: str
     conversation: ConversationOut | None
@@ -94,6 +161,9 @@ class BootstrapResponse(msgspec.Struct):
     stream_ticket: str
     poll_interval_seconds: float
     appearance: dict[str, Any]
+    prechat: PrechatOut
+    csat: CsatPolicy
+    identity: IdentityOut | None = None
 
 
 class MessagesResponse(msgspec.Struct):

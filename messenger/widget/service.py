@@ -17,6 +17,7 @@ from messenger.accounts.service import normalize_email
 from messenger.attachments.service import AttachmentService
 from messenger.attachments.storage import Storage
 from messenger.config import Settings
+from messenger.contacts.prechat import PrechatAnswers, check_required, clean_answers, store
 from messenger.conversations.actions import set_typing
 from messenger.conversations.intake import ConversationIntake, current_conversation
 from messenger.conversations.receipts import mark_delivered_to_visitor
@@ -32,6 +33,7 @@ from messenger.db.models import (
 )
 from messenger.errors import InvalidInputError
 from messenger.i18n import N_
+from messenger.inboxes.service import inbox_settings
 from messenger.state import SharedState
 from messenger.visitors.geo import GeoLocator
 from messenger.visitors.service import Caller
@@ -104,7 +106,17 @@ class WidgetService:
         if not request.body.strip() and not request.attachment_ids:
             raise InvalidInputError(N_("A message needs text or an attachment."))
         body = clean_body(request.body) if request.body.strip() else ""
-        intake = await self.intake.take(inbox, session.visitor_id, caller, request.page_url)
+        answers = answers_of(request.contact)
+        intake = await self.intake.take(
+            inbox,
+            session.visitor_id,
+            caller,
+            request.page_url,
+            contact=answers.fields() if request.contact is not None else None,
+        )
+        if intake.started and not session.identified:  # the pre-chat form, when asked
+            check_required(inbox_settings(inbox).prechat, answers, intake.visitor)
+        store(intake.visitor, answers)
         conversation = intake.conversation
         if not intake.started and (
             existing := await self.conversations.by_client_msg_id(
@@ -130,6 +142,20 @@ class WidgetService:
             )
             set_committed_value(message, "attachments", linked)
         return Sent(message, created)
+
+    async def save_contact(
+        self, inbox: Inbox, session: WidgetSession, contact: schemas.ContactIn, caller: Caller
+    ) -> PrechatAnswers:
+        """The pre-chat form sent on its own (``POST /api/widget/contact``): stored on the
+        visitor (whose row it creates), checked like the first message's ``contact``."""
+        answers = answers_of(contact)
+        visitor = await self.intake.visitors.upsert(
+            inbox, session.visitor_id, caller, None, contact=answers.fields()
+        )
+        if not session.identified:
+            check_required(inbox_settings(inbox).prechat, answers, visitor)
+        store(visitor, answers)
+        return answers
 
     # --- poll, read, typing ----------------------------------------------------------------
 
@@ -180,3 +206,9 @@ class WidgetService:
             client_msg_id=request.client_msg_id,
         )
         return Sent(message, created)
+
+
+def answers_of(contact: schemas.ContactIn | None) -> PrechatAnswers:
+    if contact is None:
+        return PrechatAnswers()
+    return clean_answers(contact.name, contact.email, contact.phone, contact.consent)

@@ -33,6 +33,8 @@ class _Payload(msgspec.Struct, array_like=True, frozen=True):
     inbox_id: int
     visitor_id: str
     issued_at: int
+    #: 1: a session of a contact (signed identity), restored only with that identity.
+    identified: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,7 @@ class WidgetSession:
     inbox_id: int
     visitor_id: uuid.UUID
     issued_at: int
+    identified: bool = False
 
 
 def _b64(data: bytes) -> str:
@@ -59,9 +62,16 @@ class SessionSigner:
     def _sign(self, payload: bytes) -> str:
         return _b64(hmac.new(self._key, payload, hashlib.sha256).digest())
 
-    def issue(self, inbox_id: int, visitor_id: uuid.UUID, now: float | None = None) -> str:
+    def issue(
+        self,
+        inbox_id: int,
+        visitor_id: uuid.UUID,
+        now: float | None = None,
+        *,
+        identified: bool = False,
+    ) -> str:
         issued = int(now if now is not None else time.time())
-        payload = msgspec.json.encode(_Payload(inbox_id, str(visitor_id), issued))
+        payload = msgspec.json.encode(_Payload(inbox_id, str(visitor_id), issued, int(identified)))
         return f"{_PREFIX}.{_b64(payload)}.{self._sign(payload)}"
 
     def verify(self, token: str | None, now: float | None = None) -> WidgetSession | None:
@@ -87,7 +97,7 @@ class SessionSigner:
         current = now if now is not None else time.time()
         if not 0 <= current - data.issued_at <= SESSION_TTL_SECONDS + 60:
             return None
-        return WidgetSession(data.inbox_id, visitor_id, data.issued_at)
+        return WidgetSession(data.inbox_id, visitor_id, data.issued_at, bool(data.identified))
 
 
 class StreamTickets:
@@ -101,7 +111,12 @@ class StreamTickets:
 
     async def issue(self, session: WidgetSession) -> str:
         ticket = secrets.token_urlsafe(32)
-        token = self._signer.issue(session.inbox_id, session.visitor_id, now=session.issued_at)
+        token = self._signer.issue(
+            session.inbox_id,
+            session.visitor_id,
+            now=session.issued_at,
+            identified=session.identified,
+        )
         await self._state.put(self._key(ticket), token.encode(), TICKET_TTL_MS)
         return ticket
 

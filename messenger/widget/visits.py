@@ -11,6 +11,7 @@ from litestar.exceptions import NotAuthorizedException, NotFoundException
 
 from messenger.client_ip import client_ip
 from messenger.config import Settings
+from messenger.contacts.identity import identity_required
 from messenger.db.models import Inbox
 from messenger.i18n import N_
 from messenger.inboxes.cache import CachedInbox, InboxCache
@@ -116,6 +117,7 @@ class Visits:
             and origin_refusal(request, cached.allowed_domains) is None
         ):
             mark_allowed(request)
+            _require_identity(cached, session)
             return cached.inbox
         # A refusal is answered only from a cache known to be current.
         await self._inboxes.refresh()
@@ -127,4 +129,12 @@ class Visits:
                 N_("Missing, expired or invalid session token; bootstrap again.")
             )
         check_origin(request, cached.inbox, caller.ip, cached.allowed_domains)
+        _require_identity(cached, session)
         return cached.inbox
+
+
+def _require_identity(cached: CachedInbox, session: WidgetSession) -> None:
+    """An inbox that requires signed identities serves no anonymous session (one issued
+    before the setting was turned on included)."""
+    if cached.settings.identity.required and not session.identified:
+        raise identity_required()

@@ -72,7 +72,8 @@ textarea, input { display: none !important; }
 #: The documented stub (docs/widget.md): calls made before widget.js ran are queued.
 STUB_SNIPPET = (
     "window.ProfiMessenger=window.ProfiMessenger||{q:[],isOpen:function(){return false}};"
-    '["open","close","toggle","showLauncher","hideLauncher","on","off"].forEach(function(m){'
+    '["open","close","toggle","showLauncher","hideLauncher","on","off","identify","logout"]'
+    ".forEach(function(m){"
     "var p=window.ProfiMessenger;p[m]=p[m]||function(){p.q.push([m].concat([].slice.call(arguments)))}});"
 )
 

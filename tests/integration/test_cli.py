@@ -207,6 +207,29 @@ async def test_admin_needs_no_branch(cli: dict[str, str], pg: asyncpg.Connection
     assert await pg.fetchval("SELECT role FROM users") == "admin"
 
 
+async def test_inbox_identity_secret_is_printed_and_rotated(
+    cli: dict[str, str], pg: asyncpg.Connection
+) -> None:
+    inbox = ok_json(
+        run_cli("inbox", "create", "--name", "Shop", "--domain", "a.example", "--json", env=cli)
+    )
+    assert re.fullmatch(r"[0-9a-f]{64}", inbox["identity_secret"])
+    assert await pg.fetchval("SELECT identity_secret FROM inboxes") == inbox["identity_secret"]
+
+    rotated = ok_json(
+        run_cli("inbox", "rotate-identity-secret", str(inbox["id"]), "--json", env=cli)
+    )
+
+    assert rotated["id"] == inbox["id"]
+    assert re.fullmatch(r"[0-9a-f]{64}", rotated["identity_secret"])
+    assert rotated["identity_secret"] != inbox["identity_secret"]
+    assert rotated["widget_token"] == inbox["widget_token"]  # the snippet stays as it is
+    assert await pg.fetchval("SELECT identity_secret FROM inboxes") == rotated["identity_secret"]
+    missing = run_cli("inbox", "rotate-identity-secret", "999", "--json", env=cli)
+    assert missing.returncode != 0
+    assert "no inbox with id 999" in missing.stderr.lower()
+
+
 async def test_rotate_token_changes_the_token(cli: dict[str, str], pg: asyncpg.Connection) -> None:
     inbox = ok_json(
         run_cli("inbox", "create", "--name", "Shop", "--domain", "a.example", "--json", env=cli)

@@ -95,6 +95,13 @@ def settings_form(**changes: str) -> dict[str, str]:
         "color": "#ff0000",
         "position": "left",
         "title": "Chat with us",
+        "identity_required": "1",
+        "csat_enabled": "1",
+        "prechat_enabled": "1",
+        "prechat_name": "required",
+        "prechat_email": "optional",
+        "prechat_phone": "",
+        "prechat_consent": "required",
     }
     form.update(changes)
     return {key: value for key, value in form.items() if value is not None}
@@ -178,6 +185,16 @@ async def test_save_inbox_settings_and_see_them_stored(admin, staff, db_session)
         "locale": "ru",
         "greeting": "Здравствуйте!",
         "appearance": {"color": "#ff0000", "position": "left", "title": "Chat with us"},
+        "identity": {"required": True},
+        "prechat": {
+            "enabled": True,
+            "fields": [
+                {"name": "name", "required": True},
+                {"name": "email", "required": False},
+                {"name": "consent", "required": True},
+            ],
+        },
+        "csat": {"enabled": True},
     }
 
     # The form shows what is stored.
@@ -189,6 +206,10 @@ async def test_save_inbox_settings_and_see_them_stored(admin, staff, db_session)
         '<option value="ru" selected>',
         'name="attachments_enabled" value="1" checked',
         'value="2048"',
+        'name="identity_required" value="1" checked',
+        'name="csat_enabled" value="1" checked',
+        '<option value="required" selected>',
+        '<option value="optional" selected>',
     ):
         assert shown in page.text, shown
 

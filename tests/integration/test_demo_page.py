@@ -53,3 +53,26 @@ def test_twin_url_swaps_localhost_and_the_loopback_address() -> None:
     assert twin_url("http://127.0.0.1:8000", "/demo") == "http://localhost:8000/demo"
     assert twin_url("http://localhost:8000", "/demo") == "http://127.0.0.1:8000/demo"
     assert twin_url("https://crm.example.com", "/demo") is None
+
+
+async def test_demo_page_signs_in_as_a_demo_customer_on_the_server_side(
+    env: dict[str, str], db_session: AsyncSession
+) -> None:
+    from messenger.contacts.identity import identity_hash
+    from messenger.demo.controllers import DEMO_CUSTOMER
+
+    branch = await make_branch(db_session, "Demo branch")
+    inbox = await make_inbox(db_session, name=DEMO_INBOX, branch=branch, domains=DEMO_DOMAINS)
+    await db_session.commit()
+    settings = Settings.from_env({**env, "MESSENGER_PUBLIC_URL": "http://127.0.0.1:8000"})
+    async with app_client(settings) as client:
+        anonymous = await client.get("/demo")
+        signed = await client.get("/demo", params={"customer": "1"})
+        signed_out = await client.get("/demo", params={"customer": "0"})
+    expected = identity_hash(inbox.identity_secret, DEMO_CUSTOMER["identifier"])
+    assert "ProfiMessenger.identify(" not in anonymous.text
+    assert "Sign in as a demo customer" in anonymous.text
+    assert "ProfiMessenger.identify(" in signed.text
+    assert expected in signed.text
+    assert inbox.identity_secret not in signed.text
+    assert "ProfiMessenger.logout();" in signed_out.text

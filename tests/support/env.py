@@ -31,6 +31,8 @@ TABLES = (
     "outbox",
     "api_token_branches",
     "api_tokens",
+    "csat_ratings",
+    "contacts",
     "attachments",
     "messages",
     "conversations",

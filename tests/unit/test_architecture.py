@@ -37,6 +37,7 @@ LAYERS: dict[str, int] = {
     "attachments": 2,
     "conversations": 2,
     "api_tokens": 2,
+    "contacts": 2,
     "startup": 2,
     "webhooks": 2,
     "mail": 2,

@@ -98,3 +98,25 @@ async def test_unknown_missing_and_overlong_tickets_are_refused(signer: SessionS
     assert await tickets.redeem(None) is None
     assert await tickets.redeem("") is None
     assert await tickets.redeem("x" * 129) is None
+
+
+def test_a_contacts_token_says_it_is_identified_and_an_older_token_still_verifies(
+    signer: SessionSigner,
+) -> None:
+    import base64
+    import hashlib
+    import hmac
+
+    identified = signer.verify(signer.issue(7, VISITOR, now=NOW, identified=True), now=NOW)
+    anonymous = signer.verify(signer.issue(7, VISITOR, now=NOW), now=NOW)
+    assert identified == WidgetSession(7, VISITOR, NOW, identified=True)
+    assert anonymous == WidgetSession(7, VISITOR, NOW, identified=False)
+    # a token issued before the flag existed (three fields) is an anonymous session
+    key = hmac.new(SECRET.encode(), b"messenger/widget-session/v1", hashlib.sha256).digest()
+    payload = f'[7,"{VISITOR}",{NOW}]'.encode()
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    old = f"ws1.{b64(payload)}.{b64(hmac.new(key, payload, hashlib.sha256).digest())}"
+    assert signer.verify(old, now=NOW) == WidgetSession(7, VISITOR, NOW, identified=False)

@@ -16,6 +16,9 @@ import { solveChallenge } from "./pow.js";
 import { createOutbox, newClientId } from "./outbox.js";
 import { createLive } from "./live.js";
 import { createOfflineForm } from "./offline.js";
+import { createPrechat } from "./prechat.js";
+import { createCsat } from "./csat.js";
+import { csatDue } from "./visitor.js";
 import { CSS, buildWindow, drawMessage, drawTyping, formatSize, formatTypes } from "./view.js";
 
 /** The chat for the loader's internal interface `core`; returns {sync} for the loader. */
@@ -32,6 +35,7 @@ function createApp(core) {
   const ownReads = {};
   let booting = null;
   let offlineForm = false;
+  let prechatForm = false;
 
   const t = translator(() => lang);
   const size = (bytes) => formatSize(bytes, lang);
@@ -62,6 +66,25 @@ function createApp(core) {
   });
   const ui = buildWindow(offline.form);
   const { win, log, input } = ui;
+  const prechat = createPrechat({
+    t,
+    call,
+    privacy: () => boot && boot.privacy,
+    done() {
+      core.save({ pc: 1 });
+      prechatForm = false;
+      layout();
+      input.focus();
+    },
+  });
+  const csat = createCsat({
+    t,
+    call,
+    conversationId: () => boot && boot.conversation_id,
+    rated: (id) => core.save({ r: id }),
+  });
+  win.insertBefore(prechat.form, ui.composer);
+  win.insertBefore(csat.el, ui.composer);
   core.launcher.setAttribute("aria-controls", "pm-window");
   ui.closeBtn.addEventListener("click", core.api.close);
   core.wrap.appendChild(win);
@@ -90,9 +113,10 @@ function createApp(core) {
     const open = core.state.open;
     win.hidden = !open;
     core.wrap.classList.toggle("open", open);
-    ui.composer.hidden = offlineForm;
-    ui.limits.hidden = offlineForm;
+    ui.composer.hidden = offlineForm || prechatForm;
+    ui.limits.hidden = offlineForm || prechatForm;
     offline.form.hidden = !offlineForm;
+    prechat.form.hidden = offlineForm || !prechatForm;
   }
 
   // --- notices (a polite live region) ------------------------------------------------------
@@ -148,6 +172,7 @@ function createApp(core) {
         referrer: d.referrer ? d.referrer.slice(0, 2000) : null,
         locale: (navigator.language || "").slice(0, 35) || null,
         ...(solution ? { challenge_solution: solution } : {}),
+        ...(core.identity ? { identity: core.identity } : {}),
       }),
     solve
   );
@@ -158,14 +183,15 @@ function createApp(core) {
    */
   function bootstrap() {
     return retrying(() => bootstrapOnce(), {
-      again: (answer) => !answer || (answer.status !== 200 && answer.status !== 403 && answer.status !== 404),
+      again: (answer) => !answer || [200, 401, 403, 404].indexOf(answer.status) < 0,
       onWait: (answer) => (isThrottled(answer) ? showNotice("busy", answer.retry) : showNotice("retry")),
     }).then((answer) => {
       if (answer.status === 200) {
         hideNotice();
         return started(answer.data);
       }
-      showNotice("unavailable");
+      // A refused identity never falls back to an anonymous chat on its own.
+      showNotice(answer.status === 401 ? "identityFailed" : "unavailable");
       if (window.console) console.warn("ProfiMessenger: " + (answer.data.detail || answer.status));
       return null;
     });
@@ -209,11 +235,16 @@ function createApp(core) {
     ui.offlineBanner.textContent = data.offline_message || t("offlineDefault");
     ui.offlineBanner.hidden = data.online;
     offlineForm = !data.online && !data.conversation && !Object.keys(byId).length;
+    const pc = data.prechat;
+    prechatForm = pc.enabled && pc.fields.length > 0 && !data.conversation && !core.stored().pc;
+    if (prechatForm) prechat.show(pc.fields);
+    if (data.conversation) boot.conversation_id = data.conversation.id;
     data.messages.forEach((m) => {
       add(m, true);
     });
     layout();
     unread();
+    askRating();
     live.connect(data.stream_ticket);
     outbox.resume();
     markRead();
@@ -269,6 +300,7 @@ function createApp(core) {
     }
     if (m.id > lastId) lastId = m.id;
     if (!core.stored().h) core.save({ h: 1 });
+    if (boot && m.conversation_id) boot.conversation_id = m.conversation_id;
     const stick = nearBottom();
     outbox.settle(m.client_msg_id);
     const entry = { m, row: draw(m) };
@@ -292,6 +324,34 @@ function createApp(core) {
     }
     unread();
     markRead();
+    if (m.kind === "event") askRating();
+  }
+
+  /** After an operator resolves: the rating, unless the inbox does not ask or it was given. */
+  function askRating() {
+    const due = boot && boot.csat.enabled ? csatDue(Object.keys(byId).map((id) => byId[id].m), core.stored().r) : 0;
+    if (due) csat.ask(due);
+    else csat.hide();
+  }
+
+  /**
+   * Starts over as another visitor: the identity changed (identify) or ended (logout, in this
+   * tab or another). Nothing of the previous visitor stays on screen.
+   */
+  function reset() {
+    const go = () => {
+      booting = null;
+      session = null;
+      boot = null;
+      Object.keys(byId).forEach((id) => delete byId[id]);
+      lastId = readUpTo = receiptRead = 0;
+      log.textContent = "";
+      csat.hide();
+      hideNotice();
+      core.setUnread(0);
+      return rebootstrap();
+    };
+    return booting ? booting.then(go, go) : go();
   }
 
   function redraw(entry) {
@@ -495,7 +555,7 @@ function createApp(core) {
     const open = core.state.open;
     if (open && !wasOpen) {
       scrollDown(true);
-      const target = offlineForm ? offline.form.querySelector("input") : input;
+      const target = offlineForm ? offline.form.querySelector("input") : prechatForm ? prechat.form.querySelector("input") : input;
       setTimeout(() => {
         if (core.state.open) (target || win).focus();
       });
@@ -509,10 +569,10 @@ function createApp(core) {
     layout();
     const active = core.root.activeElement;
     if (core.state.open && (!active || !win.contains(active) || !active.getClientRects().length)) {
-      (offlineForm ? offline.form.querySelector("input") : input).focus();
+      (offlineForm ? offline.form.querySelector("input") : prechatForm ? prechat.form.querySelector("input") : input).focus();
     }
   });
-  return { sync };
+  return { sync, reset };
 }
 
 const loader = window.ProfiMessenger && window.ProfiMessenger._i;

@@ -21,6 +21,8 @@ import { LAUNCHER_TEXT, pickLang } from "./strings.js";
 import { openerOf, returnFocus } from "./a11y.js";
 
 const NAME = "ProfiMessenger";
+/** What a change of visitor removes from the stored state (session, history flag, outbox, …). */
+const FORGET = { s: undefined, h: undefined, o: undefined, i: undefined, r: undefined, pc: undefined };
 
 const ICON_CHAT =
   '<svg viewBox="0 0 24 24" width="28" height="28" aria-hidden="true" focusable="false">' +
@@ -100,8 +102,11 @@ function start() {
   const match = /^(.*)\/static\/messenger\/widget\.js(?:[?#].*)?$/.exec(src);
   const base = match ? match[1] : new URL(src).origin;
   const appSrc = src.replace(/widget\.js(?=[?#]|$)/, "widget-app.js");
-  const store = storage("profi-messenger:" + token);
+  const key = "profi-messenger:" + token;
+  const store = storage(key);
   const stored = store.load();
+  let identity = null; // ProfiMessenger.identify(...): sent with every bootstrap of this page
+  let loggedOut = stored.x;
   let lang = pickLang(stored.l || navigator.language);
 
   const state = { open: false, launcher: true, unread: 0, ready: false };
@@ -211,7 +216,51 @@ function start() {
       handlers[name] = fn ? (handlers[name] || []).filter((h) => h !== fn) : [];
       return api;
     },
+    /** The host site's signed identity: {identifier, identity_hash, name?, email?, phone?}. */
+    identify(o) {
+      if (!o || typeof o.identifier !== "string" || !o.identifier || typeof o.identity_hash !== "string") {
+        if (window.console) console.warn("ProfiMessenger.identify: identifier and identity_hash are required");
+        return api;
+      }
+      const next = {};
+      ["identifier", "identity_hash", "name", "email", "phone"].forEach((k) => {
+        if (typeof o[k] === "string" && o[k]) next[k] = o[k];
+      });
+      const same = identity && identity.identifier === next.identifier && identity.identity_hash === next.identity_hash;
+      if (store.load().i !== next.identifier) store.save(FORGET); // another person: not their session
+      store.save({ i: next.identifier });
+      identity = next;
+      if (same) return api;
+      if (app) app.reset();
+      else loadApp();
+      return api;
+    },
+    /** Forgets the identity and the session in this browser (every tab of it). */
+    logout() {
+      forget(Date.now());
+      return api;
+    },
   };
+
+  /** Drops the identity and the stored session; `stamp` tells the other tabs (storage event). */
+  function forget(stamp) {
+    identity = null;
+    store.save(stamp ? { ...FORGET, x: (loggedOut = stamp) } : FORGET);
+    if (app) app.reset();
+  }
+  window.addEventListener("storage", (e) => {
+    if (e.key !== key) return;
+    let x;
+    try {
+      x = JSON.parse(e.newValue || "{}").x;
+    } catch {
+      return;
+    }
+    if (x && x !== loggedOut) {
+      loggedOut = x;
+      forget(0); // logged out in another tab
+    }
+  });
 
   // What widget-app.js needs from the loader (not a public API).
   const internal = {
@@ -224,6 +273,9 @@ function start() {
     addCss,
     stored: store.load,
     save: store.save,
+    get identity() {
+      return identity;
+    },
     get root() {
       return root;
     },

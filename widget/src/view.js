@@ -69,7 +69,14 @@ export const CSS =
   ".dots i{display:inline-block;width:4px;height:4px;margin:0 1px;border-radius:50%;background:currentColor}" +
   "@media (prefers-reduced-motion:no-preference){.w{animation:pm-in .18s ease-out}" +
   ".dots i{animation:pm-b 1s infinite}.dots i:nth-child(2){animation-delay:.15s}.dots i:nth-child(3){animation-delay:.3s}}" +
-  "@keyframes pm-in{from{opacity:0;transform:translateY(12px)}}@keyframes pm-b{50%{opacity:.2}}";
+  "@keyframes pm-in{from{opacity:0;transform:translateY(12px)}}@keyframes pm-b{50%{opacity:.2}}" +
+  // pre-chat form (.pc, .cb its consent line) and the rating (.cs, .cs-s a star, .on chosen)
+  ".pc-i{margin:0;font-size:13px;color:#374151}.of .cb{flex-direction:row;align-items:flex-start;gap:6px}" +
+  ".cb input{width:auto;margin-top:2px}.of a{color:var(--pm-c)}" +
+  ".cs{display:flex;flex-direction:column;gap:6px;padding:10px 14px;border-top:1px solid #e5e7eb}" +
+  ".cs-g{border:0;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:2px}.cs-g legend{font-size:13px;margin-bottom:4px}" +
+  ".cs-s{cursor:pointer;font-size:26px;line-height:1;color:#d1d5db}.cs-s.on{color:#f59e0b}" +
+  ".cs-s:focus-within{outline:2px solid var(--pm-c);border-radius:4px}.cs-t{margin:0;font-size:13px}";
 
 /** A button showing a constant icon, labelled for assistive technology. */
 function iconButton(className, icon, label) {

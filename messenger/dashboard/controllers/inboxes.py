@@ -158,3 +158,21 @@ class InboxesController(Controller):
         return Redirect(
             request.app.route_reverse("admin_inbox", inbox_id=inbox_id), status_code=303
         )
+
+    @post(
+        "/{inbox_id:int}/rotate-identity-secret",
+        name="admin_inbox_rotate_identity",
+        status_code=303,
+    )
+    async def rotate_identity(
+        self,
+        request: DashboardRequest,
+        db_session: DB,
+        current_user: CurrentUser,
+        inbox_id: FromPath[int],
+    ) -> Redirect:
+        await InboxService(session=db_session).rotate_identity_secret(inbox_id)
+        return Redirect(
+            request.app.route_reverse("admin_inbox", inbox_id=inbox_id) + "#identity",
+            status_code=303,
+        )

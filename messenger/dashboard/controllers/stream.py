@@ -278,6 +278,8 @@ class StaffStreamSource:
             return ServerSentEventMessage(event="typing", data=html)
         if envelope.event == "status":
             return ServerSentEventMessage(event="status", data="1")
+        if envelope.event == "csat.submitted":  # the pane's rating refreshes itself
+            return ServerSentEventMessage(event="csat", data="1")
         return None
 
     async def on_beat(self) -> bool:

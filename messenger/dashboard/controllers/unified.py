@@ -16,7 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from messenger.attachments.files import download_headers
 from messenger.attachments.storage import Storage
+from messenger.contacts.service import ContactService
 from messenger.conversations.actions import StaffActions
+from messenger.conversations.csat import ratings_of
 from messenger.conversations.listing import Cursor, earlier_conversations
 from messenger.conversations.rules import MAX_BODY_LENGTH, can_see
 from messenger.conversations.search import SearchCursor
@@ -120,6 +122,8 @@ class UnifiedMessengerController(Controller):
             "has_older": len(messages) == HISTORY_PAGE,
             "assignable": await _assignable(db, conversation),
             "earlier": await earlier_conversations(db, user, conversation),
+            "contact": await ContactService(db).of_visitor(conversation.visitor_id),
+            "ratings": await ratings_of(db, conversation.id),
             "statuses": [s.value for s in ConversationStatus],
             "priorities": [p.value for p in ConversationPriority],
         }
@@ -146,8 +150,9 @@ class UnifiedMessengerController(Controller):
         part: Annotated[str | None, QueryParameter(max_length=10)] = None,
         since: Annotated[str | None, QueryParameter(max_length=40)] = None,
         bottom: Annotated[str | None, QueryParameter(max_length=100)] = None,
+        csat: Annotated[str | None, QueryParameter(max_length=20)] = None,
     ) -> Template:
-        filters = list_filters(view, status, inbox, branch, priority, q, before, after)
+        filters = list_filters(view, status, inbox, branch, priority, q, before, after, csat)
         cursor = SearchCursor.decode(page) if page else None
         chosen = part if part in PARTS else None
         moment = parse_since(since)

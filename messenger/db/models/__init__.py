@@ -3,7 +3,9 @@
 from messenger.db.models.api_token import ApiToken, api_token_branches
 from messenger.db.models.attachment import Attachment
 from messenger.db.models.branch import Branch
+from messenger.db.models.contact import Contact
 from messenger.db.models.conversation import Conversation
+from messenger.db.models.csat_rating import CsatRating
 from messenger.db.models.enums import (
     ConversationChannel,
     ConversationPriority,
@@ -26,11 +28,13 @@ __all__ = [
     "ApiToken",
     "Attachment",
     "Branch",
+    "Contact",
     "Conversation",
     "ConversationChannel",
     "ConversationPriority",
     "ConversationStatus",
     "DeliveryStatus",
+    "CsatRating",
     "Inbox",
     "Message",
     "MessageKind",

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from typing import Any
 
@@ -9,6 +10,11 @@ from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from messenger.db.models.branch import Branch
+
+
+def new_identity_secret() -> str:
+    """The key of an inbox's signed visitor identities (HMAC-SHA256), 256 random bits."""
+    return secrets.token_hex(32)
 
 
 class Inbox(BigIntAuditBase):
@@ -25,6 +31,8 @@ class Inbox(BigIntAuditBase):
         ForeignKey("branches.id", ondelete="SET NULL"), default=None
     )
     settings: Mapped[dict[str, Any]] = mapped_column(JsonB, default=dict)
+    #: Signs visitor identities (INTEGRATIONS.md §1); shown to admins, never to browsers.
+    identity_secret: Mapped[str] = mapped_column(String(64), default=new_identity_secret)
     is_active: Mapped[bool] = mapped_column(default=True)
     token_rotated_at: Mapped[datetime | None] = mapped_column(DateTimeUTC, default=None)
     #: Widget sessions issued up to this time (whole seconds) are no longer valid.

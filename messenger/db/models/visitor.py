@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from advanced_alchemy.base import UUIDv7AuditBase
+from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -25,3 +28,5 @@ class Visitor(UUIDv7AuditBase):
     page_url: Mapped[str | None] = mapped_column(Text, default=None)
     referrer: Mapped[str | None] = mapped_column(Text, default=None)
     user_agent: Mapped[str | None] = mapped_column(String(512), default=None)
+    #: When the visitor ticked the pre-chat form's consent to the privacy policy.
+    consent_at: Mapped[datetime | None] = mapped_column(DateTimeUTC, default=None)
