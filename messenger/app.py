@@ -34,6 +34,7 @@ from messenger.demo.controllers import DemoController
 from messenger.error_handlers import exception_handlers
 from messenger.inboxes.cache import InboxCache
 from messenger.logs import RequestLogMiddleware
+from messenger.realtime.day_ticker import DayTicker
 from messenger.realtime.publisher import Publisher
 from messenger.realtime.transaction import commit_then_publish
 from messenger.security_headers import SecurityHeadersMiddleware
@@ -183,9 +184,19 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        # Snooze wake-up and the offline return to the pool (messenger.realtime.day_ticker).
+        ticker = DayTicker(
+            services.alchemy.get_session,
+            services.publisher,
+            services.backends.presence,
+            interval=settings.day_ticker_seconds,
+            offline_minutes=settings.assignment_offline_minutes,
+        )
+        ticker.start()
         try:
             yield
         finally:
+            await ticker.stop()
             await services.close()
 
     async def check_default_branch_on_start(_: Litestar) -> None:

@@ -29,6 +29,7 @@ def build_environment(directory: Path) -> Environment:
         priority_label=labels.priority_label,
         role_label=labels.role_label,
         view_label=labels.view_label,
+        label_name=lambda label: label.name_in(i18n.current_locale()),
     )
     env.globals.update(
         current_locale=i18n.current_locale,

@@ -182,6 +182,19 @@ class UserService(RepositoryService[User]):
         await self.repository.session.flush()
         return target
 
+    async def set_capacity(self, user_id: int, capacity: str | int) -> User:
+        """The most open conversations auto-assignment gives the user (0 to 1000)."""
+        target = await self.require(user_id)
+        value = capacity if isinstance(capacity, int) else _whole(capacity)
+        if value is None or not 0 <= value <= MAX_CAPACITY:
+            raise InvalidInputError(
+                N_("Capacity must be a whole number from 0 to %(most)d."),
+                params={"most": MAX_CAPACITY},
+            )
+        target.capacity = value
+        await self.repository.session.flush()
+        return target
+
     async def staff(self) -> list[User]:
         """Every user by name, with their branches (the operators page)."""
         return list(
@@ -195,3 +208,12 @@ class UserService(RepositoryService[User]):
         if user is None:
             raise NotFoundError(N_("There is no user with id %(id)s."), params={"id": user_id})
         return user
+
+
+#: The largest capacity an admin may give an operator.
+MAX_CAPACITY = 1000
+
+
+def _whole(text: str) -> int | None:
+    text = text.strip()
+    return int(text) if text.isdigit() and len(text) <= 6 else None

@@ -323,6 +323,21 @@ class Settings:
         "how often an open stream re-reads the database for messages whose live event was "
         "lost (a failed publish, a Redis outage)",
     )
+    # --- the operator's day: auto-assignment and snooze (messenger/conversations/) ---
+    assignment_offline_minutes: int = variable(
+        "MESSENGER_ASSIGNMENT_OFFLINE_MINUTES",
+        values.positive_int,
+        "10",
+        "an operator offline this many minutes has their open conversations that wait for an "
+        "answer returned to the pool (unassigned)",
+    )
+    day_ticker_seconds: float = variable(
+        "MESSENGER_DAY_TICKER_SECONDS",
+        values.seconds,
+        "30",
+        "how often each app process wakes snoozed conversations whose time has come and "
+        "returns offline operators' conversations to the pool (safe with several processes)",
+    )
     #: The ``warn_at_default`` variables that were left unset (``messenger check`` warns).
     defaults_used: frozenset[str] = field(default_factory=frozenset)
 

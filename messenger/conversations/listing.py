@@ -33,11 +33,13 @@ from messenger.db.models import (
     Conversation,
     ConversationPriority,
     ConversationStatus,
+    Label,
     Message,
     MessageKind,
     MessageSender,
     User,
     Visitor,
+    conversation_labels,
 )
 from messenger.errors import InvalidInputError
 from messenger.i18n import N_
@@ -56,6 +58,7 @@ class ConversationFilters:
     inbox_id: int | None = None
     branch_id: int | None = None
     priority: str | None = None
+    label_id: int | None = None
     search: str = ""
     #: Keyset cursors: rows older than ``before`` (the next page), newer than ``after``
     #: (what the live list adds on top).
@@ -96,6 +99,7 @@ class ConversationRow:
     preview: Message | None = None
     unread: int = 0
     extra: dict[str, object] = field(default_factory=dict)
+    labels: list[Label] = field(default_factory=list)
 
 
 def _escape_like(text: str) -> str:
@@ -118,6 +122,13 @@ def filtered(
         query = query.where(Conversation.inbox_id == filters.inbox_id)
     if filters.branch_id is not None:
         query = query.where(Conversation.branch_id == filters.branch_id)
+    if filters.label_id is not None:
+        # A plain condition: the keyset order and cursors are the same with it.
+        labelled = select(conversation_labels.c.conversation_id).where(
+            conversation_labels.c.conversation_id == Conversation.id,
+            conversation_labels.c.label_id == filters.label_id,
+        )
+        query = query.where(labelled.exists())
     return query
 
 
@@ -226,10 +237,29 @@ async def load_rows(
             .group_by(Message.conversation_id)
         )
     unread: dict[UUID, int] = {cid: int(n) for cid, n in (await session.execute(unread_query))}
+    labels = await labels_by_conversation(session, ids)
     return [
-        ConversationRow(conversation=c, preview=previews.get(c.id), unread=unread.get(c.id, 0))
+        ConversationRow(
+            conversation=c,
+            preview=previews.get(c.id),
+            unread=unread.get(c.id, 0),
+            labels=labels.get(c.id, []),
+        )
         for c in conversations
     ]
+
+
+async def labels_by_conversation(session: AsyncSession, ids: list[UUID]) -> dict[UUID, list[Label]]:
+    found: dict[UUID, list[Label]] = {}
+    rows = await session.execute(
+        select(conversation_labels.c.conversation_id, Label)
+        .join(Label, Label.id == conversation_labels.c.label_id)
+        .where(conversation_labels.c.conversation_id.in_(ids))
+        .order_by(Label.name_en, Label.id)
+    )
+    for conversation_id, label in rows.all():
+        found.setdefault(conversation_id, []).append(label)
+    return found
 
 
 async def changed_rows(

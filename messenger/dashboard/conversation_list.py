@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from messenger.conversations.labels import all_labels
 from messenger.conversations.listing import (
     PAGE_SIZE,
     VIEWS,
@@ -36,6 +37,7 @@ def list_filters(
     q: str | None,
     before: str | None = None,
     after: str | None = None,
+    label: str | None = None,
 ) -> ConversationFilters:
     def as_int(value: str | None) -> int | None:
         return int(value) if value and value.isdigit() else None
@@ -46,6 +48,7 @@ def list_filters(
         inbox_id=as_int(inbox),
         branch_id=as_int(branch),
         priority=priority or None,
+        label_id=as_int(label),
         search=(q or "")[:200],
         before=Cursor.decode(before) if before else None,
         after=Cursor.decode(after) if after else None,
@@ -67,6 +70,7 @@ async def filter_choices(db: AsyncSession, user: User) -> dict[str, Any]:
         "statuses": [s.value for s in ConversationStatus],
         "priorities": [p.value for p in ConversationPriority],
         "views": VIEWS,
+        "labels": await all_labels(db),
     }
 
 

@@ -64,6 +64,7 @@ class InboxForm(msgspec.Struct):
     color: str = "#2563eb"
     position: str = "right"
     title: str = ""
+    assignment_mode: str = "manual"
 
     def week(self) -> dict[str, list[dict[str, str]]]:
         week: dict[str, list[dict[str, str]]] = {}
@@ -104,6 +105,7 @@ class InboxForm(msgspec.Struct):
                 "position": self.position,
                 "title": self.title.strip() or None,
             },
+            "assignment": {"mode": self.assignment_mode or "manual"},
         }
 
 
@@ -143,6 +145,7 @@ class OperatorCreateForm(msgspec.Struct):
 
 class OperatorForm(msgspec.Struct):
     name: str | None = None  # absent: the name stays
+    capacity: str | None = None  # absent: the capacity stays
     role: str | None = None  # absent: the role stays
     branch_ids: list[str] | str = []
     is_active: str = ""

@@ -17,7 +17,9 @@ from litestar.plugins.htmx import HTMXRequest
 
 from messenger.dashboard.controllers.auth import AccountController, AuthController
 from messenger.dashboard.controllers.branches import BranchesController
+from messenger.dashboard.controllers.day import DayToolsController
 from messenger.dashboard.controllers.inboxes import InboxesController
+from messenger.dashboard.controllers.labels_admin import LabelsController
 from messenger.dashboard.controllers.operators import OperatorsController
 from messenger.dashboard.controllers.routing_rules import RoutingRulesController
 from messenger.dashboard.controllers.stream import StaffStreamController
@@ -33,6 +35,7 @@ admin_router = Router(
         RoutingRulesController,
         BranchesController,
         OperatorsController,
+        LabelsController,
     ],
 )
 
@@ -45,6 +48,7 @@ dashboard_router = Router(
         AuthController,
         AccountController,
         UnifiedMessengerController,
+        DayToolsController,
         StaffStreamController,
         admin_router,
     ],

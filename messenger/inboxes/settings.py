@@ -105,6 +105,15 @@ class AppearanceSettings(_Strict):
     title: Annotated[str, msgspec.Meta(max_length=100)] | None = None
 
 
+#: How a new conversation of the inbox finds its operator (messenger/conversations/assignment.py).
+AssignmentMode = Literal["manual", "round_robin", "least_busy"]
+ASSIGNMENT_MODES: tuple[AssignmentMode, ...] = ("manual", "round_robin", "least_busy")
+
+
+class AssignmentSettings(_Strict):
+    mode: AssignmentMode = "manual"
+
+
 class InboxSettings(_Strict):
     security: SecuritySettings = msgspec.field(default_factory=SecuritySettings)
     privacy: PrivacySettings = msgspec.field(default_factory=PrivacySettings)
@@ -114,6 +123,7 @@ class InboxSettings(_Strict):
     locale: Literal["ru", "en"] | None = None  # None: the visitor's browser decides
     greeting: ShortText | None = None
     appearance: AppearanceSettings = msgspec.field(default_factory=AppearanceSettings)
+    assignment: AssignmentSettings = msgspec.field(default_factory=AssignmentSettings)
 
 
 def _parse_hhmm(text: str) -> time:

@@ -25,6 +25,8 @@ RUN_ID = secrets.token_hex(4)
 TEST_SECRET = "test-secret-" + "x" * 40
 
 TABLES = (
+    "conversation_labels",
+    "labels",
     "attachments",
     "messages",
     "conversations",

@@ -51,6 +51,7 @@ export const CHAT_TEXT = {
     s_closed: "The conversation was closed",
     s_open: "The conversation was reopened",
     assigned: "{name} joined the conversation",
+    transferred: "The conversation was transferred to a colleague",
     units: ["B", "KB", "MB"],
   },
   ru: {
@@ -92,6 +93,7 @@ export const CHAT_TEXT = {
     s_closed: "Диалог закрыт",
     s_open: "Диалог снова открыт",
     assigned: "{name} подключается к диалогу",
+    transferred: "Диалог передан коллеге",
     units: ["Б", "КБ", "МБ"],
   },
 };

@@ -12,6 +12,7 @@ from messenger.db.models.enums import (
     UserRole,
 )
 from messenger.db.models.inbox import Inbox
+from messenger.db.models.label import Label, conversation_labels
 from messenger.db.models.message import Message
 from messenger.db.models.routing_rule import RoutingRule
 from messenger.db.models.user import User, user_branches
@@ -25,6 +26,7 @@ __all__ = [
     "ConversationPriority",
     "ConversationStatus",
     "Inbox",
+    "Label",
     "Message",
     "MessageKind",
     "MessageSender",
@@ -32,5 +34,6 @@ __all__ = [
     "User",
     "UserRole",
     "Visitor",
+    "conversation_labels",
     "user_branches",
 ]
