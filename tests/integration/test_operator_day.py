@@ -270,7 +270,7 @@ async def test_a_snoozed_conversation_wakes_when_its_time_comes_once(
     assert await wake_snoozed(db_session, start + timedelta(minutes=59)) == 0
     assert await wake_snoozed(db_session, start + timedelta(hours=1)) == 1
     woke = [e for e in pending(db_session) if e.conversation_id == conversation.id]
-    assert woke and woke[0].data["status"] == "open"
+    assert [e.data["status"] for e in woke] == ["open"]
     await db_session.commit()
     # Another process's round finds nothing left.
     assert await wake_snoozed(db_session, start + timedelta(hours=2)) == 0
@@ -362,7 +362,8 @@ async def test_labels_on_conversations_in_scope_and_the_filtered_keyset_pages(
         db_session, anna, ConversationFilters(label_id=vip.id, before=after), limit=2
     )
     paged = [r.conversation.id for r in first + rest]
-    assert sorted(paged) == sorted(c.id for c in tagged) and len(paged) == 3
+    assert sorted(paged) == sorted(c.id for c in tagged)
+    assert len(paged) == 3
     assert all([label.id for label in r.labels] == [vip.id] for r in first + rest)
     assert await list_conversations(db_session, kira, filters) == []  # scope still applies
 
