@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import available_timezones
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -35,5 +36,6 @@ def build_environment(directory: Path) -> Environment:
         current_locale=i18n.current_locale,
         LANGUAGE_NAMES=i18n.LANGUAGE_NAMES,
         event_text=labels.event_text,
+        timezone_names=lambda: sorted(available_timezones()),
     )
     return env

@@ -7,6 +7,7 @@ answers below 400, a CLI command when it ends).
 from __future__ import annotations
 
 import re
+from zoneinfo import available_timezones
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -194,6 +195,15 @@ class UserService(RepositoryService[User]):
         target.capacity = value
         await self.repository.session.flush()
         return target
+
+    async def set_timezone(self, user: User, timezone: str) -> User:
+        """The operator's time zone (snooze presets, dates shown); an IANA name."""
+        name = timezone.strip()
+        if name not in available_timezones():
+            raise InvalidInputError(N_("Unknown time zone %(value)s."), params={"value": name[:64]})
+        user.timezone = name
+        await self.repository.session.flush()
+        return user
 
     async def staff(self) -> list[User]:
         """Every user by name, with their branches (the operators page)."""

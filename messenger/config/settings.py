@@ -1,14 +1,12 @@
 """The declaration of every setting, and the one settings object read from it.
 
-Each field of :class:`Settings` is one environment variable, declared once with
-:func:`variable`: its name, its type (the annotation) and parser (which is the constraint),
-its default as written in the environment, its documentation, and the release-checklist
-audit that weighs its value. From that one declaration:
-
-- :meth:`Settings.from_env` reads and validates the environment;
-- :func:`messenger.config.derived.markdown_table` writes the README's configuration table (``messenger settings``;
-  ``tests/unit/test_docs.py`` compares the README with it);
-- ``messenger check`` derives its settings items (:func:`messenger.config.derived.settings_audit`).
+Each field of :class:`Settings` is one environment variable, declared once with :func:`variable`:
+its name, type (the annotation) and parser (the constraint), default as written in the
+environment, documentation, and the release-checklist audit that weighs its value. From it,
+:meth:`Settings.from_env` reads and validates the environment,
+:func:`messenger.config.derived.markdown_table` writes the README's configuration table
+(``messenger settings``; ``tests/unit/test_docs.py`` compares the README with it), and
+``messenger check`` derives its settings items (:func:`messenger.config.derived.settings_audit`).
 """
 
 # ruff: noqa: RUF009  (variable() is this dataclass's field specifier, like field())
@@ -323,20 +321,17 @@ class Settings:
         "how often an open stream re-reads the database for messages whose live event was "
         "lost (a failed publish, a Redis outage)",
     )
-    # --- the operator's day: auto-assignment and snooze (messenger/conversations/) ---
     assignment_offline_minutes: int = variable(
         "MESSENGER_ASSIGNMENT_OFFLINE_MINUTES",
         values.positive_int,
         "10",
-        "an operator offline this many minutes has their open conversations that wait for an "
-        "answer returned to the pool (unassigned)",
+        "minutes offline after which an operator's conversations awaiting an answer are unassigned",
     )
     day_ticker_seconds: float = variable(
         "MESSENGER_DAY_TICKER_SECONDS",
         values.seconds,
         "30",
-        "how often each app process wakes snoozed conversations whose time has come and "
-        "returns offline operators' conversations to the pool (safe with several processes)",
+        "how often each process wakes due snoozes and unassigns offline operators' conversations",
     )
     #: The ``warn_at_default`` variables that were left unset (``messenger check`` warns).
     defaults_used: frozenset[str] = field(default_factory=frozenset)

@@ -15,6 +15,7 @@ from litestar import Router
 from litestar.di import Provide
 from litestar.plugins.htmx import HTMXRequest
 
+from messenger.dashboard.controllers.account_timezone import AccountTimezoneController
 from messenger.dashboard.controllers.auth import AccountController, AuthController
 from messenger.dashboard.controllers.branches import BranchesController
 from messenger.dashboard.controllers.day import DayToolsController
@@ -47,6 +48,7 @@ dashboard_router = Router(
     route_handlers=[
         AuthController,
         AccountController,
+        AccountTimezoneController,
         UnifiedMessengerController,
         DayToolsController,
         StaffStreamController,

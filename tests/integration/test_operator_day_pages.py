@@ -26,6 +26,7 @@ from messenger.db.models import (
     UserRole,
 )
 from messenger.presence import RedisPresence
+from tests.integration.test_dashboard_admin import settings_form
 from tests.support.app import app_client
 from tests.support.dashboard import (
     Visitor,
@@ -36,7 +37,6 @@ from tests.support.dashboard import (
     quick_user,
     signed_in,
 )
-from tests.integration.test_dashboard_admin import settings_form
 from tests.support.factories import make_branch, make_inbox
 
 pytestmark = pytest.mark.timeout(120)
@@ -340,3 +340,27 @@ async def test_inbox_page_saves_the_assignment_mode(
         {**settings_form(), "assignment_mode": "lottery"},
     )
     assert wrong.status_code == 400
+
+
+async def test_the_operator_sets_their_time_zone_and_snooze_follows_it(
+    client: httpx.AsyncClient, world: World, db_session: AsyncSession
+) -> None:
+    conversation_id = await start_conversation(client, world)
+    await signed_in(client, world.anna.email)
+    page = await client.get("/account")
+    assert '<option value="Asia/Vladivostok"' in page.text
+    wrong = await form_post(client, "/account/timezone", {"timezone": "Mars/Olympus"})
+    assert wrong.status_code == 422
+    assert (await client.post("/account/timezone", data={"timezone": "UTC"})).status_code == 403
+    saved = await form_post(client, "/account/timezone", {"timezone": "Asia/Vladivostok"})
+    assert saved.status_code == 303
+    assert (await fresh(db_session, User, world.anna.id)).timezone == "Asia/Vladivostok"
+    await client.get(f"/conversations/{conversation_id}")
+    snoozed = await hx_post(
+        client, f"/conversations/{conversation_id}/snooze", {"preset": "next_week"}
+    )
+    assert snoozed.status_code == 200
+    row = await fresh(db_session, Conversation, UUID(conversation_id))
+    # Monday 09:00 in Vladivostok (UTC+10) is Sunday 23:00 UTC.
+    assert row.snoozed_until is not None
+    assert (row.snoozed_until.weekday(), row.snoozed_until.hour) == (6, 23)

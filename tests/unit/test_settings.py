@@ -144,6 +144,8 @@ def test_the_declaration_is_complete_and_matches_the_settings_object() -> None:
         "MESSENGER_UPLOAD_TTL_SECONDS": "upload_ttl_seconds",
         "MESSENGER_REDIS_TIMEOUT_SECONDS": "redis_timeout_seconds",
         "MESSENGER_STREAM_CATCH_UP_SECONDS": "stream_catch_up_seconds",
+        "MESSENGER_ASSIGNMENT_OFFLINE_MINUTES": "assignment_offline_minutes",
+        "MESSENGER_DAY_TICKER_SECONDS": "day_ticker_seconds",
     }
     assert {v.name for v in VARIABLES if v.warn_at_default} == {*RATE_VARIABLES, POLL_INTERVAL}
 
@@ -226,6 +228,9 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "MESSENGER_REDIS_TIMEOUT_SECONDS": "0.25",
         "MESSENGER_STREAM_CATCH_UP_SECONDS": "2",
         "MESSENGER_DB_POOL_SIZE": "25",
+        # the operator's day
+        "MESSENGER_ASSIGNMENT_OFFLINE_MINUTES": "15",
+        "MESSENGER_DAY_TICKER_SECONDS": "12.5",
     }
     assert set(env) == CONFIG_VARIABLES  # a new variable gets a line here
 
@@ -258,6 +263,8 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     assert settings.redis_prefix == "chat:prod"
     assert settings.redis_timeout_seconds == 0.25
     assert settings.db_pool_size == 25
+    assert settings.assignment_offline_minutes == 15
+    assert settings.day_ticker_seconds == 12.5
     assert settings.stream_catch_up_seconds == 2.0
     assert settings.data_dir == tmp_path / "data"
     assert settings.storage_url == f"file://{tmp_path}/uploads"
