@@ -91,7 +91,8 @@ async def transfer(
         ),
     )
     if old_branch_id != target_branch.id:
-        # The old branch's screens drop it (their list refreshes; the stream checks scope).
+        # The old branch's screens drop it: their streams send its row's removal to those
+        # who cannot see the new branch (``moved_to``).
         record(
             db,
             DomainEvent(
@@ -99,7 +100,7 @@ async def transfer(
                 conversation.id,
                 conversation.visitor_id,
                 old_branch_id,
-                data=data,
+                data={**data, "moved_to": target_branch.id},
                 to_visitor=False,
             ),
         )

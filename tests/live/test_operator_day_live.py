@@ -98,3 +98,8 @@ async def test_day_changes_reach_open_dashboards_in_another_process(
             await theirs.wait_for(lambda _: theirs.events("list"))
             listed = await other_branch.get("/conversations")
             assert f'id="conv-{conversation_id}"' in listed.text
+            # Alpha's open dashboard is told to drop the row it may no longer show.
+            await mine.wait_for(lambda _: mine.events("gone"))
+            gone = mine.events("gone")[0].data
+            assert gone == f'<li id="conv-{conversation_id}" hx-swap-oob="delete"></li>'
+            assert theirs.events("gone") == []
