@@ -60,7 +60,10 @@ async def transfer(
                 N_("%(name)s is not an operator of this conversation's branch."),
                 params={"name": operator.name},
             )
-    assert target_branch is not None
+    if target_branch is None:  # only a branch was asked for, and it was checked above
+        raise InvalidInputError(N_("Choose an active branch."))
+    if operator is None and target_branch.id == conversation.branch_id:
+        raise InvalidInputError(N_("The conversation is already in this branch."))
     old_branch_id = conversation.branch_id
     conversation.branch_id = target_branch.id
     conversation.assignee_id = operator.id if operator is not None else None

@@ -297,6 +297,8 @@ async def test_transfer_to_another_branch_moves_the_scope_and_tells_the_visitor_
         await transfer(db_session, conversation, kira, branch_id=s["moscow"].id)
     with pytest.raises(InvalidInputError):
         await transfer(db_session, conversation, anna)
+    with pytest.raises(InvalidInputError):  # nowhere new
+        await transfer(db_session, conversation, anna, branch_id=s["moscow"].id)
     await transfer(
         db_session, conversation, anna, branch_id=s["kazan"].id, note="Kazan delivers there"
     )
