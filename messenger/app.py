@@ -36,6 +36,7 @@ from messenger.demo.controllers import DemoController
 from messenger.error_handlers import exception_handlers
 from messenger.inboxes.cache import InboxCache
 from messenger.logs import RequestLogMiddleware
+from messenger.realtime.day_ticker import DayTicker
 from messenger.realtime.publisher import Publisher
 from messenger.realtime.transaction import commit_then_publish
 from messenger.security_headers import SecurityHeadersMiddleware
@@ -201,9 +202,19 @@ def create_app(settings: Settings | None = None) -> Litestar:
             else None
         )
         task = asyncio.create_task(embedded_worker.run()) if embedded_worker else None
+        # Snooze wake-up and the offline return to the pool (messenger.realtime.day_ticker).
+        ticker = DayTicker(
+            services.alchemy.get_session,
+            services.publisher,
+            services.backends.presence,
+            interval=settings.day_ticker_seconds,
+            offline_minutes=settings.assignment_offline_minutes,
+        )
+        ticker.start()
         try:
             yield
         finally:
+            await ticker.stop()
             if embedded_worker is not None and task is not None:
                 embedded_worker.stop()
                 await task

@@ -15,6 +15,8 @@ from typing import Protocol
 from redis.asyncio import Redis
 
 DEFAULT_TTL_SECONDS = 45.0
+#: How long the "seen until" of a user is kept after their last refresh.
+SEEN_TTL_SECONDS = 24 * 3600
 
 
 def _member(user_id: int, connection: str) -> str:
@@ -42,6 +44,12 @@ class Presence(Protocol):
 
     async def online_user_ids(self, branch_id: int) -> set[int]: ...
 
+    async def seen_until(self, user_ids: Iterable[int]) -> dict[int, float]:
+        """Until when (epoch seconds) each user counts as online from their last refresh;
+        a user never seen (or forgotten after a day) is missing. Auto-assignment reads how
+        long an operator has been away from it."""
+        ...
+
 
 class RedisPresence:
     def __init__(self, redis: Redis, prefix: str = "messenger:presence") -> None:
@@ -50,6 +58,10 @@ class RedisPresence:
 
     def _key(self, branch_id: int) -> str:
         return f"{self._prefix}:branch:{branch_id}"
+
+    @property
+    def _seen_key(self) -> str:
+        return f"{self._prefix}:seen"
 
     async def touch(
         self,
@@ -64,6 +76,8 @@ class RedisPresence:
                 key = self._key(branch_id)
                 pipe.zadd(key, {_member(user_id, connection): expires})
                 pipe.expire(key, int(ttl) + 60)
+            pipe.zadd(self._seen_key, {str(user_id): expires}, gt=True)
+            pipe.expire(self._seen_key, SEEN_TTL_SECONDS)
             await pipe.execute()
 
     async def leave(self, user_id: int, branch_ids: Iterable[int], connection: str = "") -> None:
@@ -80,12 +94,20 @@ class RedisPresence:
             _, members = await pipe.execute()
         return {_user_of(m) for m in members}
 
+    async def seen_until(self, user_ids: Iterable[int]) -> dict[int, float]:
+        ids = list(user_ids)
+        if not ids:
+            return {}
+        scores = await self._redis.zmscore(self._seen_key, [str(i) for i in ids])
+        return {i: float(s) for i, s in zip(ids, scores, strict=True) if s is not None}
+
 
 class MemoryPresence:
     """Single-process presence for the embedded mode."""
 
     def __init__(self) -> None:
         self._entries: dict[int, dict[str, float]] = {}
+        self._seen: dict[int, float] = {}
 
     async def touch(
         self,
@@ -97,6 +119,7 @@ class MemoryPresence:
         expires = time.time() + ttl
         for branch_id in branch_ids:
             self._entries.setdefault(branch_id, {})[_member(user_id, connection)] = expires
+        self._seen[user_id] = max(expires, self._seen.get(user_id, 0.0))
 
     async def leave(self, user_id: int, branch_ids: Iterable[int], connection: str = "") -> None:
         for branch_id in branch_ids:
@@ -108,3 +131,6 @@ class MemoryPresence:
         for member in [m for m, expires in members.items() if expires <= now]:
             del members[member]
         return {_user_of(m) for m in members}
+
+    async def seen_until(self, user_ids: Iterable[int]) -> dict[int, float]:
+        return {i: self._seen[i] for i in user_ids if i in self._seen}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import available_timezones
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -29,10 +30,12 @@ def build_environment(directory: Path) -> Environment:
         priority_label=labels.priority_label,
         role_label=labels.role_label,
         view_label=labels.view_label,
+        label_name=lambda label: label.name_in(i18n.current_locale()),
     )
     env.globals.update(
         current_locale=i18n.current_locale,
         LANGUAGE_NAMES=i18n.LANGUAGE_NAMES,
         event_text=labels.event_text,
+        timezone_names=lambda: sorted(available_timezones()),
     )
     return env

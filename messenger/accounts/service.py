@@ -7,6 +7,7 @@ answers below 400, a CLI command when it ends).
 from __future__ import annotations
 
 import re
+from zoneinfo import available_timezones
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -182,6 +183,28 @@ class UserService(RepositoryService[User]):
         await self.repository.session.flush()
         return target
 
+    async def set_capacity(self, user_id: int, capacity: str | int) -> User:
+        """The most open conversations auto-assignment gives the user (0 to 1000)."""
+        target = await self.require(user_id)
+        value = capacity if isinstance(capacity, int) else _whole(capacity)
+        if value is None or not 0 <= value <= MAX_CAPACITY:
+            raise InvalidInputError(
+                N_("Capacity must be a whole number from 0 to %(most)d."),
+                params={"most": MAX_CAPACITY},
+            )
+        target.capacity = value
+        await self.repository.session.flush()
+        return target
+
+    async def set_timezone(self, user: User, timezone: str) -> User:
+        """The operator's time zone (snooze presets, dates shown); an IANA name."""
+        name = timezone.strip()
+        if name not in available_timezones():
+            raise InvalidInputError(N_("Unknown time zone %(value)s."), params={"value": name[:64]})
+        user.timezone = name
+        await self.repository.session.flush()
+        return user
+
     async def staff(self) -> list[User]:
         """Every user by name, with their branches (the operators page)."""
         return list(
@@ -195,3 +218,12 @@ class UserService(RepositoryService[User]):
         if user is None:
             raise NotFoundError(N_("There is no user with id %(id)s."), params={"id": user_id})
         return user
+
+
+#: The largest capacity an admin may give an operator.
+MAX_CAPACITY = 1000
+
+
+def _whole(text: str) -> int | None:
+    text = text.strip()
+    return int(text) if text.isdigit() and len(text) <= 6 else None

@@ -1,7 +1,7 @@
 """The settings of the job worker, webhooks and e-mail (INTEGRATIONS.md §3, §5).
 
 A section of the declaration: :class:`~messenger.config.settings.Settings` inherits every
-section (service, widget, staff, integrations), one declaration per variable, each module
+section (service, widget, staff, operators, integrations), one declaration per variable, each module
 short.
 """
 
@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from messenger.config import audit as audits
 from messenger.config import values
 from messenger.config.declaration import variable
-from messenger.config.staff import StaffSettings
+from messenger.config.operators import OperatorSettings
 from messenger.config.values import Rate, SettingsError
 
 
@@ -41,7 +41,7 @@ def seconds_or_zero(raw: str, name: str) -> float:
 
 
 @dataclass(frozen=True, slots=True)
-class IntegrationSettings(StaffSettings):
+class IntegrationSettings(OperatorSettings):
     # --- the job worker ---------------------------------------------------------------------
     worker_poll_seconds: float = variable(
         "MESSENGER_WORKER_POLL_SECONDS",

@@ -3,7 +3,8 @@
 Each field of :class:`Settings` is one environment variable, declared once with
 :func:`~messenger.config.declaration.variable` in a section of its own module
 (:mod:`~messenger.config.service`, :mod:`~messenger.config.widget`,
-:mod:`~messenger.config.staff`; :class:`Settings` inherits them all, in that order): its name, its type (the annotation) and parser (which is the constraint),
+:mod:`~messenger.config.staff`, :mod:`~messenger.config.operators`,
+:mod:`~messenger.config.integrations`; :class:`Settings` inherits them all, in that order): its name, its type (the annotation) and parser (which is the constraint),
 its default as written in the environment, its documentation, and the release-checklist
 audit that weighs its value. From that one declaration:
 

@@ -36,11 +36,13 @@ from messenger.db.models import (
     Conversation,
     ConversationPriority,
     ConversationStatus,
+    Label,
     Message,
     MessageKind,
     MessageSender,
     User,
     Visitor,
+    conversation_labels,
 )
 from messenger.errors import InvalidInputError
 from messenger.i18n import N_
@@ -60,6 +62,7 @@ class ConversationFilters:
     branch_id: int | None = None
     assignee_id: int | None = None
     priority: str | None = None
+    label_id: int | None = None
     search: str = ""
     #: Satisfaction: rated | unrated | low | neutral | high (see ``csat.CSAT_FILTERS``).
     csat: str | None = None
@@ -102,6 +105,7 @@ class ConversationRow:
     preview: Message | None = None
     unread: int = 0
     extra: dict[str, object] = field(default_factory=dict)
+    labels: list[Label] = field(default_factory=list)
 
 
 def _escape_like(text: str) -> str:
@@ -128,6 +132,13 @@ def filtered(
         query = query.where(Conversation.assignee_id == filters.assignee_id)
     if filters.csat and (rated := csat_condition(filters.csat)) is not None:
         query = query.where(rated)
+    if filters.label_id is not None:
+        # A plain condition: the keyset order and cursors are the same with it.
+        labelled = select(conversation_labels.c.conversation_id).where(
+            conversation_labels.c.conversation_id == Conversation.id,
+            conversation_labels.c.label_id == filters.label_id,
+        )
+        query = query.where(labelled.exists())
     return query
 
 
@@ -237,15 +248,30 @@ async def load_rows(
         )
     unread: dict[UUID, int] = {cid: int(n) for cid, n in (await session.execute(unread_query))}
     ratings = await latest_ratings(session, ids)
+    labels = await labels_by_conversation(session, ids)
     return [
         ConversationRow(
             conversation=c,
             preview=previews.get(c.id),
             unread=unread.get(c.id, 0),
             extra={"csat": ratings[c.id]} if c.id in ratings else {},
+            labels=labels.get(c.id, []),
         )
         for c in conversations
     ]
+
+
+async def labels_by_conversation(session: AsyncSession, ids: list[UUID]) -> dict[UUID, list[Label]]:
+    found: dict[UUID, list[Label]] = {}
+    rows = await session.execute(
+        select(conversation_labels.c.conversation_id, Label)
+        .join(Label, Label.id == conversation_labels.c.label_id)
+        .where(conversation_labels.c.conversation_id.in_(ids))
+        .order_by(Label.name_en, Label.id)
+    )
+    for conversation_id, label in rows.all():
+        found.setdefault(conversation_id, []).append(label)
+    return found
 
 
 async def changed_rows(

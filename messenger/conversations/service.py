@@ -190,6 +190,7 @@ class ConversationService(RepositoryService[Conversation]):
             return existing, False
         if conversation.status in (ConversationStatus.RESOLVED, ConversationStatus.PENDING):
             conversation.status = ConversationStatus.OPEN
+            conversation.snoozed_until = None
             self.status_changed(conversation)
         message, created = await self.append(
             conversation,
@@ -235,6 +236,7 @@ class ConversationService(RepositoryService[Conversation]):
         if new == conversation.status:
             return None
         conversation.status = new
+        conversation.snoozed_until = None  # a snooze is set by snooze.py, ended by any change
         self.status_changed(conversation)
         event, _ = await self.append(
             conversation,

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from messenger.conversations.csat import CSAT_FILTERS
+from messenger.conversations.labels import all_labels
 from messenger.conversations.listing import (
     PAGE_SIZE,
     VIEWS,
@@ -40,6 +41,7 @@ def list_filters(
     before: str | None = None,
     after: str | None = None,
     csat: str | None = None,
+    label: str | None = None,
 ) -> ConversationFilters:
     def as_int(value: str | None) -> int | None:
         return int(value) if value and value.isdigit() else None
@@ -50,6 +52,7 @@ def list_filters(
         inbox_id=as_int(inbox),
         branch_id=as_int(branch),
         priority=priority or None,
+        label_id=as_int(label),
         search=(q or "")[:200],
         csat=csat if csat in CSAT_CHOICES else None,
         before=Cursor.decode(before) if before else None,
@@ -73,6 +76,7 @@ async def filter_choices(db: AsyncSession, user: User) -> dict[str, Any]:
         "priorities": [p.value for p in ConversationPriority],
         "views": VIEWS,
         "csat_choices": CSAT_CHOICES,
+        "labels": await all_labels(db),
     }
 
 

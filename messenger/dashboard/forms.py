@@ -79,6 +79,7 @@ class InboxForm(msgspec.Struct):
             if choice in ("optional", "required"):
                 fields.append({"name": name, "required": choice == "required"})
         return {"enabled": bool(self.prechat_enabled), "fields": fields}
+    assignment_mode: str = "manual"
 
     def week(self) -> dict[str, list[dict[str, str]]]:
         week: dict[str, list[dict[str, str]]] = {}
@@ -122,6 +123,7 @@ class InboxForm(msgspec.Struct):
             "identity": {"required": bool(self.identity_required)},
             "prechat": self.prechat(),
             "csat": {"enabled": bool(self.csat_enabled)},
+            "assignment": {"mode": self.assignment_mode or "manual"},
         }
 
 
@@ -161,6 +163,7 @@ class OperatorCreateForm(msgspec.Struct):
 
 class OperatorForm(msgspec.Struct):
     name: str | None = None  # absent: the name stays
+    capacity: str | None = None  # absent: the capacity stays
     role: str | None = None  # absent: the role stays
     branch_ids: list[str] | str = []
     is_active: str = ""

@@ -58,6 +58,8 @@ def event_text(body: str, author_name: str | None) -> str:
         return _("Status changed to %(status)s") % {"status": status_label(body[7:])}
     if body == "offline_form":
         return _("Left through the offline form: nobody was online")
+    if body == "transferred":
+        return _("The conversation was transferred")
     if body == "assigned":
         return _("%(name)s joined the conversation") % {"name": author_name or "?"}
     return body

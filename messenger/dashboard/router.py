@@ -19,7 +19,12 @@ from messenger.dashboard.controllers.api_tokens import ApiTokensController
 from messenger.dashboard.controllers.auth import AccountController, AuthController
 from messenger.dashboard.controllers.branches import BranchesController
 from messenger.dashboard.controllers.customer import CsatPanelController
+from messenger.dashboard.controllers.account_timezone import AccountTimezoneController
+from messenger.dashboard.controllers.auth import AccountController, AuthController
+from messenger.dashboard.controllers.branches import BranchesController
+from messenger.dashboard.controllers.day import DayToolsController
 from messenger.dashboard.controllers.inboxes import InboxesController
+from messenger.dashboard.controllers.labels_admin import LabelsController
 from messenger.dashboard.controllers.operators import OperatorsController
 from messenger.dashboard.controllers.routing_rules import RoutingRulesController
 from messenger.dashboard.controllers.stream import StaffStreamController
@@ -38,6 +43,7 @@ admin_router = Router(
         OperatorsController,
         WebhooksController,
         ApiTokensController,
+        LabelsController,
     ],
 )
 
@@ -49,8 +55,10 @@ dashboard_router = Router(
     route_handlers=[
         AuthController,
         AccountController,
+        AccountTimezoneController,
         UnifiedMessengerController,
         CsatPanelController,
+        DayToolsController,
         StaffStreamController,
         admin_router,
     ],

@@ -114,6 +114,13 @@ class AppearanceSettings(_Strict):
 class MailSettings(_Strict):
     # Mail the visitor the conversation's transcript when it is resolved (needs their e-mail).
     transcript_on_resolve: bool = False
+#: How a new conversation of the inbox finds its operator (messenger/conversations/assignment.py).
+AssignmentMode = Literal["manual", "round_robin", "least_busy"]
+ASSIGNMENT_MODES: tuple[AssignmentMode, ...] = ("manual", "round_robin", "least_busy")
+
+
+class AssignmentSettings(_Strict):
+    mode: AssignmentMode = "manual"
 
 
 class InboxSettings(_Strict):
@@ -129,6 +136,7 @@ class InboxSettings(_Strict):
     identity: IdentitySettings = msgspec.field(default_factory=IdentitySettings)
     prechat: PrechatSettings = msgspec.field(default_factory=PrechatSettings)
     csat: CsatSettings = msgspec.field(default_factory=CsatSettings)
+    assignment: AssignmentSettings = msgspec.field(default_factory=AssignmentSettings)
 
 
 def _parse_hhmm(text: str) -> time:

@@ -74,6 +74,7 @@ class SessionCalls:
                     state=self.state,
                     geo=self.geo,
                     storage=self.storage,
+                    presence=self.presence,
                 )
         except (OperationalError, InterfaceError) as exc:
             raise DatabaseUnavailableError from exc

@@ -68,7 +68,7 @@ WITH conversation AS (
     WHERE messages.conversation_id = conversation.id AND messages.client_msg_id = $4
 ), touched AS (
     UPDATE conversations AS c
-    SET last_activity_at = now(), updated_at = now(), status = 'open'
+    SET last_activity_at = now(), updated_at = now(), status = 'open', snoozed_until = NULL
     FROM conversation
     WHERE c.id = conversation.id AND conversation.status <> 'closed'
       AND NOT EXISTS (SELECT 1 FROM known)

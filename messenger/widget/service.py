@@ -7,6 +7,7 @@ here commits or publishes: the request's unit of work does both, in that order.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from uuid import UUID
 
 from sqlalchemy import select
@@ -19,6 +20,7 @@ from messenger.attachments.storage import Storage
 from messenger.config import Settings
 from messenger.contacts.prechat import PrechatAnswers, check_required, clean_answers, store
 from messenger.conversations.actions import set_typing
+from messenger.conversations.assignment import auto_assign
 from messenger.conversations.intake import ConversationIntake, current_conversation
 from messenger.conversations.receipts import mark_delivered_to_visitor
 from messenger.conversations.service import ConversationService, clean_body
@@ -34,6 +36,7 @@ from messenger.db.models import (
 from messenger.errors import InvalidInputError
 from messenger.i18n import N_
 from messenger.inboxes.service import inbox_settings
+from messenger.presence import Presence
 from messenger.state import SharedState
 from messenger.visitors.geo import GeoLocator
 from messenger.visitors.service import Caller
@@ -58,8 +61,10 @@ class WidgetService:
         state: SharedState,
         geo: GeoLocator,
         storage: Storage,
+        presence: Presence | None = None,
     ) -> None:
         self.db = db
+        self.presence = presence
         self.settings = settings
         self.state = state
         self.intake = ConversationIntake(db, settings, geo)
@@ -127,6 +132,7 @@ class WidgetService:
         reopened = conversation.status in (ConversationStatus.PENDING, ConversationStatus.RESOLVED)
         if reopened:
             conversation.status = ConversationStatus.OPEN
+            conversation.snoozed_until = None  # the visitor's message wakes a snoozed one
         if reopened or intake.started:
             self.conversations.status_changed(conversation)
         message, created = await self.conversations.append(
@@ -141,6 +147,9 @@ class WidgetService:
                 inbox, session.visitor_id, conversation, message, request.attachment_ids
             )
             set_committed_value(message, "attachments", linked)
+        if intake.started and self.presence is not None:
+            # The first message: the inbox's auto-assignment picks an online operator.
+            await auto_assign(self.db, self.presence, conversation, inbox, datetime.now(UTC))
         return Sent(message, created)
 
     async def save_contact(

@@ -195,6 +195,7 @@ async def test_save_inbox_settings_and_see_them_stored(admin, staff, db_session)
             ],
         },
         "csat": {"enabled": True},
+        "assignment": {"mode": "manual"},
     }
 
     # The form shows what is stored.

@@ -33,6 +33,8 @@ TABLES = (
     "api_tokens",
     "csat_ratings",
     "contacts",
+    "conversation_labels",
+    "labels",
     "attachments",
     "messages",
     "conversations",

@@ -167,6 +167,8 @@ def test_the_declaration_is_complete_and_matches_the_settings_object() -> None:
         "MESSENGER_MAIL_OFFLINE_AFTER_SECONDS": "mail_offline_after_seconds",
         # integration REST API
         "MESSENGER_API_RATE_PER_TOKEN": "api_rate_per_token",
+        "MESSENGER_ASSIGNMENT_OFFLINE_MINUTES": "assignment_offline_minutes",
+        "MESSENGER_DAY_TICKER_SECONDS": "day_ticker_seconds",
     }
     assert {v.name for v in VARIABLES if v.warn_at_default} == {*RATE_VARIABLES, POLL_INTERVAL}
 
@@ -271,6 +273,9 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "MESSENGER_MAIL_FROM": "Support <support@example.org>",
         "MESSENGER_MAIL_OFFLINE_AFTER_SECONDS": "0",
         "MESSENGER_API_RATE_PER_TOKEN": "100/minute",
+        # the operator's day
+        "MESSENGER_ASSIGNMENT_OFFLINE_MINUTES": "15",
+        "MESSENGER_DAY_TICKER_SECONDS": "12.5",
     }
     assert set(env) == CONFIG_VARIABLES  # a new variable gets a line here
 
@@ -307,6 +312,8 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     assert settings.redis_sentinels == (("10.0.0.5", 26379), ("fd00::7", 26380))
     assert settings.redis_sentinel_master == "chat"
     assert settings.api_rate_per_token == Rate(100, 60)
+    assert settings.assignment_offline_minutes == 15
+    assert settings.day_ticker_seconds == 12.5
     assert settings.stream_catch_up_seconds == 2.0
     assert settings.worker_health_port == 0
     assert settings.webhook_allow_private is True

@@ -181,6 +181,7 @@ export function buildWindow(offlineForm) {
 function eventText(m, t) {
   const name = (m.author && m.author.name) || t("operator");
   if (m.body === "assigned") return t("assigned", { name });
+  if (m.body === "transferred") return t("transferred");
   const s = /^status:(resolved|closed|open)$/.exec(m.body || "");
   return s ? t("s_" + s[1]) : "";
 }

@@ -86,6 +86,8 @@ class OperatorsController(Controller):
                 branches=await BranchService(session=db_session).require_all(ids(data.branch_ids)),
                 password=data.password,
             )
+            if data.capacity is not None:
+                await users.set_capacity(target.id, data.capacity)
         except DomainError as exc:
             return await self._page(db_session, current_user, exc.translated(), 400)
         return Redirect(request.app.route_reverse("admin_operators"), status_code=303)

@@ -220,6 +220,11 @@ class StaffStreamSource:
             return
         self._live_since_catch_up = True
         yield ServerSentEventMessage(event="list", data="1")
+        moved_to = envelope.data.get("moved_to")
+        if isinstance(moved_to, int) and not in_scope(self._user, moved_to):
+            # Transferred out of this user's scope: its row leaves their list (issue 14).
+            row = f'<li id="conv-{UUID(str(envelope.conversation_id))}" hx-swap-oob="delete"></li>'
+            yield ServerSentEventMessage(event="gone", data=row)
         if self._open_id is None or envelope.conversation_id != str(self._open_id):
             return
         fragment = await to_completion(self._read_fragment(self._open_id, envelope))

@@ -31,6 +31,7 @@ from messenger.dashboard.conversation_list import (
     list_filters,
     parse_since,
 )
+from messenger.dashboard.conversation_tools import tools_context
 from messenger.dashboard.deps import (
     DashboardRequest,
     page_or_partial,
@@ -104,6 +105,22 @@ async def provide_conversation(
 Scoped = NamedDependency[Conversation]
 
 
+async def controls_template(db: AsyncSession, user: User, conversation: Conversation) -> Template:
+    """The conversation header (status, assignee, priority, labels, snooze, transfer)."""
+    await db.refresh(conversation, attribute_names=["assignee"])
+    return Template(
+        "dashboard/partials/conversation_controls.html",
+        context={
+            "user": user,
+            "conversation": conversation,
+            "assignable": await _assignable(db, conversation),
+            "statuses": [s.value for s in ConversationStatus],
+            "priorities": [p.value for p in ConversationPriority],
+            **await tools_context(db, conversation),
+        },
+    )
+
+
 class UnifiedMessengerController(Controller):
     dependencies = {
         "actions": Provide(provide_actions, sync_to_thread=False),
@@ -126,6 +143,7 @@ class UnifiedMessengerController(Controller):
             "ratings": await ratings_of(db, conversation.id),
             "statuses": [s.value for s in ConversationStatus],
             "priorities": [p.value for p in ConversationPriority],
+            **await tools_context(db, conversation),
         }
 
     @get("/", name="home")
@@ -151,8 +169,11 @@ class UnifiedMessengerController(Controller):
         since: Annotated[str | None, QueryParameter(max_length=40)] = None,
         bottom: Annotated[str | None, QueryParameter(max_length=100)] = None,
         csat: Annotated[str | None, QueryParameter(max_length=20)] = None,
+        label: Annotated[str | None, QueryParameter(max_length=20)] = None,
     ) -> Template:
-        filters = list_filters(view, status, inbox, branch, priority, q, before, after, csat)
+        filters = list_filters(
+            view, status, inbox, branch, priority, q, before, after, csat=csat, label=label
+        )
         cursor = SearchCursor.decode(page) if page else None
         chosen = part if part in PARTS else None
         moment = parse_since(since)
@@ -213,21 +234,10 @@ class UnifiedMessengerController(Controller):
     async def controls(
         self, db_session: DB, current_user: CurrentUser, conversation: Scoped
     ) -> Template:
-        return self._controls(
-            current_user, conversation, await _assignable(db_session, conversation)
-        )
+        return await self._controls(db_session, current_user, conversation)
 
-    def _controls(self, user: User, conversation: Conversation, assignable: list[User]) -> Template:
-        return Template(
-            "dashboard/partials/conversation_controls.html",
-            context={
-                "user": user,
-                "conversation": conversation,
-                "assignable": assignable,
-                "statuses": [s.value for s in ConversationStatus],
-                "priorities": [p.value for p in ConversationPriority],
-            },
-        )
+    async def _controls(self, db: AsyncSession, user: User, conversation: Conversation) -> Template:
+        return await controls_template(db, user, conversation)
 
     @post("/conversations/{conversation_id:uuid}/messages", name="compose", status_code=200)
     async def compose(
@@ -250,11 +260,10 @@ class UnifiedMessengerController(Controller):
             context={"message": message, "conversation": conversation, "user": current_user},
         )
 
-    async def _after_action(
+    async def after_action(
         self, db: AsyncSession, user: User, conversation: Conversation
     ) -> Template:
-        await db.refresh(conversation, attribute_names=["assignee"])
-        return self._controls(user, conversation, await _assignable(db, conversation))
+        return await self._controls(db, user, conversation)
 
     @post("/conversations/{conversation_id:uuid}/assign-me", name="assign_me", status_code=200)
     async def assign_me(
@@ -265,7 +274,7 @@ class UnifiedMessengerController(Controller):
         conversation: Scoped,
     ) -> Template:
         await actions.assign(conversation, current_user.id, current_user)
-        return await self._after_action(db_session, current_user, conversation)
+        return await self.after_action(db_session, current_user, conversation)
 
     @post("/conversations/{conversation_id:uuid}/assign", name="assign", status_code=200)
     async def assign(
@@ -280,7 +289,7 @@ class UnifiedMessengerController(Controller):
             await actions.assign(conversation, int(data.assignee_id), current_user)
         else:
             await actions.unassign(conversation, current_user)
-        return await self._after_action(db_session, current_user, conversation)
+        return await self.after_action(db_session, current_user, conversation)
 
     @post("/conversations/{conversation_id:uuid}/status", name="status", status_code=200)
     async def status(
@@ -292,7 +301,7 @@ class UnifiedMessengerController(Controller):
         data: URLEncodedBody[StatusForm],
     ) -> Template:
         await actions.change_status(conversation, data.status, current_user)
-        return await self._after_action(db_session, current_user, conversation)
+        return await self.after_action(db_session, current_user, conversation)
 
     @post("/conversations/{conversation_id:uuid}/priority", name="priority", status_code=200)
     async def priority(
@@ -304,7 +313,7 @@ class UnifiedMessengerController(Controller):
         data: URLEncodedBody[PriorityForm],
     ) -> Template:
         await actions.set_priority(conversation, data.priority, current_user)
-        return await self._after_action(db_session, current_user, conversation)
+        return await self.after_action(db_session, current_user, conversation)
 
     @post("/conversations/{conversation_id:uuid}/typing", name="typing", status_code=204)
     async def typing(

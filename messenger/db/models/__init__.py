@@ -15,6 +15,7 @@ from messenger.db.models.enums import (
     UserRole,
 )
 from messenger.db.models.inbox import Inbox
+from messenger.db.models.label import Label, conversation_labels
 from messenger.db.models.message import Message
 from messenger.db.models.outbox import OutboxEntry, OutboxStatus
 from messenger.db.models.routing_rule import RoutingRule
@@ -36,6 +37,7 @@ __all__ = [
     "DeliveryStatus",
     "CsatRating",
     "Inbox",
+    "Label",
     "Message",
     "MessageKind",
     "MessageSender",
@@ -49,5 +51,6 @@ __all__ = [
     "WebhookEndpoint",
     "WorkerHeartbeat",
     "api_token_branches",
+    "conversation_labels",
     "user_branches",
 ]

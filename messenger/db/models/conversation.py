@@ -54,6 +54,13 @@ class Conversation(UUIDv7AuditBase):
     __tablename__ = "conversations"
     __table_args__ = (
         Index("ix_conversations_visitor", "visitor_id"),
+        # The snooze wake-up reads the snoozed ones only (migration 0005).
+        Index(
+            "ix_conversations_snoozed_until",
+            "snoozed_until",
+            postgresql_where=text("snoozed_until IS NOT NULL"),
+            sqlite_where=text("snoozed_until IS NOT NULL"),
+        ),
         # The unified messenger's list: keyset pages, (last_activity_at, id) newest first,
         # per view, branch and status (migration 0004, which replaced the older two).
         *_list_indexes(),
@@ -81,6 +88,8 @@ class Conversation(UUIDv7AuditBase):
     visitor_last_read_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
     operator_last_read_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
     last_activity_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=_now)
+    #: Snoozed: pending until this moment, then open again (messenger/conversations/snooze.py).
+    snoozed_until: Mapped[datetime | None] = mapped_column(DateTimeUTC, default=None)
 
     # Relationships are loaded where a query says so (selectinload/joinedload), never by
     # default: a forgotten load raises instead of costing a query per row.

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from advanced_alchemy.base import BigIntAuditBase, orm_registry
+from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import Column, ForeignKey, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -31,6 +34,10 @@ class User(BigIntAuditBase):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     # Bumped on a password change: every session signed in under an older epoch ends.
     session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: The most open conversations auto-assignment gives this operator (0: none).
+    capacity: Mapped[int] = mapped_column(default=10, server_default="10")
+    #: When auto-assignment last gave this operator a conversation (round-robin order).
+    last_assigned_at: Mapped[datetime | None] = mapped_column(DateTimeUTC, default=None)
 
     # The one relationship loaded with its row: a user is always used with its branch scope
     # (every permission check reads ``branch_ids``), so it comes in the same round trip.
