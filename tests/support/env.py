@@ -26,6 +26,7 @@ TEST_SECRET = "test-secret-" + "x" * 40
 
 TABLES = (
     "attachments",
+    "saved_replies",
     "messages",
     "conversations",
     "visitors",

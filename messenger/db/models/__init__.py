@@ -14,6 +14,7 @@ from messenger.db.models.enums import (
 from messenger.db.models.inbox import Inbox
 from messenger.db.models.message import Message
 from messenger.db.models.routing_rule import RoutingRule
+from messenger.db.models.saved_reply import SavedReply
 from messenger.db.models.user import User, user_branches
 from messenger.db.models.visitor import Visitor
 
@@ -29,6 +30,7 @@ __all__ = [
     "MessageKind",
     "MessageSender",
     "RoutingRule",
+    "SavedReply",
     "User",
     "UserRole",
     "Visitor",

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from advanced_alchemy.base import BigIntAuditBase, orm_registry
-from sqlalchemy import Column, ForeignKey, String, Table
+from sqlalchemy import Column, ForeignKey, String, Table, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from messenger.db.models.branch import Branch
@@ -31,6 +31,8 @@ class User(BigIntAuditBase):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     # Bumped on a password change: every session signed in under an older epoch ends.
     session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The operator's choice: a sound with each notification (static/dashboard/notifications.js).
+    notification_sound: Mapped[bool] = mapped_column(default=True, server_default=true())
 
     # The one relationship loaded with its row: a user is always used with its branch scope
     # (every permission check reads ``branch_ids``), so it comes in the same round trip.
