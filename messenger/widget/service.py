@@ -104,7 +104,9 @@ class WidgetService:
         if not request.body.strip() and not request.attachment_ids:
             raise InvalidInputError(N_("A message needs text or an attachment."))
         body = clean_body(request.body) if request.body.strip() else ""
-        intake = await self.intake.take(inbox, session.visitor_id, caller, request.page_url)
+        intake = await self.intake.take(
+            inbox, session.visitor_id, caller, request.page_url, referrer=request.referrer
+        )
         conversation = intake.conversation
         if not intake.started and (
             existing := await self.conversations.by_client_msg_id(
@@ -170,6 +172,7 @@ class WidgetService:
             request.page_url,
             contact={"name": request.name.strip(), "email": email, "phone": request.phone},
             channel=ConversationChannel.OFFLINE_FORM,
+            referrer=request.referrer,
         )
         if intake.started:
             self.conversations.status_changed(intake.conversation)

@@ -15,9 +15,7 @@ class SavedReply(BigIntAuditBase):
 
     __tablename__ = "saved_replies"
     __table_args__ = (
-        CheckConstraint(
-            "branch_id IS NULL OR owner_id IS NULL", name="one_scope"
-        ),
+        CheckConstraint("branch_id IS NULL OR owner_id IS NULL", name="one_scope"),
         Index("ix_saved_replies_shortcut", "shortcut"),
     )
 
