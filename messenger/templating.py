@@ -29,6 +29,7 @@ def build_environment(directory: Path) -> Environment:
         priority_label=labels.priority_label,
         role_label=labels.role_label,
         view_label=labels.view_label,
+        saved_reply_scope_label=labels.saved_reply_scope_label,
     )
     env.globals.update(
         current_locale=i18n.current_locale,

@@ -20,6 +20,7 @@ from messenger.dashboard.controllers.branches import BranchesController
 from messenger.dashboard.controllers.inboxes import InboxesController
 from messenger.dashboard.controllers.operators import OperatorsController
 from messenger.dashboard.controllers.routing_rules import RoutingRulesController
+from messenger.dashboard.controllers.saved_replies import SavedRepliesController
 from messenger.dashboard.controllers.stream import StaffStreamController
 from messenger.dashboard.controllers.unified import UnifiedMessengerController
 from messenger.dashboard.guards import admin_only
@@ -45,6 +46,7 @@ dashboard_router = Router(
         AuthController,
         AccountController,
         UnifiedMessengerController,
+        SavedRepliesController,
         StaffStreamController,
         admin_router,
     ],

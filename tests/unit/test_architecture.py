@@ -36,6 +36,7 @@ LAYERS: dict[str, int] = {
     "visitors": 2,
     "attachments": 2,
     "conversations": 2,
+    "replies": 2,
     "startup": 2,
     # live fan-out and the unit of work that publishes after commit
     "realtime": 3,

@@ -31,7 +31,7 @@ def test_a_city_rule_matches_the_city_named_in_either_language() -> None:
     kazan = VisitorContext(country_code="RU", city="Kazan", city_names=("Kazan", "Казань"))
     assert parse_conditions({"cities": ["Казань"]}).matches(kazan)
     assert parse_conditions({"cities": ["kazan"]}).matches(kazan)
-    assert parse_conditions({"cities": ["КАЗАНЬ", "Samara"]}).matches(kazan)
+    assert parse_conditions({"cities": ["Казань".upper(), "Samara"]}).matches(kazan)
     assert not parse_conditions({"cities": ["Самара"]}).matches(kazan)
     assert not parse_conditions({"cities": ["Казань"]}).matches(VisitorContext(country_code="RU"))
     # Countries are ISO codes: the same whatever the language.
