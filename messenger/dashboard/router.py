@@ -18,6 +18,7 @@ from litestar.plugins.htmx import HTMXRequest
 from messenger.dashboard.controllers.auth import AccountController, AuthController
 from messenger.dashboard.controllers.branches import BranchesController
 from messenger.dashboard.controllers.inboxes import InboxesController
+from messenger.dashboard.controllers.notifications import NotificationsController
 from messenger.dashboard.controllers.operators import OperatorsController
 from messenger.dashboard.controllers.routing_rules import RoutingRulesController
 from messenger.dashboard.controllers.saved_replies import SavedRepliesController
@@ -45,6 +46,7 @@ dashboard_router = Router(
     route_handlers=[
         AuthController,
         AccountController,
+        NotificationsController,
         UnifiedMessengerController,
         SavedRepliesController,
         StaffStreamController,
