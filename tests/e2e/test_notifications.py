@@ -89,7 +89,8 @@ async def test_a_hidden_tab_gets_a_notification_and_a_sound_for_a_new_conversati
         await eventually(notified, within=15)
         assert await recorded(page, "__notes") == [{"title": "Vera", "body": "Where is my order?"}]
         plays = await recorded(page, "__plays")
-        assert len(plays) == 1 and plays[0].endswith("/static/dashboard/notification.wav")
+        assert len(plays) == 1
+        assert plays[0].endswith("/static/dashboard/notification.wav")
         # The unread count, live: in the title and on the favicon.
         await expect(page).to_have_title("(1) Conversations · Messenger")
         await expect(page.locator("link[rel=icon]")).to_have_attribute("data-unread", "1")
@@ -106,7 +107,8 @@ async def test_a_hidden_tab_gets_a_notification_and_a_sound_for_a_new_conversati
             .where(User.id == site.operator.id)
             .execution_options(populate_existing=True)
         )
-        assert operator is not None and operator.notification_sound is False
+        assert operator is not None
+        assert operator.notification_sound is False
         await hide(page)
         await visitor.send("Hello?\nAnyone?")
 
