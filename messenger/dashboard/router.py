@@ -17,6 +17,7 @@ from litestar.plugins.htmx import HTMXRequest
 
 from messenger.dashboard.controllers.auth import AccountController, AuthController
 from messenger.dashboard.controllers.branches import BranchesController
+from messenger.dashboard.controllers.composer_files import ComposerFilesController
 from messenger.dashboard.controllers.inboxes import InboxesController
 from messenger.dashboard.controllers.notifications import NotificationsController
 from messenger.dashboard.controllers.operators import OperatorsController
@@ -48,6 +49,7 @@ dashboard_router = Router(
         AccountController,
         NotificationsController,
         UnifiedMessengerController,
+        ComposerFilesController,
         SavedRepliesController,
         StaffStreamController,
         admin_router,

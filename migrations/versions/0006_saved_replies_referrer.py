@@ -10,6 +10,8 @@ Create Date: 2026-11-30 03:55:00.000000
   the English ones (``country`` / ``city``), for staff reading Russian and for routing
   rules written in either language. (``visitors.referrer`` existed already; it is now filled.)
 - ``users.notification_sound``: the operator's sound on/off for notifications.
+- ``attachments.uploaded_by_id``: the operator who uploaded a file from the composer (null:
+  a visitor's upload); only they may send it.
 """
 
 from collections.abc import Sequence
@@ -64,9 +66,21 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("notification_sound", sa.Boolean(), server_default=sa.true(), nullable=False)
         )
+    with op.batch_alter_table("attachments", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("uploaded_by_id", _ID, nullable=True))
+        batch_op.create_foreign_key(
+            op.f("fk_attachments_uploaded_by_id_users"),
+            "users",
+            ["uploaded_by_id"],
+            ["id"],
+            ondelete="SET NULL",
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("attachments", schema=None) as batch_op:
+        batch_op.drop_constraint(op.f("fk_attachments_uploaded_by_id_users"), type_="foreignkey")
+        batch_op.drop_column("uploaded_by_id")
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.drop_column("notification_sound")
     with op.batch_alter_table("visitors", schema=None) as batch_op:
