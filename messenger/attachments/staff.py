@@ -11,14 +11,20 @@ Nothing here commits.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
 from uuid import UUID
 
-from sqlalchemy import update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_scoped_session
 
 from messenger.attachments.files import safe_filename
 from messenger.attachments.formdata import ENVELOPE_BYTES, file_part, too_large
-from messenger.attachments.service import AttachmentService, check_type
+from messenger.attachments.service import (
+    QUOTA_WINDOW,
+    AttachmentService,
+    QuotaExceededError,
+    check_type,
+)
 from messenger.attachments.storage import Storage, TooLargeError
 from messenger.db.models import Attachment, Conversation, Inbox, Message, User
 from messenger.errors import InvalidInputError, NotFoundError
@@ -47,6 +53,24 @@ class StaffUploads:
         self.db = db
         self.storage = storage
 
+    async def _check_quota(self, uploader: User, quota: int, adding: int = 0) -> None:
+        """An operator's uploads in 24 hours are bounded like a widget session's
+        (``MESSENGER_UPLOAD_QUOTA_BYTES``); concurrent uploads of one operator count in turn."""
+        if self.db.bind.dialect.name == "postgresql":
+            key = 0x5354_4146_4655_0000 ^ uploader.id  # "STAFFU"
+            await self.db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        since = datetime.now(UTC) - QUOTA_WINDOW
+        used = await self.db.scalar(
+            select(func.coalesce(func.sum(Attachment.size_bytes), 0)).where(
+                Attachment.uploaded_by_id == uploader.id, Attachment.created_at >= since
+            )
+        )
+        if int(used or 0) + adding > quota:
+            raise QuotaExceededError(
+                N_("You have uploaded the most files allowed for today (%(bytes)d bytes)."),
+                params={"bytes": quota},
+            )
+
     async def receive(
         self,
         conversation: Conversation,
@@ -55,16 +79,18 @@ class StaffUploads:
         content_type: str | None,
         content_length: int | None,
         body: AsyncIterator[bytes],
+        quota: int,
     ) -> Attachment:
-        """The visitor upload's checks, in the same order: the inbox's policy and the declared
-        length before reading; the part's type and first bytes before storing; the cap while
-        storing (nothing kept past it)."""
+        """The visitor upload's checks, in the same order: the inbox's policy, the declared
+        length and the quota before reading; the part's type and first bytes before storing;
+        the cap while storing (nothing kept past it)."""
         inbox = await self.db.get(Inbox, conversation.inbox_id)
         if inbox is None:
             raise NotFoundError(N_("No such conversation."))
         policy = AttachmentService.policy(inbox)
         if content_length is not None and content_length > policy.max_bytes + ENVELOPE_BYTES:
             raise too_large(policy.max_bytes)
+        await self._check_quota(uploader, quota, max(0, (content_length or 0) - ENVELOPE_BYTES))
         part = await file_part(body, content_type, policy.max_bytes)
         declared = check_type(part.filename, part.content_type, policy.content_types)
         try:
@@ -72,6 +98,7 @@ class StaffUploads:
         except TooLargeError:
             raise too_large(policy.max_bytes) from None
         try:
+            await self._check_quota(uploader, quota, adding=stored.size)
             attachment = Attachment(
                 inbox_id=inbox.id,
                 uploaded_by_id=uploader.id,

@@ -190,3 +190,23 @@ async def test_the_visitor_uploads_checks_apply_to_operators(
         await outsider.get("/conversations")
         refused = await upload(outsider, conversation_id, "x.txt", b"words", "text/plain")
         assert refused.status_code == 404
+
+
+async def test_an_operators_uploads_have_a_daily_quota(desk: Desk, app_env: dict[str, Any]) -> None:
+    async with app_client(app_env, relaxed=True, MESSENGER_UPLOAD_QUOTA_BYTES="20") as client:
+        visitor = Visitor(client, desk.inbox.widget_token, ORIGIN)
+        conversation_id = (await visitor.send("hi"))["conversation_id"]
+        await signed_in(client, desk.anna.email)
+        await client.get("/conversations")
+        for _ in range(2):
+            fits = await upload(client, conversation_id, "nine.txt", b"123456789", "text/plain")
+            assert fits.status_code == 201, fits.text
+        over = await upload(client, conversation_id, "nine.txt", b"123456789", "text/plain")
+        assert over.status_code == 413
+        assert over.json()["error"] == "upload_quota_exceeded"
+    # Another operator's quota is their own.
+    async with app_client(app_env, relaxed=True, MESSENGER_UPLOAD_QUOTA_BYTES="20") as other:
+        await signed_in(other, desk.artem.email)
+        await other.get("/conversations")
+        theirs = await upload(other, conversation_id, "nine.txt", b"123456789", "text/plain")
+        assert theirs.status_code == 201

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from messenger.attachments.formdata import ENVELOPE_BYTES
 from messenger.attachments.staff import StaffUploads
 from messenger.attachments.storage import Storage
+from messenger.config import Settings
 from messenger.conversations.service import ConversationService
 from messenger.dashboard.deps import DashboardRequest
 from messenger.db.models import User
@@ -46,6 +47,7 @@ class ComposerFilesController(Controller):
         db_session: NamedDependency[AsyncSession],
         current_user: NamedDependency[User],
         storage: NamedDependency[SkipValidation[Storage]],
+        settings: NamedDependency[SkipValidation[Settings]],
         conversation_id: FromPath[UUID],
     ) -> Uploaded:
         # Scope first (404 for an outsider), before a byte of the body is read.
@@ -58,6 +60,7 @@ class ComposerFilesController(Controller):
             content_type=request.headers.get("content-type"),
             content_length=declared_length(request),
             body=request.stream(),
+            quota=settings.upload_quota_bytes,  # per operator in 24 hours, as per visitor
         )
         return Uploaded(
             id=str(attachment.id),
