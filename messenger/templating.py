@@ -31,6 +31,7 @@ def build_environment(directory: Path) -> Environment:
         role_label=labels.role_label,
         view_label=labels.view_label,
         label_name=lambda label: label.name_in(i18n.current_locale()),
+        saved_reply_scope_label=labels.saved_reply_scope_label,
     )
     env.globals.update(
         current_locale=i18n.current_locale,

@@ -149,6 +149,12 @@ class UserService(RepositoryService[User]):
         await self.repository.session.flush()
         return user
 
+    async def set_notification_sound(self, user: User, *, on: bool) -> User:
+        """The operator's choice: a sound with each notification, or none."""
+        user.notification_sound = on
+        await self.repository.session.flush()
+        return user
+
     async def update_staff(
         self,
         user_id: int,

@@ -8,7 +8,15 @@ session, and the request's unit of work commits and then publishes
 from __future__ import annotations
 
 from messenger.conversations.actors import Actor
+from collections.abc import Sequence
+from uuid import UUID
+
+from sqlalchemy.orm.attributes import set_committed_value
+
+from messenger.attachments.staff import link_staff_uploads
 from messenger.conversations.service import ConversationService
+from messenger.errors import InvalidInputError
+from messenger.i18n import N_
 from messenger.db.events import AnySession, about, record
 from messenger.db.models import (
     Conversation,
@@ -60,9 +68,26 @@ class StaffActions:
         self.state = state
 
     async def reply(
-        self, conversation: Conversation, author: Actor, body: str, client_msg_id: str | None = None
+        self,
+        conversation: Conversation,
+        author: Actor,
+        body: str,
+        client_msg_id: str | None = None,
+        attachment_ids: Sequence[UUID] = (),
     ) -> tuple[Message, bool]:
-        return await self.conversations.reply(conversation, author, body, client_msg_id)
+        """An operator's message, with files uploaded from the composer (all sent or none)."""
+        message, created = await self.conversations.reply(
+            conversation, author, body, client_msg_id, with_files=bool(attachment_ids)
+        )
+        if created and attachment_ids:
+            if not isinstance(author, User):  # the integration API sends no files
+                raise InvalidInputError(N_("Only a staff member can send files."))
+            session = self.conversations.repository.session
+            linked = await link_staff_uploads(
+                session, conversation, message, author, attachment_ids
+            )
+            set_committed_value(message, "attachments", linked)  # the published event shows them
+        return message, created
 
     async def note(
         self, conversation: Conversation, author: Actor, body: str, client_msg_id: str | None = None

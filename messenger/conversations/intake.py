@@ -71,6 +71,7 @@ class ConversationIntake:
         *,
         contact: dict[str, str | None] | None = None,
         channel: ConversationChannel = ConversationChannel.CHAT,
+        referrer: str | None = None,
     ) -> Intake:
         """The visitor's open conversation, or a new one routed to a branch.
 
@@ -82,7 +83,9 @@ class ConversationIntake:
             await self.db.execute(
                 text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(visitor_id)}
             )
-        visitor = await self.visitors.upsert(inbox, visitor_id, caller, page_url, contact=contact)
+        visitor = await self.visitors.upsert(
+            inbox, visitor_id, caller, page_url, contact=contact, referrer=referrer
+        )
         conversation = await current_conversation(self.db, inbox.id, visitor_id)
         if conversation is not None:
             return Intake(conversation, visitor, started=False)

@@ -172,7 +172,12 @@ class ConversationService(RepositoryService[Conversation]):
         )
 
     async def reply(
-        self, conversation: Conversation, author: Actor, body: str, client_msg_id: str | None = None
+        self,
+        conversation: Conversation,
+        author: Actor,
+        body: str,
+        client_msg_id: str | None = None,
+        with_files: bool = False,  # files follow (StaffActions.reply): the text may be empty
     ) -> tuple[Message, bool]:
         """An operator's message to the visitor (reopens a pending or resolved conversation).
 
@@ -183,7 +188,7 @@ class ConversationService(RepositoryService[Conversation]):
         one draft store one message.
         """
         self._require_in_scope(conversation, author)
-        text = clean_body(body)
+        text = "" if with_files and not body.strip() else clean_body(body)
         if client_msg_id is not None and (
             existing := await self._by_client_msg_id(conversation.id, client_msg_id)
         ):

@@ -28,6 +28,11 @@ VIEW = {
     "unassigned": lambda: _("Unassigned"),
     "all": lambda: _("All"),
 }
+SAVED_REPLY_SCOPE = {
+    "personal": lambda: _("Only me"),
+    "branch": lambda: _("A branch"),
+    "global": lambda: _("Everyone"),
+}
 
 
 def label(vocabulary: Mapping[str, object], value: object) -> str:
@@ -50,6 +55,10 @@ def role_label(value: object) -> str:
 
 def view_label(value: object) -> str:
     return label(VIEW, value)
+
+
+def saved_reply_scope_label(value: object) -> str:
+    return label(SAVED_REPLY_SCOPE, value)
 
 
 def event_text(body: str, author_name: str | None) -> str:

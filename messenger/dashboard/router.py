@@ -20,13 +20,14 @@ from messenger.dashboard.controllers.auth import AccountController, AuthControll
 from messenger.dashboard.controllers.branches import BranchesController
 from messenger.dashboard.controllers.customer import CsatPanelController
 from messenger.dashboard.controllers.account_timezone import AccountTimezoneController
-from messenger.dashboard.controllers.auth import AccountController, AuthController
-from messenger.dashboard.controllers.branches import BranchesController
 from messenger.dashboard.controllers.day import DayToolsController
 from messenger.dashboard.controllers.inboxes import InboxesController
 from messenger.dashboard.controllers.labels_admin import LabelsController
+from messenger.dashboard.controllers.composer_files import ComposerFilesController
+from messenger.dashboard.controllers.notifications import NotificationsController
 from messenger.dashboard.controllers.operators import OperatorsController
 from messenger.dashboard.controllers.routing_rules import RoutingRulesController
+from messenger.dashboard.controllers.saved_replies import SavedRepliesController
 from messenger.dashboard.controllers.stream import StaffStreamController
 from messenger.dashboard.controllers.unified import UnifiedMessengerController
 from messenger.dashboard.controllers.webhooks import WebhooksController
@@ -59,6 +60,9 @@ dashboard_router = Router(
         UnifiedMessengerController,
         CsatPanelController,
         DayToolsController,
+        NotificationsController,
+        ComposerFilesController,
+        SavedRepliesController,
         StaffStreamController,
         admin_router,
     ],

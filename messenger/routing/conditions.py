@@ -22,17 +22,18 @@ _Item = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
 
 class RoutingConditions(msgspec.Struct, forbid_unknown_fields=True):
     countries: list[_Item] = []  # ISO 3166-1 alpha-2 codes: "RU", "KZ"
-    cities: list[_Item] = []  # GeoIP city names, compared case-insensitively
+    cities: list[_Item] = []  # GeoIP city names (English or Russian), case-insensitively
     page_urls: list[_Item] = []  # glob patterns on the page URL: "https://shop.example/ru/*"
     languages: list[_Item] = []  # primary language subtags: "ru", "en"
 
     def matches(self, visitor: VisitorContext) -> bool:
         if self.countries and (visitor.country_code or "").upper() not in self.countries:
             return False
-        if self.cities and (visitor.city or "").casefold() not in {
-            c.casefold() for c in self.cities
-        }:
-            return False
+        if self.cities:
+            wanted = {c.casefold() for c in self.cities}
+            names = {n.casefold() for n in (visitor.city, *visitor.city_names) if n}
+            if not names & wanted:
+                return False
         if self.page_urls:
             url = (visitor.page_url or "").lower()
             if not any(fnmatch.fnmatchcase(url, pattern.lower()) for pattern in self.page_urls):
@@ -50,6 +51,9 @@ class VisitorContext:
 
     country_code: str | None = None
     city: str | None = None
+    #: Every name of the city the GeoIP database gives (English, Russian): a rule's city
+    #: matches any of them.
+    city_names: tuple[str, ...] = ()
     page_url: str | None = None
     language: str | None = None
 

@@ -13,9 +13,19 @@ from maxminddb import InvalidDatabaseError
 
 @dataclass(frozen=True, slots=True)
 class Location:
+    """A place in English (``country``, ``city``; the database's fallback when it has no
+    English name) and in Russian (``country_ru``, ``city_ru``), as the database names it."""
+
     country_code: str | None = None
     country: str | None = None
     city: str | None = None
+    country_ru: str | None = None
+    city_ru: str | None = None
+
+    @property
+    def city_names(self) -> tuple[str, ...]:
+        """Every name of the city known (what a routing rule may be written in)."""
+        return tuple(name for name in (self.city, self.city_ru) if name)
 
 
 class GeoLocator:
@@ -24,7 +34,7 @@ class GeoLocator:
     def __init__(self, path: Path | None) -> None:
         self._reader = geoip2.database.Reader(str(path)) if path is not None else None
 
-    def locate(self, ip: str, locale: str = "en") -> Location:
+    def locate(self, ip: str) -> Location:
         if self._reader is None:
             return Location()
         try:
@@ -37,15 +47,16 @@ class GeoLocator:
             record = self._reader.city(str(address))
         except (geoip2.errors.AddressNotFoundError, InvalidDatabaseError, ValueError, TypeError):
             return Location()
-        names = [locale, "en"]
 
-        def pick(values: dict[str, str]) -> str | None:
-            return next((values[n] for n in names if n in values), None)
+        def pick(values: dict[str, str], language: str) -> str | None:
+            return values.get(language) or values.get("en") or next(iter(values.values()), None)
 
         return Location(
             country_code=record.country.iso_code,
-            country=pick(record.country.names),
-            city=pick(record.city.names),
+            country=pick(record.country.names, "en"),
+            city=pick(record.city.names, "en"),
+            country_ru=record.country.names.get("ru"),
+            city_ru=record.city.names.get("ru"),
         )
 
     def close(self) -> None:

@@ -54,6 +54,8 @@ def observed(
         "country_code": location.country_code,
         "country": location.country,
         "city": location.city,
+        "country_ru": location.country_ru,
+        "city_ru": location.city_ru,
         # A contact typed by the visitor: no invisible characters stored.
         **{key: visible_text(value) for key, value in (contact or {}).items()},
     }
@@ -79,6 +81,7 @@ class VisitorService:
         return VisitorContext(
             country_code=location.country_code,
             city=location.city,
+            city_names=location.city_names,
             page_url=page_url,
             language=primary_language(locale, caller.accept_language),
         )
@@ -91,17 +94,21 @@ class VisitorService:
         page_url: str | None,
         *,
         contact: dict[str, str | None] | None = None,
+        referrer: str | None = None,
     ) -> Visitor:
         """The visitor's row, created with the first message and refreshed by later ones
-        (a value the request does not carry keeps the stored one)."""
+        (a value the request does not carry keeps the stored one). The referrer is the one
+        of the visit that brought the visitor: kept once stored."""
         visitor = await self.db.get(Visitor, visitor_id)
         fields = self.observed(caller, page_url, contact)
         if visitor is None:
-            visitor = Visitor(id=visitor_id, inbox_id=inbox.id, **fields)
+            visitor = Visitor(id=visitor_id, inbox_id=inbox.id, referrer=referrer, **fields)
             self.db.add(visitor)
             await self.db.flush()
         else:
             for key, value in fields.items():
                 if value is not None:
                     setattr(visitor, key, value)
+            if visitor.referrer is None and referrer:
+                visitor.referrer = referrer
         return visitor

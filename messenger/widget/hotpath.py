@@ -83,12 +83,16 @@ WITH conversation AS (
     UPDATE visitors AS v
     SET page_url = COALESCE($5, v.page_url), user_agent = COALESCE($6, v.user_agent),
         locale = COALESCE($7, v.locale), country_code = COALESCE($8, v.country_code),
-        country = COALESCE($9, v.country), city = COALESCE($10, v.city), updated_at = now()
+        country = COALESCE($9, v.country), city = COALESCE($10, v.city),
+        country_ru = COALESCE($11, v.country_ru), city_ru = COALESCE($12, v.city_ru),
+        updated_at = now()
     FROM stored
-    WHERE v.id = $2 AND (v.page_url, v.user_agent, v.locale, v.country_code, v.country, v.city)
+    WHERE v.id = $2 AND (v.page_url, v.user_agent, v.locale, v.country_code, v.country, v.city,
+                         v.country_ru, v.city_ru)
         IS DISTINCT FROM (COALESCE($5, v.page_url), COALESCE($6, v.user_agent),
                           COALESCE($7, v.locale), COALESCE($8, v.country_code),
-                          COALESCE($9, v.country), COALESCE($10, v.city))
+                          COALESCE($9, v.country), COALESCE($10, v.city),
+                          COALESCE($11, v.country_ru), COALESCE($12, v.city_ru))
     RETURNING v.id
 )
 {outboxed}
@@ -179,6 +183,8 @@ class HotPath:
             told["country_code"],
             told["country"],
             told["city"],
+            told["country_ru"],
+            told["city_ru"],
         )
         if not rows:
             return None

@@ -82,6 +82,9 @@ class SendRequest(_In):
     ] = []
     page_url: Url | None = None
     contact: ContactIn | None = None
+    #: ``document.referrer`` of the page (also sent in bootstrap, which stores nothing):
+    #: kept on the visitor from their first message.
+    referrer: Url | None = None
 
 
 class TypingRequest(_In):
@@ -99,6 +102,7 @@ class OfflineRequest(_In):
     client_msg_id: ClientMsgId
     phone: Annotated[str, msgspec.Meta(max_length=64, pattern=_NO_NUL)] | None = None
     page_url: Url | None = None
+    referrer: Url | None = None
     challenge_solution: Annotated[str, msgspec.Meta(max_length=2048)] | None = None
 
 

@@ -118,6 +118,7 @@ class WidgetService:
             caller,
             request.page_url,
             contact=answers.fields() if request.contact is not None else None,
+            referrer=request.referrer,
         )
         if intake.started and not session.identified:  # the pre-chat form, when asked
             check_required(inbox_settings(inbox).prechat, answers, intake.visitor)
@@ -205,6 +206,7 @@ class WidgetService:
             request.page_url,
             contact={"name": request.name.strip(), "email": email, "phone": request.phone},
             channel=ConversationChannel.OFFLINE_FORM,
+            referrer=request.referrer,
         )
         if intake.started:
             self.conversations.status_changed(intake.conversation)

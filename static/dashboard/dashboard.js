@@ -1,7 +1,7 @@
 /* global htmx */
 // The unified messenger's small behaviours on top of htmx: no duplicate messages from the
 // live stream, the unread count in the tab title, typing notices, composer keys, copy and
-// confirm buttons, optional sound and desktop notifications.
+// confirm buttons (sound and desktop notifications: notifications.js).
 (function () {
   "use strict";
 
@@ -27,15 +27,6 @@
   function lastMessageId() {
     var items = document.querySelectorAll("#history [data-id]");
     return items.length ? items[items.length - 1].getAttribute("data-id") : null;
-  }
-
-  function notify(text) {
-    if (!document.hidden || !("Notification" in window)) {
-      return;
-    }
-    if (Notification.permission === "granted") {
-      new Notification("Messenger", { body: text });
-    }
   }
 
   // Live without loss (docs/architecture.md, "Realtime"): every message event of the open
@@ -148,7 +139,6 @@
           swap: "none",
         });
       }
-      notify(document.title);
     }
   });
 
@@ -347,14 +337,6 @@
     scrollHistory();
     var body = document.body;
     setTitle(parseInt(body.getAttribute("data-unread") || "0", 10));
-    if ("Notification" in window && Notification.permission === "default" && document.querySelector("[sse-connect]")) {
-      document.addEventListener(
-        "click",
-        function () {
-          Notification.requestPermission();
-        },
-        { once: true }
-      );
-    }
+    // Sound and desktop notifications: static/dashboard/notifications.js.
   });
 })();

@@ -36,6 +36,7 @@ TABLES = (
     "conversation_labels",
     "labels",
     "attachments",
+    "saved_replies",
     "messages",
     "conversations",
     "visitors",

@@ -38,6 +38,7 @@ LAYERS: dict[str, int] = {
     "conversations": 2,
     "api_tokens": 2,
     "contacts": 2,
+    "replies": 2,
     "startup": 2,
     "webhooks": 2,
     "mail": 2,

@@ -51,6 +51,7 @@ export function createOfflineForm({ t, call, solve, rebootstrap, showNotice, pag
       body: fields.message[1].value.trim(),
       client_msg_id: clientId,
       page_url: pageUrl(),
+      referrer: document.referrer.slice(0, 2000) || null,
     };
     if (solution) body.challenge_solution = solution;
     return call("POST", "/offline", body);

@@ -121,6 +121,7 @@ export function createOutbox({
       client_msg_id: item.id,
       attachment_ids: item.attachments.map((a) => a.id),
       page_url: pageUrl(),
+      referrer: document.referrer.slice(0, 2000) || null,
     }).then((answer) => {
       if (answer.status !== 200 && answer.status !== 201) return refused(answer);
       hooks.sent(item, answer.data);

@@ -50,6 +50,7 @@ from messenger.conversations.timeline import (
     staff_messages,
 )
 from messenger.dashboard.deps import AnyRequest
+from messenger.dashboard.notices import notice, wants_notice
 from messenger.dashboard.sessions import SESSION_EPOCH_KEY, access_of, provide_current_user
 from messenger.db.models import Conversation, Message, MessageSender, User
 from messenger.presence import DEFAULT_TTL_SECONDS, Presence
@@ -225,6 +226,10 @@ class StaffStreamSource:
             # Transferred out of this user's scope: its row leaves their list (issue 14).
             row = f'<li id="conv-{UUID(str(envelope.conversation_id))}" hx-swap-oob="delete"></li>'
             yield ServerSentEventMessage(event="gone", data=row)
+        if wants_notice(envelope):  # a visitor wrote: a desktop notification, maybe
+            notify = await to_completion(notice(self._sessions, self._user, envelope))
+            if notify is not None:
+                yield notify
         if self._open_id is None or envelope.conversation_id != str(self._open_id):
             return
         fragment = await to_completion(self._read_fragment(self._open_id, envelope))

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from messenger.attachments.files import download_headers
+from messenger.attachments.staff import parse_ids
 from messenger.attachments.storage import Storage
 from messenger.contacts.service import ContactService
 from messenger.conversations.actions import StaffActions
@@ -46,6 +47,8 @@ from messenger.db.models import (
     User,
     user_branches,
 )
+from messenger.errors import InvalidInputError
+from messenger.i18n import N_
 
 HISTORY_PAGE = 50
 
@@ -58,6 +61,8 @@ class ComposerForm(msgspec.Struct):
     body: Annotated[str, msgspec.Meta(max_length=MAX_BODY_LENGTH)] = ""
     kind: str = "message"
     client_msg_id: Annotated[str, msgspec.Meta(max_length=64)] | None = None
+    #: Files uploaded from the composer, ids separated by commas (messenger/attachments/staff.py).
+    attachment_ids: Annotated[str, msgspec.Meta(max_length=400)] = ""
 
 
 class StatusForm(msgspec.Struct):
@@ -251,10 +256,15 @@ class UnifiedMessengerController(Controller):
         # The composer keeps one id per draft (static/dashboard/dashboard.js): a retried send
         # answers with the stored message. An empty field is no id at all.
         client_msg_id = data.client_msg_id or None
+        files = parse_ids(data.attachment_ids)
         if data.kind == "note":
+            if files:
+                raise InvalidInputError(N_("Files go with a message to the visitor, not a note."))
             message = await actions.note(conversation, current_user, data.body, client_msg_id)
         else:
-            message, _ = await actions.reply(conversation, current_user, data.body, client_msg_id)
+            message, _ = await actions.reply(
+                conversation, current_user, data.body, client_msg_id, files
+            )
         return Template(
             "dashboard/partials/message.html",
             context={"message": message, "conversation": conversation, "user": current_user},

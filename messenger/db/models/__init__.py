@@ -19,6 +19,7 @@ from messenger.db.models.label import Label, conversation_labels
 from messenger.db.models.message import Message
 from messenger.db.models.outbox import OutboxEntry, OutboxStatus
 from messenger.db.models.routing_rule import RoutingRule
+from messenger.db.models.saved_reply import SavedReply
 from messenger.db.models.user import User, user_branches
 from messenger.db.models.visitor import Visitor
 from messenger.db.models.webhook_delivery import DeliveryStatus, WebhookDelivery
@@ -44,6 +45,7 @@ __all__ = [
     "OutboxEntry",
     "OutboxStatus",
     "RoutingRule",
+    "SavedReply",
     "User",
     "UserRole",
     "Visitor",

@@ -24,6 +24,10 @@ class Attachment(UUIDv7AuditBase):
         ForeignKey("messages.id", ondelete="SET NULL"), default=None, index=True
     )
     visitor_id: Mapped[UUID | None] = mapped_column(default=None)
+    # The operator who uploaded it from the composer (None: a visitor's upload).
+    uploaded_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
     filename: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(127))
     size_bytes: Mapped[int] = mapped_column(BigInteger)

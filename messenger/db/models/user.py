@@ -5,6 +5,7 @@ from datetime import datetime
 from advanced_alchemy.base import BigIntAuditBase, orm_registry
 from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import Column, ForeignKey, String, Table
+from sqlalchemy import Column, ForeignKey, String, Table, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from messenger.db.models.branch import Branch
@@ -38,6 +39,8 @@ class User(BigIntAuditBase):
     capacity: Mapped[int] = mapped_column(default=10, server_default="10")
     #: When auto-assignment last gave this operator a conversation (round-robin order).
     last_assigned_at: Mapped[datetime | None] = mapped_column(DateTimeUTC, default=None)
+    # The operator's choice: a sound with each notification (static/dashboard/notifications.js).
+    notification_sound: Mapped[bool] = mapped_column(default=True, server_default=true())
 
     # The one relationship loaded with its row: a user is always used with its branch scope
     # (every permission check reads ``branch_ids``), so it comes in the same round trip.

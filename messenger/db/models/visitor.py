@@ -25,6 +25,10 @@ class Visitor(UUIDv7AuditBase):
     country_code: Mapped[str | None] = mapped_column(String(2), default=None)
     country: Mapped[str | None] = mapped_column(String(100), default=None)
     city: Mapped[str | None] = mapped_column(String(100), default=None)
+    # GeoIP names in Russian (``country``/``city`` hold the English ones): staff read the
+    # place in their language, routing rules match either.
+    country_ru: Mapped[str | None] = mapped_column(String(100), default=None)
+    city_ru: Mapped[str | None] = mapped_column(String(100), default=None)
     page_url: Mapped[str | None] = mapped_column(Text, default=None)
     referrer: Mapped[str | None] = mapped_column(Text, default=None)
     user_agent: Mapped[str | None] = mapped_column(String(512), default=None)

@@ -1,0 +1,1 @@
+"""Saved replies: prepared answers in three scopes (global, branch, personal)."""
