@@ -70,11 +70,12 @@ async def staff_page(
     user: User | None = None,
     sign_in: bool = True,
     bypass_csp: bool = False,
+    locale: str = "en-US",
 ) -> Page:
     """A new context in ``layout``; signed in as ``user`` (the admin by default)."""
     width, height = LAYOUTS[layout]
     context = await pages.browser.new_context(
-        locale="en-US",
+        locale=locale,
         viewport={"width": width, "height": height},
         reduced_motion="reduce",
         # axe-core is injected as a script tag; the staff CSP forbids inline scripts.

@@ -112,18 +112,19 @@ async def test_on_a_phone_the_list_opens_a_conversation_and_goes_back(
     await expect(conversation).to_have_count(0)
 
 
+@pytest.mark.parametrize("locale", ["en-US", "ru-RU"])
 async def test_every_staff_page_fits_a_phone_with_tap_targets_40px_high(
-    widget_site: Any, open_page: Pages, db_session: AsyncSession
+    locale: str, widget_site: Any, open_page: Pages, db_session: AsyncSession
 ) -> None:
     staffed = await _staffed(widget_site, db_session)
-    signed_out = await staff_page(open_page, staffed, "phone", sign_in=False)
+    signed_out = await staff_page(open_page, staffed, "phone", sign_in=False, locale=locale)
     await signed_out.goto(staffed.site.server.url + "/login")
     found: dict[str, Any] = {}
     found["/login"] = (
         await horizontal_overflow(signed_out),
         await signed_out.locator(TAPPABLE).evaluate_all(SMALL_TARGETS),
     )
-    page = await staff_page(open_page, staffed, "phone")
+    page = await staff_page(open_page, staffed, "phone", locale=locale)
     for path in PHONE_PAGES:
         url = path.format(conversation=staffed.conversations[-1], inbox=staffed.site.inbox.id)
         await page.goto(staffed.site.server.url + url)
@@ -132,7 +133,8 @@ async def test_every_staff_page_fits_a_phone_with_tap_targets_40px_high(
             await horizontal_overflow(page),
             await page.locator(TAPPABLE).evaluate_all(SMALL_TARGETS),
         )
-        await _shot(page, "phone" + path.replace("/", "-").replace("{", "").replace("}", ""))
+        name = path.replace("/", "-").replace("{", "").replace("}", "")
+        await _shot(page, f"phone-{locale}{name}")
     assert found == {path: (0, []) for path in found}
 
 
