@@ -2,7 +2,8 @@
 
 Starts a throwaway embedded server (SQLite, in-memory Redis stand-ins) on a free port,
 seeds the demo, lets two visitors write through the real Widget API, signs in as the demo
-admin in Russian and photographs the main pages with Debian's chromium into docs/screenshots/.
+admin in Russian and photographs the main pages with Debian's chromium into docs/screenshots/
+(one of them, phone-conversation.png, in the phone layout at 390x844).
 """
 
 from __future__ import annotations
@@ -130,9 +131,21 @@ def main() -> None:
                 page.click("#composer button[type=submit]")
                 page.wait_for_timeout(800)
                 page.screenshot(path=str(OUT / "conversation.png"))
+                conversation_url = page.url
                 page.goto(f"{base}/admin/inboxes")
                 page.click("table a")
                 page.screenshot(path=str(OUT / "inbox-settings.png"))
+                # The phone layout (below 700 px): the same conversation, one column.
+                phone = browser.new_page(viewport={"width": 390, "height": 844}, locale="ru-RU")
+                phone.goto(f"{base}/login")
+                phone.fill("input[name=email]", demo["admin"]["email"])
+                phone.fill("input[name=password]", demo["admin"]["password"])
+                phone.click("button[type=submit]")
+                phone.wait_for_url("**/conversations")
+                phone.goto(conversation_url)
+                phone.wait_for_selector("#composer")
+                phone.wait_for_timeout(500)
+                phone.screenshot(path=str(OUT / "phone-conversation.png"))
                 browser.close()
         finally:
             server.terminate()
