@@ -1,7 +1,7 @@
 """saved replies, GeoIP names in Russian, the operator's notification sound
 
 Revision ID: 0006_saved_replies_referrer
-Revises: 0004_search_and_list_indexes
+Revises: 0005_assignment_labels_snooze
 Create Date: 2026-11-30 03:55:00.000000
 
 - ``saved_replies``: prepared answers, global (no branch, no owner), of a branch, or
@@ -21,7 +21,7 @@ from advanced_alchemy.types import DateTimeUTC
 from alembic import op
 
 revision: str = "0006_saved_replies_referrer"
-down_revision: str | None = "0004_search_and_list_indexes"
+down_revision: str | None = "0005_assignment_labels_snooze"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """contacts (signed visitor identity), inbox identity secrets, CSAT ratings
 
 Revision ID: 0007_contacts_prechat_csat
-Revises: 0004_search_and_list_indexes
+Revises: 0006_saved_replies_referrer
 Create Date: 2026-11-30 03:50:00.000000
 
 - ``inboxes.identity_secret``: the HMAC key of signed visitor identities
@@ -23,7 +23,7 @@ from advanced_alchemy.types import GUID, DateTimeUTC
 from alembic import op
 
 revision: str = "0007_contacts_prechat_csat"
-down_revision: str | None = "0004_search_and_list_indexes"
+down_revision: str | None = "0006_saved_replies_referrer"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

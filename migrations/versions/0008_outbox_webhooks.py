@@ -1,7 +1,7 @@
 """outbox, webhook endpoints and deliveries
 
 Revision ID: 0008_outbox_webhooks
-Revises: 0004_search_and_list_indexes
+Revises: 0007_contacts_prechat_csat
 Create Date: 2026-11-30 03:40:33.078979
 """
 
@@ -18,7 +18,7 @@ sa.JsonB = JsonB  # type: ignore[attr-defined]
 sa.ORA_JSONB = ORA_JSONB  # type: ignore[attr-defined]
 
 revision: str = "0008_outbox_webhooks"
-down_revision: str | None = "0004_search_and_list_indexes"
+down_revision: str | None = "0007_contacts_prechat_csat"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

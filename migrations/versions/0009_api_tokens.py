@@ -1,7 +1,7 @@
 """API tokens of the integration REST API; the author name of messages written through it
 
 Revision ID: 0009_api_tokens
-Revises: 0004_search_and_list_indexes
+Revises: 0008_outbox_webhooks
 Create Date: 2026-11-30 04:00:00.000000
 
 - ``api_tokens``: name, ``token_hash`` (hex SHA-256, unique: how a call finds its token),
@@ -18,7 +18,7 @@ from advanced_alchemy.types import DateTimeUTC
 from alembic import op
 
 revision: str = "0009_api_tokens"
-down_revision: str | None = "0004_search_and_list_indexes"
+down_revision: str | None = "0008_outbox_webhooks"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
