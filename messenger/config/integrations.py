@@ -131,11 +131,14 @@ class IntegrationSettings(OperatorSettings):
     )
 
     # --- integration REST API ---
-    api_rate_per_token: Rate = variable(
-        "MESSENGER_API_RATE_PER_TOKEN", values.parse_rate, "600/minute",
+    api_rate_per_token: Rate = variable(  # noqa: RUF009 - the field specifier, like field()
+        "MESSENGER_API_RATE_PER_TOKEN",
+        values.parse_rate,
+        "600/minute",
         "calls of the integration REST API (`/api/v1/`) per API token (then 429 with "
-        "`Retry-After`)", audit=audits.rate,
-    )  # fmt: skip
+        "`Retry-After`)",
+        audit=audits.rate,
+    )
 
     @property
     def mail_enabled(self) -> bool:

@@ -4,22 +4,19 @@ Each field is one environment variable (:func:`~messenger.config.declaration.var
 :class:`messenger.config.settings.Settings` is every section together, in order.
 """
 
-# ruff: noqa: RUF009  (variable() is this dataclass's field specifier, like field())
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-from messenger.config import audit as audits
 from messenger.config import values
 from messenger.config.declaration import variable
 from messenger.config.staff import StaffSettings
-from messenger.config.values import Rate
 
 
 @dataclass(frozen=True, slots=True)
 class OperatorSettings(StaffSettings):
     """Settings of operators' daily tools: auto-assignment, snooze wake-up."""
+
     assignment_offline_minutes: int = variable(
         "MESSENGER_ASSIGNMENT_OFFLINE_MINUTES",
         values.positive_int,

@@ -25,8 +25,8 @@ from typing import Any
 
 from messenger.config import values
 from messenger.config.declaration import Variable
-from messenger.config.service import DEFAULT_PUBLIC_URL
 from messenger.config.integrations import IntegrationSettings
+from messenger.config.service import DEFAULT_PUBLIC_URL
 
 __all__ = ["DEFAULT_PUBLIC_URL", "VARIABLES", "Settings", "get_settings"]
 

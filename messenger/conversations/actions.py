@@ -7,16 +7,14 @@ session, and the request's unit of work commits and then publishes
 
 from __future__ import annotations
 
-from messenger.conversations.actors import Actor
 from collections.abc import Sequence
 from uuid import UUID
 
 from sqlalchemy.orm.attributes import set_committed_value
 
 from messenger.attachments.staff import link_staff_uploads
+from messenger.conversations.actors import Actor
 from messenger.conversations.service import ConversationService
-from messenger.errors import InvalidInputError
-from messenger.i18n import N_
 from messenger.db.events import AnySession, about, record
 from messenger.db.models import (
     Conversation,
@@ -25,6 +23,8 @@ from messenger.db.models import (
     Message,
     User,
 )
+from messenger.errors import InvalidInputError
+from messenger.i18n import N_
 from messenger.state import SharedState
 
 TYPING_TTL_MS = 6_000

@@ -16,14 +16,14 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from messenger.conversations.actors import Actor, signature
-from messenger.conversations.receipts import receipt_event  # re-exported
+from messenger.conversations.receipts import mark_read, receipt_event  # re-exported
 from messenger.conversations.rules import (  # re-exported: the rules' one home is rules.py
     MAX_BODY_LENGTH,
     can_see,
     clean_body,
     scope_query,
 )
-from messenger.conversations.timeline import SHOWN_WITH, VISITOR_KINDS
+from messenger.conversations.timeline import SHOWN_WITH
 from messenger.db.events import about, record
 from messenger.db.models import (
     Conversation,
@@ -315,57 +315,15 @@ class ConversationService(RepositoryService[Conversation]):
 
     async def mark_read_by_operator(self, conversation: Conversation, up_to_id: int) -> int | None:
         """Operators have read visitor messages up to ``up_to_id``; returns the new marker."""
-        return await self._mark_read(conversation, up_to_id, reader=MessageSender.OPERATOR)
+        return await mark_read(
+            self.repository.session, conversation, up_to_id, reader=MessageSender.OPERATOR
+        )
 
     async def mark_read_by_visitor(self, conversation: Conversation, up_to_id: int) -> int | None:
         """The visitor has read operator messages up to ``up_to_id``; returns the new marker."""
-        return await self._mark_read(conversation, up_to_id, reader=MessageSender.VISITOR)
-
-    async def _mark_read(
-        self, conversation: Conversation, up_to_id: int, *, reader: MessageSender
-    ) -> int | None:
-        session = self.repository.session
-        query = select(Message.id).where(
-            Message.conversation_id == conversation.id, Message.id <= up_to_id
+        return await mark_read(
+            self.repository.session, conversation, up_to_id, reader=MessageSender.VISITOR
         )
-        # Either marker is a message the visitor can see: the operator's marker reaches the
-        # visitor as a receipt, so a note's id (or any staff-only kind) never becomes one.
-        query = query.where(Message.kind.in_(VISITOR_KINDS))
-        last_id = await session.scalar(query.order_by(Message.id.desc()).limit(1))
-        if last_id is None:
-            return None
-        now = _now()
-        if reader == MessageSender.VISITOR:
-            read_senders = [MessageSender.OPERATOR, MessageSender.SYSTEM]
-            current = conversation.visitor_last_read_id or 0
-        else:
-            read_senders = [MessageSender.VISITOR]
-            current = conversation.operator_last_read_id or 0
-        if last_id <= current:
-            return current
-        await session.execute(
-            update(Message)
-            .where(
-                Message.conversation_id == conversation.id,
-                Message.id > current,
-                Message.id <= last_id,
-                Message.sender.in_(read_senders),
-                Message.kind != MessageKind.NOTE,
-                Message.read_at.is_(None),
-            )
-            .values(read_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        if reader == MessageSender.VISITOR:
-            conversation.visitor_last_read_id = last_id
-        else:
-            conversation.operator_last_read_id = last_id
-        await session.flush()
-        # Read by the visitor concerns staff; read by an operator also shows as ticks in
-        # the widget.
-        by = "visitor" if reader == MessageSender.VISITOR else "operator"
-        record(session, receipt_event(conversation, "read", last_id, now, by=by))
-        return last_id
 
     # --- helpers ---------------------------------------------------------------------------
 

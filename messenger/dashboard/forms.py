@@ -79,6 +79,7 @@ class InboxForm(msgspec.Struct):
             if choice in ("optional", "required"):
                 fields.append({"name": name, "required": choice == "required"})
         return {"enabled": bool(self.prechat_enabled), "fields": fields}
+
     assignment_mode: str = "manual"
 
     def week(self) -> dict[str, list[dict[str, str]]]:

@@ -15,15 +15,15 @@ from litestar import Router
 from litestar.di import Provide
 from litestar.plugins.htmx import HTMXRequest
 
+from messenger.dashboard.controllers.account_timezone import AccountTimezoneController
 from messenger.dashboard.controllers.api_tokens import ApiTokensController
 from messenger.dashboard.controllers.auth import AccountController, AuthController
 from messenger.dashboard.controllers.branches import BranchesController
+from messenger.dashboard.controllers.composer_files import ComposerFilesController
 from messenger.dashboard.controllers.customer import CsatPanelController
-from messenger.dashboard.controllers.account_timezone import AccountTimezoneController
 from messenger.dashboard.controllers.day import DayToolsController
 from messenger.dashboard.controllers.inboxes import InboxesController
 from messenger.dashboard.controllers.labels_admin import LabelsController
-from messenger.dashboard.controllers.composer_files import ComposerFilesController
 from messenger.dashboard.controllers.notifications import NotificationsController
 from messenger.dashboard.controllers.operators import OperatorsController
 from messenger.dashboard.controllers.routing_rules import RoutingRulesController

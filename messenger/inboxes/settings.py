@@ -114,6 +114,8 @@ class AppearanceSettings(_Strict):
 class MailSettings(_Strict):
     # Mail the visitor the conversation's transcript when it is resolved (needs their e-mail).
     transcript_on_resolve: bool = False
+
+
 #: How a new conversation of the inbox finds its operator (messenger/conversations/assignment.py).
 AssignmentMode = Literal["manual", "round_robin", "least_busy"]
 ASSIGNMENT_MODES: tuple[AssignmentMode, ...] = ("manual", "round_robin", "least_busy")

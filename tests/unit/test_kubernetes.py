@@ -26,6 +26,7 @@ SECRET_SETTINGS = {
     "MESSENGER_SECRET_KEY",
     "MESSENGER_S3_ACCESS_KEY_ID",
     "MESSENGER_S3_SECRET_ACCESS_KEY",
+    "MESSENGER_SMTP_URL",
 }
 
 
@@ -90,7 +91,12 @@ def test_probes_and_graceful_shutdown() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kind", "name"), [("Deployment", "messenger-app"), ("Job", "messenger-migrate")]
+    ("kind", "name"),
+    [
+        ("Deployment", "messenger-app"),
+        ("Deployment", "messenger-worker"),
+        ("Job", "messenger-migrate"),
+    ],
 )
 def test_each_container_runs_a_real_command(kind: str, name: str) -> None:
     (container,) = resource(kind, name)["spec"]["template"]["spec"]["containers"]
@@ -125,3 +131,13 @@ def test_the_autoscaler_and_the_disruption_budget_target_the_app() -> None:
     pdb = resource("PodDisruptionBudget", "messenger-app")["spec"]
     labels = resource("Deployment", "messenger-app")["spec"]["template"]["metadata"]["labels"]
     assert pdb["selector"]["matchLabels"].items() <= labels.items()
+
+
+def test_the_worker_is_probed_on_its_health_port() -> None:
+    pod = resource("Deployment", "messenger-worker")["spec"]["template"]["spec"]
+    (worker,) = pod["containers"]
+    config = resource("ConfigMap", "messenger-config")["data"]
+    (port,) = worker["ports"]
+    assert port["containerPort"] == int(config["MESSENGER_WORKER_HEALTH_PORT"])
+    assert worker["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "health"}
+    assert worker["livenessProbe"]["httpGet"] == {"path": "/health", "port": "health"}

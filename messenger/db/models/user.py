@@ -4,7 +4,6 @@ from datetime import datetime
 
 from advanced_alchemy.base import BigIntAuditBase, orm_registry
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import Column, ForeignKey, String, Table
 from sqlalchemy import Column, ForeignKey, String, Table, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
