@@ -16,8 +16,10 @@ from messenger.api import docs, schemas
 from messenger.api.actions import ApiActions
 from messenger.api.auth import ApiCaller, provide_api_caller
 from messenger.api.pages import (
+    contacts_of,
     conversation_page,
     find_contacts,
+    label_id_of,
     messages_after,
     one_conversation,
 )
@@ -105,20 +107,28 @@ class IntegrationController(Controller):
         cursor: Annotated[str | None, QueryParameter(max_length=400)] = None,
         limit: Limit = 50,
     ) -> schemas.ConversationPage:
+        label_id = None
         if label is not None:
-            # Refused rather than ignored: an ignored filter would answer wrong rows.
-            raise InvalidInputError(N_("Filtering by label is not available on this server."))
+            label_id = await label_id_of(db_session, label)
+            if label_id is None:  # no such label: no conversation carries it
+                return schemas.ConversationPage(items=[], next_cursor=None)
         filters = ConversationFilters(
             view="all",
             status=status,
             inbox_id=inbox_id,
             branch_id=branch_id,
             assignee_id=assignee_id,
+            label_id=label_id,
             search=q or "",
         )
         page = await conversation_page(db_session, api_caller.actor, filters, cursor, limit)
+        contacts = await contacts_of(db_session, [r.conversation.visitor_id for r in page.rows])
         return schemas.ConversationPage(
-            items=[conversation_out(row) for row in page.rows], next_cursor=page.next_cursor
+            items=[
+                conversation_out(row, contacts.get(row.conversation.visitor_id))
+                for row in page.rows
+            ],
+            next_cursor=page.next_cursor,
         )
 
     @get(
@@ -133,9 +143,9 @@ class IntegrationController(Controller):
     async def conversation(
         self, db_session: DB, api_caller: Caller, conversation_id: FromPath[UUID]
     ) -> schemas.ConversationOut:
-        return conversation_out(
-            await one_conversation(db_session, api_caller.actor, conversation_id)
-        )
+        row = await one_conversation(db_session, api_caller.actor, conversation_id)
+        contacts = await contacts_of(db_session, [row.conversation.visitor_id])
+        return conversation_out(row, contacts.get(row.conversation.visitor_id))
 
     @get(
         "/conversations/{conversation_id:uuid}/messages",
@@ -246,10 +256,10 @@ class IntegrationController(Controller):
         "/contacts",
         summary="Contacts (people who wrote) by identifier, e-mail or phone, with conversations",
         description=(
-            "At least one of `identifier`, `email`, `phone`. Only people with a conversation "
-            "in the token's scope, and only those conversations (newest first, at most 20). "
-            "`identifier` (signed identities) needs contacts, which this server does not "
-            "keep yet: 422."
+            "At least one of `identifier` (the signed identity the site gave, INTEGRATIONS.md "
+            "§1), `email`, `phone`. Only people with a conversation in the token's scope, and "
+            "only those conversations (newest first, at most 20); `identifier` is null for a "
+            "visitor the site never identified."
         ),
         cache=False,
         responses={
@@ -271,22 +281,26 @@ class IntegrationController(Controller):
         cursor: Annotated[UUID | None, QueryParameter()] = None,
         limit: Limit = 50,
     ) -> schemas.ContactPage:
-        if identifier is not None:
-            raise InvalidInputError(
-                N_("Lookup by identifier is not available on this server: it keeps no contacts.")
-            )
-        if not (email or phone):
-            raise InvalidInputError(N_("Name an e-mail or a phone to look for."))
+        if not (identifier or email or phone):
+            raise InvalidInputError(N_("Name an identifier, an e-mail or a phone to look for."))
         found, following = await find_contacts(
-            db_session, api_caller.actor, email=email, phone=phone, after=cursor, limit=limit
+            db_session,
+            api_caller.actor,
+            identifier=identifier,
+            email=email,
+            phone=phone,
+            after=cursor,
+            limit=limit,
         )
+        identities = await contacts_of(db_session, [visitor.id for visitor, _ in found])
         items = []
         for visitor, conversations in found:
             shown = visitor_out(visitor)
+            identity = identities.get(visitor.id)
             items.append(
                 schemas.ContactOut(
                     id=shown.id,
-                    identifier=None,
+                    identifier=identity.identifier if identity is not None else None,
                     name=shown.name,
                     email=shown.email,
                     phone=shown.phone,

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, replace
 from uuid import UUID
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from messenger.conversations.actors import Actor
@@ -30,7 +30,7 @@ from messenger.conversations.rules import scope_query
 from messenger.conversations.search import SearchCursor, search_conversations
 from messenger.conversations.service import ConversationService
 from messenger.conversations.timeline import staff_messages
-from messenger.db.models import Conversation, Message, Visitor
+from messenger.db.models import Contact, Conversation, Label, Message, Visitor
 from messenger.errors import InvalidInputError
 from messenger.i18n import N_
 
@@ -107,19 +107,52 @@ async def messages_after(
 _DIGITS = re.compile(r"\D")
 
 
+async def label_id_of(session: AsyncSession, label: str) -> int | None:
+    """The label named ``label`` (its id, or its Russian or English name, any case)."""
+    text = label.strip()
+    found: int | None
+    if text.isdigit():
+        found = await session.scalar(select(Label.id).where(Label.id == int(text)))
+        return found
+    lowered = text.lower()
+    found = await session.scalar(
+        select(Label.id)
+        .where(or_(func.lower(Label.name_en) == lowered, func.lower(Label.name_ru) == lowered))
+        .order_by(Label.id)
+        .limit(1)
+    )
+    return found
+
+
+async def contacts_of(session: AsyncSession, visitor_ids: list[UUID]) -> dict[UUID, Contact]:
+    """The contacts (signed identities) of these visitors, by visitor id."""
+    if not visitor_ids:
+        return {}
+    found = await session.scalars(select(Contact).where(Contact.visitor_id.in_(visitor_ids)))
+    return {contact.visitor_id: contact for contact in found}
+
+
 async def find_contacts(
     session: AsyncSession,
     actor: Actor,
     *,
+    identifier: str | None = None,
     email: str | None,
     phone: str | None,
     after: UUID | None,
     limit: int,
 ) -> tuple[list[tuple[Visitor, list[Conversation]]], str | None]:
-    """Visitors with this e-mail (any case) and/or phone (its digits) who wrote in a
-    conversation ``actor`` may see, with those conversations (newest first)."""
+    """People with this identity (the inbox's contact identifier), e-mail (any case)
+    and/or phone (its digits) who wrote in a conversation ``actor`` may see, with those
+    conversations (newest first)."""
     in_scope = scope_query(select(Conversation.visitor_id), actor)
     query = select(Visitor).where(Visitor.id.in_(in_scope.scalar_subquery()))
+    if identifier:
+        query = query.where(
+            Visitor.id.in_(
+                select(Contact.visitor_id).where(Contact.identifier == identifier.strip())
+            )
+        )
     if email:
         query = query.where(func.lower(Visitor.email) == email.strip().lower())
     if phone:

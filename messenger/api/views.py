@@ -7,7 +7,7 @@ from datetime import datetime
 from messenger.api import schemas
 from messenger.attachments.links import AttachmentLinks
 from messenger.conversations.listing import ConversationRow
-from messenger.db.models import Conversation, Message, User, Visitor
+from messenger.db.models import Contact, Conversation, Message, User, Visitor
 
 
 def iso(value: datetime | None) -> str | None:
@@ -33,8 +33,21 @@ def visitor_out(visitor: Visitor) -> schemas.VisitorOut:
     )
 
 
-def conversation_out(row: ConversationRow) -> schemas.ConversationOut:
-    """A conversation with its visitor, inbox, branch and assignee loaded."""
+def contact_ref(contact: Contact) -> dict[str, str | None]:
+    return {
+        "id": str(contact.id),
+        "identifier": contact.identifier,
+        "name": contact.name,
+        "email": contact.email,
+        "phone": contact.phone,
+    }
+
+
+def conversation_out(
+    row: ConversationRow, contact: Contact | None = None
+) -> schemas.ConversationOut:
+    """A conversation with its visitor, inbox, branch and assignee loaded (and the contact
+    its visitor is, if the site identified them)."""
     c: Conversation = row.conversation
     return schemas.ConversationOut(
         id=str(c.id),
@@ -44,11 +57,10 @@ def conversation_out(row: ConversationRow) -> schemas.ConversationOut:
         inbox=schemas.InboxRef(id=c.inbox.id, name=c.inbox.name),
         branch=schemas.BranchRef(id=c.branch.id, name=c.branch.name) if c.branch else None,
         visitor=visitor_out(c.visitor),
-        # Contacts (signed identities) are not kept by this server yet: always null here.
-        contact=None,
+        contact=contact_ref(contact) if contact is not None else None,
         assignee=_staff(c.assignee),
-        # Labels are not kept by this server yet: always empty here.
-        labels=[],
+        # A label's English name (its Russian one when that is all it has): stable for scripts.
+        labels=[label.name_en or label.name_ru for label in row.labels],
         unread_count=row.unread,
         created_at=iso(c.created_at) or "",
         last_activity_at=iso(c.last_activity_at) or "",

@@ -13,7 +13,8 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from messenger.api_tokens.service import ApiTokenService
-from messenger.db.models import ApiToken
+from messenger.db.models import ApiToken, Label
+from messenger.db.models.label import conversation_labels
 from tests.support.api import A_ORIGIN, B_ORIGIN, Api, ApiWorld, build_api_world, issue
 from tests.support.app import app_client
 from tests.support.dashboard import Visitor
@@ -192,9 +193,20 @@ async def test_filters(client, world, db_session):
         ids(await Api(client, world.a).ok("/conversations", branch_id=world.branch_b.id)) == set()
     )
     assert (await api.get("/conversations", status="archived")).status_code in {400, 422}
-    label = await api.get("/conversations", label="vip")
-    assert label.status_code == 422
-    assert "label" in label.json()["detail"].lower()
+    # Labels by id or by name in either language; a label nobody has: nothing.
+    vip = Label(name_ru="ВИП", name_en="VIP", color="#b91c1c")
+    db_session.add(vip)
+    await db_session.flush()
+    await db_session.execute(
+        conversation_labels.insert().values(conversation_id=uuid.UUID(b1), label_id=vip.id)
+    )
+    await db_session.commit()
+    assert ids(await api.ok("/conversations", label="vip")) == {b1}
+    assert ids(await api.ok("/conversations", label="вип")) == {b1}
+    assert ids(await api.ok("/conversations", label=str(vip.id))) == {b1}
+    assert ids(await api.ok("/conversations", label="nobody-has-it")) == set()
+    (labelled,) = (await api.ok("/conversations", label="VIP"))["items"]
+    assert labelled["labels"] == ["VIP"]
 
 
 async def test_messages_in_order_with_notes_and_events_and_after(client, world):

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from messenger.db.models import Conversation, Message
+from messenger.contacts.identity import identity_hash
 from tests.support.api import A_ORIGIN, B_ORIGIN, Api, ApiWorld, build_api_world
 from tests.support.app import app_client
 from tests.support.dashboard import Visitor
@@ -159,8 +160,33 @@ async def test_contacts_by_email_and_phone_within_scope(client, world):
     assert sorted(c["name"] for c in both["items"]) == ["Anna B", "Anna K"]
     assert (await api.ok("/contacts", email="nobody@example.com"))["items"] == []
     assert (await api.get("/contacts")).status_code == 422
-    assert (await api.get("/contacts", identifier="crm-42")).status_code == 422
+    assert (await api.ok("/contacts", identifier="crm-42"))["items"] == []
     assert (await api.get("/contacts", phone="no digits")).status_code == 422
+
+
+async def test_contacts_and_conversations_carry_the_signed_identity(client, world):
+    boris = Visitor(client, world.inbox_a.widget_token, A_ORIGIN)
+    secret = world.inbox_a.identity_secret
+    identity = {
+        "identifier": "crm-42",
+        "identity_hash": identity_hash(secret, "crm-42"),
+        "name": "Boris",
+        "email": "boris@example.com",
+    }
+    await boris.bootstrap(identity=identity)
+    sent = await boris.send("hello, it is Boris")
+    api = Api(client, world.a)
+    (found,) = (await api.ok("/contacts", identifier="crm-42"))["items"]
+    assert found["identifier"] == "crm-42"
+    assert found["name"] == "Boris"
+    assert [c["id"] for c in found["conversations"]] == [str(sent["conversation_id"])]
+    one = await api.ok(f"/conversations/{sent['conversation_id']}")
+    assert one["contact"]["identifier"] == "crm-42"
+    assert one["contact"]["email"] == "boris@example.com"
+    listed = {c["id"]: c for c in (await api.ok("/conversations"))["items"]}
+    assert listed[str(sent["conversation_id"])]["contact"]["identifier"] == "crm-42"
+    # Another branch's token does not find the person.
+    assert (await Api(client, world.b).ok("/contacts", identifier="crm-42"))["items"] == []
 
 
 async def test_schema_documents_every_call_with_bodies_and_examples(client):
