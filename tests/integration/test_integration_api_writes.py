@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from messenger.db.models import Conversation, Message
 from messenger.contacts.identity import identity_hash
+from messenger.db.models import Conversation, Message
 from tests.support.api import A_ORIGIN, B_ORIGIN, Api, ApiWorld, build_api_world
 from tests.support.app import app_client
 from tests.support.dashboard import Visitor
