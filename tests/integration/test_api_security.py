@@ -160,7 +160,7 @@ async def send(
 def visitor_of(session_token: str) -> tuple[int, str]:
     """``(inbox_id, visitor_id)`` read from a token's (signed, not secret) payload."""
     payload = session_token.split(".")[1]
-    inbox_id, visitor_id, _ = json.loads(
+    inbox_id, visitor_id, *_ = json.loads(
         base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
     )
     return inbox_id, visitor_id
