@@ -81,7 +81,11 @@ async def transfer(
             body=text,
             author=actor,
         )
-    data = {"conversation_id": str(conversation.id), "transferred": True}
+    data = {
+        "conversation_id": str(conversation.id),
+        "transferred": True,
+        "assignee": conversation.assignee_id,
+    }
     record(
         db,
         DomainEvent(

@@ -100,11 +100,20 @@ def _translate(domain_event: DomainEvent) -> tuple[str | None, dict[str, Any]]:
                 "conversation_id": conversation_id,
                 "status": data["status"],
             }
-        if "assignee" in data and data["assignee"] is None:
+        # Unassigned (None), auto-assigned, or transferred (the copy of a transfer event
+        # addressed to the old branch, ``moved_to``, is the same change: not twice).
+        if "assignee" in data and "moved_to" not in data:
             return "conversation.assigned", {
                 "conversation_id": conversation_id,
-                "assignee_id": None,
+                "assignee_id": data["assignee"],
             }
+    if domain_event.name == "csat.submitted":
+        data = domain_event.data
+        return "csat.submitted", {
+            "conversation_id": conversation_id,
+            "rating": data.get("rating"),
+            "comment": data.get("comment"),
+        }
     return None, {}
 
 
