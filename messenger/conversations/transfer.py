@@ -33,7 +33,8 @@ async def transfer(
 ) -> Conversation:
     """Move ``conversation`` to ``branch_id`` (unassigned), or to ``operator_id`` (in
     ``branch_id`` if given, else in the conversation's branch when they belong to it, else
-    in their first branch). Nothing changes when neither is given."""
+    in their first branch). Neither given, or the branch it is already in without an
+    operator, is refused (422)."""
     service = ConversationService(session=db)
     if not can_see(actor, conversation):
         raise NotFoundError(N_("No such conversation."))
@@ -55,7 +56,11 @@ async def transfer(
                 target_branch = await db.get(Branch, conversation.branch_id)
             elif operator.branches:
                 target_branch = operator.branches[0]
-        if target_branch is None or target_branch.id not in operator.branch_ids:
+        if (
+            target_branch is None
+            or not target_branch.is_active
+            or target_branch.id not in operator.branch_ids
+        ):
             raise InvalidInputError(
                 N_("%(name)s is not an operator of this conversation's branch."),
                 params={"name": operator.name},
