@@ -64,6 +64,7 @@ class InboxForm(msgspec.Struct):
     color: str = "#2563eb"
     position: str = "right"
     title: str = ""
+    mail_transcript_on_resolve: str = ""
 
     def week(self) -> dict[str, list[dict[str, str]]]:
         week: dict[str, list[dict[str, str]]] = {}
@@ -104,6 +105,7 @@ class InboxForm(msgspec.Struct):
                 "position": self.position,
                 "title": self.title.strip() or None,
             },
+            "mail": {"transcript_on_resolve": bool(self.mail_transcript_on_resolve)},
         }
 
 

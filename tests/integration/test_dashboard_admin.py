@@ -178,6 +178,7 @@ async def test_save_inbox_settings_and_see_them_stored(admin, staff, db_session)
         "locale": "ru",
         "greeting": "Здравствуйте!",
         "appearance": {"color": "#ff0000", "position": "left", "title": "Chat with us"},
+        "mail": {"transcript_on_resolve": False},
     }
 
     # The form shows what is stored.
