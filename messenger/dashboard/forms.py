@@ -81,6 +81,7 @@ class InboxForm(msgspec.Struct):
         return {"enabled": bool(self.prechat_enabled), "fields": fields}
 
     assignment_mode: str = "manual"
+    mail_transcript_on_resolve: str = ""
 
     def week(self) -> dict[str, list[dict[str, str]]]:
         week: dict[str, list[dict[str, str]]] = {}
@@ -125,6 +126,7 @@ class InboxForm(msgspec.Struct):
             "prechat": self.prechat(),
             "csat": {"enabled": bool(self.csat_enabled)},
             "assignment": {"mode": self.assignment_mode or "manual"},
+            "mail": {"transcript_on_resolve": bool(self.mail_transcript_on_resolve)},
         }
 
 

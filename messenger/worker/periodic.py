@@ -19,7 +19,13 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from messenger.config import Settings
-from messenger.db.models import DeliveryStatus, OutboxEntry, OutboxStatus, WebhookDelivery
+from messenger.db.models import (
+    DeliveryStatus,
+    OutboxEntry,
+    OutboxStatus,
+    WebhookDelivery,
+    WorkerHeartbeat,
+)
 
 PeriodicFunction = Callable[[AsyncSession, Settings], Awaitable[object]]
 
@@ -35,7 +41,8 @@ class Periodic:
 
 
 async def prune(session: AsyncSession, settings: Settings) -> int:
-    """Forget finished outbox entries and deliveries older than :data:`KEEP_DAYS`."""
+    """Forget finished outbox entries and deliveries older than :data:`KEEP_DAYS`, and the
+    heartbeats of workers gone for a day."""
     cutoff = datetime.now(UTC) - timedelta(days=KEEP_DAYS)
     outbox = await session.execute(
         delete(OutboxEntry).where(
@@ -45,6 +52,11 @@ async def prune(session: AsyncSession, settings: Settings) -> int:
     deliveries = await session.execute(
         delete(WebhookDelivery).where(
             WebhookDelivery.status != DeliveryStatus.PENDING, WebhookDelivery.updated_at < cutoff
+        )
+    )
+    await session.execute(
+        delete(WorkerHeartbeat).where(
+            WorkerHeartbeat.beat_at < datetime.now(UTC) - timedelta(days=1)
         )
     )
     return int(getattr(outbox, "rowcount", 0) or 0) + int(getattr(deliveries, "rowcount", 0) or 0)

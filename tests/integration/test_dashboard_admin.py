@@ -196,6 +196,7 @@ async def test_save_inbox_settings_and_see_them_stored(admin, staff, db_session)
         },
         "csat": {"enabled": True},
         "assignment": {"mode": "manual"},
+        "mail": {"transcript_on_resolve": False},
     }
 
     # The form shows what is stored.

@@ -443,3 +443,30 @@ async def test_the_cli_registers_an_endpoint_and_refuses_a_private_one(
     )
     assert refused.returncode == 1
     assert "private" in refused.stderr
+
+
+async def test_prune_forgets_old_finished_rows_only(
+    db_session: AsyncSession, hook_settings: Settings
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from messenger.db.models import OutboxStatus, WorkerHeartbeat
+    from messenger.worker.periodic import prune
+
+    old = datetime.now(UTC) - timedelta(days=30)
+    for status in (OutboxStatus.DONE, OutboxStatus.PENDING):
+        db_session.add(OutboxEntry(topic="mail.reply", payload={}, status=status, available_at=old))
+    db_session.add(
+        OutboxEntry(topic="mail.reply", payload={}, status=OutboxStatus.DONE, available_at=old)
+    )
+    db_session.add(WorkerHeartbeat(name="gone", started_at=old, beat_at=old))
+    await db_session.commit()
+    await db_session.execute(
+        OutboxEntry.__table__.update().where(OutboxEntry.id < 3).values(updated_at=old)
+    )
+    await db_session.commit()
+    await prune(db_session, hook_settings)
+    await db_session.commit()
+    left = list(await db_session.scalars(select(OutboxEntry.id).order_by(OutboxEntry.id)))
+    assert len(left) == 2  # the old pending one and the recent finished one
+    assert await db_session.scalar(select(WorkerHeartbeat.id)) is None
