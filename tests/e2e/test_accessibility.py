@@ -48,6 +48,10 @@ PAGES = [
     pytest.param(StaffPage("/admin/inboxes/{inbox}"), id="admin-inbox-and-routing-rules"),
     pytest.param(StaffPage("/admin/branches"), id="admin-branches"),
     pytest.param(StaffPage("/admin/operators"), id="admin-operators"),
+    pytest.param(StaffPage("/admin/labels"), id="admin-labels"),
+    pytest.param(StaffPage("/admin/webhooks"), id="admin-webhooks"),
+    pytest.param(StaffPage("/admin/api-tokens"), id="admin-api-tokens"),
+    pytest.param(StaffPage("/saved-replies"), id="saved-replies"),
 ]
 
 
