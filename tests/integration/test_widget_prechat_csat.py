@@ -203,3 +203,30 @@ async def test_the_schema_describes_identity_contact_and_csat(
     csat = next(v for k, v in components.items() if k.endswith("CsatRequest"))
     assert csat["properties"]["rating"]["minimum"] == 1
     assert csat["properties"]["rating"]["maximum"] == 5
+
+
+async def test_identified_visitors_skip_the_prechat_form_and_csat_can_be_off(
+    db_session: AsyncSession, widget_client: ClientFactory, desk: OperatorDesk
+) -> None:
+    from messenger.contacts.identity import identity_hash
+
+    branch = await make_branch(db_session)
+    operator = await make_user(db_session, [branch])
+    inbox = await make_inbox(
+        db_session, branch=branch, settings={**PRECHAT, "csat": {"enabled": False}}
+    )
+    async with widget_client() as client:
+        tab = WidgetVisitor(client, inbox.widget_token)
+        boot = await tab.bootstrap(
+            identity={
+                "identifier": "crm-3",
+                "identity_hash": identity_hash(inbox.identity_secret, "crm-3"),
+            }
+        )
+        sent = await tab.send("No form for a known customer")
+        await desk.set_status(sent["conversation_id"], operator.id, "resolved")
+        rating = await tab.post("/csat", {"conversation_id": sent["conversation_id"], "rating": 5})
+    assert boot["prechat"]["enabled"] is False
+    assert boot["csat"] == {"enabled": False}
+    assert rating.status_code == 409
+    assert await count(db_session, CsatRating) == 0
