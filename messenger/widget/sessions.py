@@ -71,7 +71,12 @@ class SessionSigner:
         identified: bool = False,
     ) -> str:
         issued = int(now if now is not None else time.time())
-        payload = msgspec.json.encode(_Payload(inbox_id, str(visitor_id), issued, int(identified)))
+        # An anonymous session's payload is the three fields it always was; a contact's has
+        # a fourth (the same tokens verify before and after contacts existed).
+        fields: list[object] = [inbox_id, str(visitor_id), issued]
+        if identified:
+            fields.append(1)
+        payload = msgspec.json.encode(fields)
         return f"{_PREFIX}.{_b64(payload)}.{self._sign(payload)}"
 
     def verify(self, token: str | None, now: float | None = None) -> WidgetSession | None:

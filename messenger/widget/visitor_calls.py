@@ -13,7 +13,9 @@ from sqlalchemy import select
 
 from messenger.conversations.csat import submit_rating
 from messenger.db.models import Conversation
+from messenger.errors import ConflictError
 from messenger.i18n import N_
+from messenger.inboxes.service import inbox_settings
 from messenger.widget import schemas
 from messenger.widget.deps import SESSION_ERRORS, AnyRequest, CallsDep, errors
 
@@ -56,7 +58,8 @@ class WidgetVisitorController(Controller):
         summary="Rate a resolved conversation 1-5 (once per resolution)",
         description=(
             "Only this session's conversation (another one: 404), only once it is resolved, "
-            "once per resolution (again: 409 `conflict`). Fires `csat.submitted`."
+            "once per resolution (again: 409 `conflict`; also 409 when the inbox turned ratings "
+            "off). Fires `csat.submitted`."
         ),
         status_code=201,
         responses=errors(*SESSION_ERRORS, 409),
@@ -65,6 +68,8 @@ class WidgetVisitorController(Controller):
         self, request: AnyRequest, calls: CallsDep, data: JSONBody[schemas.CsatRequest]
     ) -> schemas.CsatOut:
         visit = await calls.visits.check(request, calls.throttle.send)
+        if not inbox_settings(visit.inbox).csat.enabled:
+            raise ConflictError(N_("Ratings are turned off for this chat."))
         try:
             conversation_id = uuid.UUID(data.conversation_id)
         except ValueError:

@@ -203,3 +203,52 @@ async def test_the_schema_describes_identity_contact_and_csat(
     csat = next(v for k, v in components.items() if k.endswith("CsatRequest"))
     assert csat["properties"]["rating"]["minimum"] == 1
     assert csat["properties"]["rating"]["maximum"] == 5
+
+
+async def test_identified_visitors_skip_the_prechat_form_and_csat_can_be_off(
+    db_session: AsyncSession, widget_client: ClientFactory, desk: OperatorDesk
+) -> None:
+    from messenger.contacts.identity import identity_hash
+
+    branch = await make_branch(db_session)
+    operator = await make_user(db_session, [branch])
+    inbox = await make_inbox(
+        db_session, branch=branch, settings={**PRECHAT, "csat": {"enabled": False}}
+    )
+    async with widget_client() as client:
+        tab = WidgetVisitor(client, inbox.widget_token)
+        boot = await tab.bootstrap(
+            identity={
+                "identifier": "crm-3",
+                "identity_hash": identity_hash(inbox.identity_secret, "crm-3"),
+            }
+        )
+        sent = await tab.send("No form for a known customer")
+        await desk.set_status(sent["conversation_id"], operator.id, "resolved")
+        rating = await tab.post("/csat", {"conversation_id": sent["conversation_id"], "rating": 5})
+    assert boot["prechat"]["enabled"] is False
+    assert boot["csat"] == {"enabled": False}
+    assert rating.status_code == 409
+    assert await count(db_session, CsatRating) == 0
+
+
+async def test_csat_and_contact_are_throttled_like_sends_and_origin_checked(
+    db_session: AsyncSession, widget_client: ClientFactory
+) -> None:
+    inbox = await make_inbox(db_session, branch=await make_branch(db_session))
+    async with widget_client(MESSENGER_WIDGET_SEND_RATE_PER_SESSION="3/minute") as client:
+        tab = WidgetVisitor(client, inbox.widget_token)
+        await tab.bootstrap()
+        sent = await tab.send("Hello")
+        body = {"conversation_id": sent["conversation_id"], "rating": 3}
+        foreign = await client.post(
+            "/api/widget/csat",
+            json=body,
+            headers=tab.headers({"Origin": "https://evil.example"}),
+        )
+        answers = [await tab.post("/csat", body), await tab.post("/contact", {"contact": {}})]
+        over = await tab.post("/csat", body)
+    assert foreign.status_code == 403
+    assert [a.status_code for a in answers] == [409, 200]
+    assert over.status_code == 429
+    assert over.json()["error"] == "throttled"

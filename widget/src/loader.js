@@ -19,6 +19,7 @@
 import { addCss } from "./dom.js";
 import { LAUNCHER_TEXT, pickLang } from "./strings.js";
 import { openerOf, returnFocus } from "./a11y.js";
+import { cleanIdentity } from "./visitor.js";
 
 const NAME = "ProfiMessenger";
 /** What a change of visitor removes from the stored state (session, history flag, outbox, …). */
@@ -218,20 +219,17 @@ function start() {
     },
     /** The host site's signed identity: {identifier, identity_hash, name?, email?, phone?}. */
     identify(o) {
-      if (!o || typeof o.identifier !== "string" || !o.identifier || typeof o.identity_hash !== "string") {
+      const next = cleanIdentity(o);
+      if (!next) {
         if (window.console) console.warn("ProfiMessenger.identify: identifier and identity_hash are required");
         return api;
       }
-      const next = {};
-      ["identifier", "identity_hash", "name", "email", "phone"].forEach((k) => {
-        if (typeof o[k] === "string" && o[k]) next[k] = o[k];
-      });
       const same = identity && identity.identifier === next.identifier && identity.identity_hash === next.identity_hash;
       if (store.load().i !== next.identifier) store.save(FORGET); // another person: not their session
       store.save({ i: next.identifier });
       identity = next;
       if (same) return api;
-      if (app) app.reset();
+      if (app && app.reset) app.reset();
       else loadApp();
       return api;
     },
@@ -246,7 +244,7 @@ function start() {
   function forget(stamp) {
     identity = null;
     store.save(stamp ? { ...FORGET, x: (loggedOut = stamp) } : FORGET);
-    if (app) app.reset();
+    if (app && app.reset) app.reset(); // a cached older chat has no reset: it ends at the next load
   }
   window.addEventListener("storage", (e) => {
     if (e.key !== key) return;
