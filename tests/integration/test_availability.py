@@ -179,13 +179,19 @@ async def test_redis_presence_keeps_to_its_prefix_and_trims_expired_entries(
     await presence.touch(7, [MOSCOW], ttl=0.2)
     await presence.touch(8, [MOSCOW], ttl=30)
     keys = sorted([k.decode() async for k in redis.scan_iter(match=f"{redis_prefix}*")])
-    assert keys == [f"{redis_prefix}:presence:branch:{MOSCOW}"]
-    ttl = await redis.ttl(keys[0])
+    branch_key, seen_key = (
+        f"{redis_prefix}:presence:branch:{MOSCOW}",
+        f"{redis_prefix}:presence:seen",
+    )
+    # The branch's set, and each user's "seen until" (auto-assignment's offline check).
+    assert keys == [branch_key, seen_key]
+    ttl = await redis.ttl(branch_key)
     assert 0 < ttl <= 30 + 60  # the whole set goes away when nobody refreshes it
+    assert await redis.ttl(seen_key) > 0
 
     presence_clock.advance(0.35)
     assert await presence.online_user_ids(MOSCOW) == {8}
-    assert await redis.zrange(keys[0], 0, -1) == [b"8"]  # the expired entry was removed
+    assert await redis.zrange(branch_key, 0, -1) == [b"8"]  # the expired entry was removed
 
 
 async def test_redis_presence_is_shared_between_processes_of_one_prefix(

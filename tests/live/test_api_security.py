@@ -8,7 +8,6 @@ visitors who must never reach each other's conversations, signed attachment link
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -31,6 +30,7 @@ from tests.support.app import app_client
 from tests.support.factories import make_inbox
 from tests.support.servers import LiveServer
 from tests.support.sse import SSEStream
+from tests.support.widget import visitor_of
 
 SHOP = "https://shop.example"
 
@@ -125,15 +125,6 @@ async def send(
         json={"body": body, "client_msg_id": uuid.uuid4().hex, **extra},
         headers=auth(session_token, origin),
     )
-
-
-def visitor_of(session_token: str) -> tuple[int, str]:
-    """``(inbox_id, visitor_id)`` read from a token's (signed, not secret) payload."""
-    payload = session_token.split(".")[1]
-    inbox_id, visitor_id, _ = json.loads(
-        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
-    )
-    return inbox_id, visitor_id
 
 
 def assert_json_error(response: httpx.Response, status: int | None = None) -> dict[str, Any]:

@@ -6,6 +6,8 @@ Nothing here is a fixture: test modules build these on top of the conftest fixtu
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import uuid
 from typing import Any
 
@@ -92,3 +94,13 @@ class WidgetVisitor:
 
     async def post(self, path: str, payload: dict[str, Any]) -> httpx.Response:
         return await self.client.post(f"/api/widget{path}", json=payload, headers=self.headers())
+
+
+def visitor_of(session_token: str) -> tuple[int, str]:
+    """``(inbox_id, visitor_id)`` read from a token's (signed, not secret) payload (an
+    identified session's payload has a flag more)."""
+    payload = session_token.split(".")[1]
+    inbox_id, visitor_id, *_ = json.loads(
+        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    )
+    return inbox_id, visitor_id

@@ -41,6 +41,7 @@ function createApp(core) {
   const size = (bytes) => formatSize(bytes, lang);
   const typesText = () => formatTypes(boot.attachments.content_types);
   const pageUrl = () => location.href.slice(0, 2000);
+  const referrer = () => document.referrer.slice(0, 2000) || null;
   const call = createTransport({ api: API, session: () => session, lang: () => lang });
 
   // --- the window --------------------------------------------------------------------------
@@ -53,6 +54,7 @@ function createApp(core) {
     rebootstrap,
     showNotice,
     pageUrl,
+    referrer,
     clientId: newClientId(),
     sent(message, email) {
       hideNotice();
@@ -481,6 +483,7 @@ function createApp(core) {
     save: (list) => core.save({ o: list }),
     ready: () => !!boot,
     pageUrl,
+    referrer,
     hooks: {
       changed: drawPending,
       removed(item) {

@@ -16,10 +16,20 @@ const FIELDS = [
 
 /**
  * options: t, call (transport), solve(challenge), rebootstrap(), showNotice(key, seconds),
- * pageUrl(), clientId (its client_msg_id), sent(message, email) once stored.
+ * pageUrl(), referrer(), clientId (its client_msg_id), sent(message, email) once stored.
  * Returns {form, paint}: paint() writes the labels in the current language.
  */
-export function createOfflineForm({ t, call, solve, rebootstrap, showNotice, pageUrl, clientId, sent }) {
+export function createOfflineForm({
+  t,
+  call,
+  solve,
+  rebootstrap,
+  showNotice,
+  pageUrl,
+  referrer,
+  clientId,
+  sent,
+}) {
   const form = attr(el("form", "of"), { novalidate: "" });
   const fields = {};
   FIELDS.forEach(([name, tag, attributes]) => {
@@ -51,7 +61,7 @@ export function createOfflineForm({ t, call, solve, rebootstrap, showNotice, pag
       body: fields.message[1].value.trim(),
       client_msg_id: clientId,
       page_url: pageUrl(),
-      referrer: document.referrer.slice(0, 2000) || null,
+      referrer: referrer(),
     };
     if (solution) body.challenge_solution = solution;
     return call("POST", "/offline", body);

@@ -22,7 +22,7 @@ export function newClientId(random = crypto) {
  * - `call(method, path, body)`: transport's client;
  * - `saved`: the persisted list ({c, b, a}) from the last page view; `save(list)` persists;
  * - `ready()`: whether the session is there (nothing is sent before);
- * - `pageUrl()`: sent with each message;
+ * - `pageUrl()`, `referrer()`: sent with each message;
  * - `hooks`: `changed(item)` redraw a pending message (new, retrying or failed), `removed(item)`
  *   it was stored, `sent(item, message)` the server's answer, `throttled(answer)` a 429,
  *   `unauthorized()` a 401 (resolves once there is a new session), `failure(item, answer)`
@@ -37,6 +37,7 @@ export function createOutbox({
   save,
   ready,
   pageUrl,
+  referrer = () => null,
   hooks,
   setTimeout: later = (fn, ms) => setTimeout(fn, ms),
   newId = newClientId,
@@ -121,7 +122,7 @@ export function createOutbox({
       client_msg_id: item.id,
       attachment_ids: item.attachments.map((a) => a.id),
       page_url: pageUrl(),
-      referrer: document.referrer.slice(0, 2000) || null,
+      referrer: referrer(),
     }).then((answer) => {
       if (answer.status !== 200 && answer.status !== 201) return refused(answer);
       hooks.sent(item, answer.data);

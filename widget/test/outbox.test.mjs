@@ -22,6 +22,7 @@ function setup(script, { saved = [], ready = true } = {}) {
     save: (list) => saves.push(list),
     ready: () => ready,
     pageUrl: () => "https://shop.example/p",
+    referrer: () => "https://search.example/?q=shoes",
     setTimeout: timers.setTimeout,
     newId: () => "c-" + ++n,
     hooks: {
@@ -63,6 +64,7 @@ test("a send that got no answer is retried with the same client_msg_id", async (
     client_msg_id: "c-1",
     attachment_ids: [],
     page_url: "https://shop.example/p",
+    referrer: "https://search.example/?q=shoes",
   });
   assert.deepEqual(
     events.filter((e) => e[0] === "changed"),
