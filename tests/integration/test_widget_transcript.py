@@ -11,18 +11,16 @@ from pathlib import Path
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from messenger.config import Settings
 from messenger.db.models import Conversation, OutboxEntry, Visitor
 from messenger.worker.runner import Worker
-from tests.integration.test_mail import Mailbox, text_and_html, work_until
 from tests.support.app import RELAXED_ENV, app_client
 from tests.support.desk import OperatorDesk
 from tests.support.factories import make_branch, make_inbox, make_user
-from tests.support.servers import free_port
+from tests.support.mail import Mailbox, smtp_server, text_and_html, work_until
 from tests.support.widget import WidgetVisitor, fresh
 
 pytestmark = pytest.mark.timeout(60)
@@ -34,14 +32,8 @@ EN = {"Accept-Language": "en-GB,en;q=0.9"}
 
 @pytest.fixture
 def smtp() -> Iterator[tuple[Mailbox, int]]:
-    mailbox = Mailbox()
-    port = free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield mailbox, port
-    finally:
-        controller.stop()
+    with smtp_server() as server:
+        yield server
 
 
 @pytest.fixture
@@ -70,11 +62,7 @@ def widget_client(mail_env: dict[str, str]) -> ClientFactory:
 
 def transcripts(mailbox: Mailbox) -> list[tuple[EmailMessage, list[str]]]:
     """The transcripts received (a reply the visitor missed may be mailed too)."""
-    return [
-        (mail, to)
-        for mail, to in zip(mailbox.messages, mailbox.recipients, strict=True)
-        if mail["Subject"] in ("Запись вашего разговора", "Transcript of your conversation")
-    ]
+    return mailbox.with_subject("Запись вашего разговора", "Transcript of your conversation")
 
 
 async def test_a_requested_transcript_arrives_in_russian_without_notes(

@@ -65,6 +65,13 @@ export const CHAT_TEXT = {
     csatPick: "Choose from 1 to 5 stars.",
     csatThanks: "Thank you for your rating!",
     identityFailed: "We could not confirm who you are. Please reload the page.",
+    trButton: "E-mail me this conversation",
+    trSend: "Send",
+    trSent: "Done: the conversation is on its way to your e-mail.",
+    trNeed: "Which e-mail address should we send it to?",
+    trBad: "Please check the e-mail address.",
+    trOff: "Sending by e-mail is not available.",
+    trLater: "Too many requests. Please try again later.",
   },
   ru: {
     title: "Напишите нам",
@@ -119,6 +126,13 @@ export const CHAT_TEXT = {
     csatPick: "Выберите от 1 до 5 звёзд.",
     csatThanks: "Спасибо за оценку!",
     identityFailed: "Не удалось подтвердить, кто вы. Обновите, пожалуйста, страницу.",
+    trButton: "Отправить переписку на почту",
+    trSend: "Отправить",
+    trSent: "Готово: переписка отправлена вам на почту.",
+    trNeed: "На какой адрес эл. почты её отправить?",
+    trBad: "Проверьте, пожалуйста, адрес эл. почты.",
+    trOff: "Отправка по почте недоступна.",
+    trLater: "Слишком много запросов. Попробуйте позже.",
   },
 };
 
