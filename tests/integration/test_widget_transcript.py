@@ -231,3 +231,13 @@ async def test_without_mail_bootstrap_says_so_and_the_call_is_refused(
         await db_session.scalar(select(OutboxEntry).where(OutboxEntry.topic == "mail.transcript"))
         is None
     )
+
+
+async def test_the_call_is_in_the_openapi_schema(widget_client: ClientFactory) -> None:
+    async with widget_client() as client:
+        document = (await client.get("/schema/openapi.json")).json()
+    call = document["paths"]["/api/widget/transcript"]["post"]
+    assert {"202", "404", "409", "422", "429"} <= set(call["responses"])
+    assert "email_required" in call["description"]
+    bootstrap = document["components"]["schemas"]["BootstrapResponse"]
+    assert bootstrap["properties"]["transcript"]["type"] == "boolean"
