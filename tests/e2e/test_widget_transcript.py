@@ -12,6 +12,7 @@ from playwright.async_api import expect
 from messenger.config import Settings
 from messenger.worker.runner import Worker
 from tests.e2e.conftest import Pages, Site, dialog, open_chat, send
+from tests.e2e.staff_pages import axe_violations
 from tests.support.mail import Mailbox, smtp_server, text_and_html, work_until
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.e2e]
@@ -47,11 +48,12 @@ async def test_the_visitor_gives_an_address_and_the_transcript_is_mailed(
     await expect(ask).to_be_visible()
     await ask.click()
     # The server knows no address: the widget asks for one, focus in the field.
-    address = box.get_by_label("E-mail", exact=True)
+    address = dialog(page).get_by_label("Send the transcript to")
     await expect(address).to_be_focused()
     await expect(box.get_by_role("alert")).to_have_text(
         "Which e-mail address should we send it to?"
     )
+    assert await axe_violations(page) == []  # the button, the field, its label, the alert
     await address.fill("not an address")
     await box.locator("form button[type=submit]").click()
     await expect(box.get_by_role("alert")).to_have_text("Please check the e-mail address.")

@@ -67,7 +67,7 @@ export function createTranscript({ t, call, conversationId }) {
 
   function show(on) {
     btn.textContent = t("trButton");
-    label.textContent = t("email");
+    label.textContent = t("trEmail");
     email.placeholder = t("email");
     go.textContent = t("trSend");
     box.hidden = !on || off;

@@ -17,7 +17,7 @@ test("queued, address needed, bad address, mail off, throttled, anything else", 
 });
 
 test("every text it shows exists in Russian and English", () => {
-  const keys = ["trButton", "trSend", "trSent", "trNeed", "trBad", "trOff", "trLater", "failed", "retry", "email"];
+  const keys = ["trButton", "trSend", "trEmail", "trSent", "trNeed", "trBad", "trOff", "trLater", "failed", "retry", "email"];
   for (const lang of ["en", "ru"]) {
     for (const key of keys) assert.ok(CHAT_TEXT[lang][key], `${lang}.${key}`);
   }
