@@ -53,6 +53,7 @@ from messenger.widget.middleware import WidgetEdgeMiddleware
 from messenger.widget.sessions import SessionSigner, StreamTickets
 from messenger.widget.stream import WidgetStreamController
 from messenger.widget.throttle import Throttle
+from messenger.widget.transcript import WidgetTranscriptController
 from messenger.widget.visitor_calls import WidgetVisitorController
 from messenger.widget.visits import Visits
 from messenger.worker.runner import Worker
@@ -230,6 +231,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             dashboard_router,
             WidgetController,
             WidgetVisitorController,
+            WidgetTranscriptController,
             WidgetStreamController,
             WidgetAttachmentController,
             IntegrationController,

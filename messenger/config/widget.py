@@ -112,6 +112,10 @@ class WidgetSettings(ServiceSettings):
         "MESSENGER_WIDGET_TICKET_RATE_PER_SESSION", values.parse_rate, "20/minute",
         "stream tickets per widget session", audit=audits.rate,
     )  # fmt: skip
+    widget_transcript_rate_per_session: Rate = variable(
+        "MESSENGER_WIDGET_TRANSCRIPT_RATE_PER_SESSION", values.parse_rate, "3/hour",
+        "transcripts e-mailed on the visitor's request per widget session", audit=audits.rate,
+    )  # fmt: skip
     widget_streams_per_session: int = variable(
         "MESSENGER_WIDGET_STREAMS_PER_SESSION", values.positive_int, "10",
         "open streams per widget session; one more is refused (429), the oldest kept",

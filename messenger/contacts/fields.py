@@ -22,14 +22,14 @@ def clean_name(value: str | None) -> str | None:
     return name
 
 
-def clean_email(value: str | None) -> str | None:
+def clean_email(value: str | None, field: str = "contact.email") -> str | None:
     text = visible_text(value)
     if text is None:
         return None
     try:
         return normalize_email(text)
     except InvalidInputError:
-        raise invalid_field("contact.email", Message(N_("not an e-mail address"))) from None
+        raise invalid_field(field, Message(N_("not an e-mail address"))) from None
 
 
 def clean_phone(value: str | None) -> str | None:

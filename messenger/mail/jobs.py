@@ -95,14 +95,17 @@ async def compose(
 ) -> EmailMessage | None:
     """The e-mail ``job`` stands for; None: none is due (seen in the widget, no address)."""
     conversation = await load_conversation(session, job.payload["conversation_id"])
-    if conversation is None or not conversation.visitor.email or settings.mail_from is None:
+    if conversation is None or settings.mail_from is None:
+        return None
+    # A transcript the visitor asked for names its address (maybe not the one on file).
+    to = job.payload.get("email") or conversation.visitor.email
+    if not to:
         return None
     inbox = await session.get(Inbox, conversation.inbox_id)
     if inbox is None:
         return None
     locale = language(inbox, conversation, settings)
     history = await _history(session, conversation)
-    to = conversation.visitor.email
     if job.topic == REPLY:
         reply = await session.scalar(
             select(Message).where(Message.id == job.payload["message_id"]).options(*SHOWN_WITH)

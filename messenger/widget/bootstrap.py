@@ -127,4 +127,5 @@ async def respond(
         ),
         csat=schemas.CsatPolicy(enabled=policy.csat.enabled),
         identity=schemas.IdentityOut(identifier=identifier) if identifier is not None else None,
+        transcript=settings.mail_enabled,
     )

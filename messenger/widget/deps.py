@@ -57,7 +57,10 @@ _ERRORS = {
     400: "Malformed request (bad query parameter)",
     401: "Missing, expired or forged session token: bootstrap again",
     403: "origin_not_allowed: the page's Origin/Referer is not on the inbox's allowed domains",
-    409: "conflict: already done (a conversation rated once per resolution)",
+    409: (
+        "conflict: already done (a conversation rated once per resolution); "
+        "unavailable: e-mail is not set up (POST /transcript)"
+    ),
     404: "Unknown widget token, messenger switched off, or not this session's resource",
     413: "Body or file too large",
     415: "File type not accepted",

@@ -64,6 +64,11 @@ class CsatRequest(_In):
     comment: Annotated[str, msgspec.Meta(max_length=2000, pattern=_NO_NUL)] | None = None
 
 
+class TranscriptRequest(_In):
+    conversation_id: Annotated[str, msgspec.Meta(max_length=40, pattern=_NO_NUL)]
+    email: Annotated[str, msgspec.Meta(max_length=320, pattern=_NO_NUL)] | None = None
+
+
 class BootstrapRequest(_In):
     widget_token: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
     session_token: Annotated[str, msgspec.Meta(max_length=512)] | None = None
@@ -145,6 +150,10 @@ class ContactOut(msgspec.Struct):
     consent: bool
 
 
+class TranscriptOut(msgspec.Struct):
+    queued: bool
+
+
 class CsatOut(msgspec.Struct):
     id: int
     conversation_id: str
@@ -168,6 +177,8 @@ class BootstrapResponse(msgspec.Struct):
     prechat: PrechatOut
     csat: CsatPolicy
     identity: IdentityOut | None = None
+    #: E-mail is set up: the widget may offer ``POST /transcript``.
+    transcript: bool = False
 
 
 class MessagesResponse(msgspec.Struct):

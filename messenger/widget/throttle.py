@@ -115,6 +115,10 @@ class Throttle:
         rate = self._settings.widget_ticket_rate_per_session
         return await self._limits((Limit("ticket_per_session", rate), session_key))
 
+    async def transcript(self, session_key: str) -> int:
+        rate = self._settings.widget_transcript_rate_per_session
+        return await self._limits((Limit("transcript_per_session", rate), session_key))
+
     async def upload(self, ip: str, session_key: str) -> int:
         s = self._settings
         return await self._limits(

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 from collections.abc import Iterator
 from email.message import EmailMessage
-from typing import Any
 
-import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
@@ -28,35 +24,14 @@ from messenger.db.models import (
 from messenger.worker.runner import Worker
 from tests.support.desk import OperatorDesk
 from tests.support.factories import make_branch, make_inbox, make_user
+from tests.support.mail import Mailbox, smtp_server, text_and_html, work_until
 from tests.support.servers import free_port
-from tests.support.waiting import eventually
-
-
-class Mailbox:
-    """aiosmtpd's handler: every message the server accepts."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-        self.recipients: list[list[str]] = []
-
-    async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
-        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        assert isinstance(parsed, EmailMessage)
-        self.messages.append(parsed)
-        self.recipients.append(list(envelope.rcpt_tos))
-        return "250 OK"
 
 
 @pytest.fixture
 def smtp() -> Iterator[tuple[Mailbox, int]]:
-    mailbox = Mailbox()
-    port = free_port()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield mailbox, port
-    finally:
-        controller.stop()
+    with smtp_server() as server:
+        yield server
 
 
 @pytest.fixture
@@ -95,24 +70,6 @@ async def conversation_with(
     await service.append(conversation, sender=MessageSender.VISITOR, body=first, started=True)
     await db.commit()
     return conversation, operator
-
-
-async def work_until(worker: Worker, check: Any, within: float = 15.0) -> Any:
-    async with httpx.AsyncClient() as client:
-
-        async def step() -> Any:
-            await worker.tick(client)
-            return await check()
-
-        return await eventually(step, within=within, interval=0.05)
-
-
-def text_and_html(message: EmailMessage) -> tuple[str, str]:
-    plain = message.get_body(preferencelist=("plain",))
-    html = message.get_body(preferencelist=("html",))
-    assert plain is not None
-    assert html is not None
-    return plain.get_content(), html.get_content()
 
 
 async def test_a_reply_to_an_offline_form_arrives_by_mail_in_russian_with_the_thread(

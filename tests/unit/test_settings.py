@@ -140,6 +140,7 @@ def test_the_declaration_is_complete_and_matches_the_settings_object() -> None:
         "MESSENGER_WIDGET_TYPING_RATE_PER_SESSION": "widget_typing_rate_per_session",
         "MESSENGER_WIDGET_READ_RATE_PER_SESSION": "widget_read_rate_per_session",
         "MESSENGER_WIDGET_TICKET_RATE_PER_SESSION": "widget_ticket_rate_per_session",
+        "MESSENGER_WIDGET_TRANSCRIPT_RATE_PER_SESSION": "widget_transcript_rate_per_session",
         "MESSENGER_WIDGET_STREAMS_PER_SESSION": "widget_streams_per_session",
         "MESSENGER_WIDGET_STREAMS_PER_IP": "widget_streams_per_ip",
         "MESSENGER_WIDGET_UPLOAD_RATE_PER_SESSION": "widget_upload_rate_per_session",
@@ -243,6 +244,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "MESSENGER_WIDGET_TYPING_RATE_PER_SESSION": "7/10s",
         "MESSENGER_WIDGET_READ_RATE_PER_SESSION": "8/10s",
         "MESSENGER_WIDGET_TICKET_RATE_PER_SESSION": "9/10s",
+        "MESSENGER_WIDGET_TRANSCRIPT_RATE_PER_SESSION": "2/day",
         "MESSENGER_WIDGET_STREAMS_PER_SESSION": "3",
         "MESSENGER_WIDGET_STREAMS_PER_IP": "40",
         "MESSENGER_WIDGET_UPLOAD_RATE_PER_SESSION": "4/minute",
@@ -337,6 +339,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     assert settings.widget_typing_rate_per_session == Rate(7, 10)
     assert settings.widget_read_rate_per_session == Rate(8, 10)
     assert settings.widget_ticket_rate_per_session == Rate(9, 10)
+    assert settings.widget_transcript_rate_per_session == Rate(2, 86400)
     assert settings.widget_streams_per_session == 3
     assert settings.widget_streams_per_ip == 40
     assert settings.widget_upload_rate_per_session == Rate(4, 60)

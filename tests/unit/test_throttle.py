@@ -69,6 +69,7 @@ async def test_bootstrap_per_token_only_says_when_new_sessions_are_past_it(
         ("MESSENGER_WIDGET_TYPING_RATE_PER_SESSION", "typing_per_session", "typing"),
         ("MESSENGER_WIDGET_READ_RATE_PER_SESSION", "read_per_session", "read"),
         ("MESSENGER_WIDGET_TICKET_RATE_PER_SESSION", "ticket_per_session", "ticket"),
+        ("MESSENGER_WIDGET_TRANSCRIPT_RATE_PER_SESSION", "transcript_per_session", "transcript"),
     ],
 )
 async def test_each_per_session_limit_refuses_past_its_value(

@@ -18,6 +18,7 @@ import { createLive } from "./live.js";
 import { createOfflineForm } from "./offline.js";
 import { createPrechat } from "./prechat.js";
 import { createCsat } from "./csat.js";
+import { createTranscript } from "./transcript.js";
 import { csatDue } from "./visitor.js";
 import { CSS, buildWindow, drawMessage, drawTyping, formatSize, formatTypes } from "./view.js";
 
@@ -85,6 +86,8 @@ function createApp(core) {
     conversationId: () => boot && boot.conversation_id,
     rated: (id) => core.save({ r: id }),
   });
+  const transcript = createTranscript({ t, call, conversationId: () => boot && boot.conversation_id });
+  win.insertBefore(transcript.el, ui.privacy);
   win.insertBefore(prechat.form, ui.composer);
   win.insertBefore(csat.el, ui.composer);
   core.launcher.setAttribute("aria-controls", "pm-window");
@@ -119,6 +122,7 @@ function createApp(core) {
     ui.limits.hidden = offlineForm || prechatForm;
     offline.form.hidden = !offlineForm;
     prechat.form.hidden = offlineForm || !prechatForm;
+    transcript.show(!!boot && boot.transcript && !!boot.conversation_id && !offlineForm && !prechatForm);
   }
 
   // --- notices (a polite live region) ------------------------------------------------------
@@ -302,7 +306,10 @@ function createApp(core) {
     }
     if (m.id > lastId) lastId = m.id;
     if (!core.stored().h) core.save({ h: 1 });
-    if (boot && m.conversation_id) boot.conversation_id = m.conversation_id;
+    if (boot && m.conversation_id && boot.conversation_id !== m.conversation_id) {
+      boot.conversation_id = m.conversation_id;
+      layout();
+    }
     const stick = nearBottom();
     outbox.settle(m.client_msg_id);
     const entry = { m, row: draw(m) };

@@ -76,7 +76,12 @@ export const CSS =
   ".cs{display:flex;flex-direction:column;gap:6px;padding:10px 14px;border-top:1px solid #e5e7eb}" +
   ".cs-g{border:0;margin:0;padding:0;display:flex;flex-wrap:wrap;gap:2px}.cs-g legend{font-size:13px;margin-bottom:4px}" +
   ".cs-s{cursor:pointer;font-size:26px;line-height:1;color:#d1d5db}.cs-s.on{color:#f59e0b}" +
-  ".cs-s:focus-within{outline:2px solid var(--pm-c);border-radius:4px}.cs-t{margin:0;font-size:13px}";
+  ".cs-s:focus-within{outline:2px solid var(--pm-c);border-radius:4px}.cs-t{margin:0;font-size:13px}" +
+  // the transcript by e-mail (.tr, .tr-b its button, .tr-f the address form, .tr-o "sent")
+  ".tr{padding:0 12px 6px;font-size:12px}.tr .er{padding:2px 0 0}.tr-b{all:unset;cursor:pointer;" +
+  "color:var(--pm-c);text-decoration:underline}.tr-b:focus-visible{outline:2px solid var(--pm-c)}" +
+  ".tr-f{display:flex;gap:6px;margin-top:4px}.tr-f .ob-b{padding:6px 12px}.tr-o{margin:2px 0 0;color:#374151}" +
+  ".tr-o:empty{display:none}";
 
 /** A button showing a constant icon, labelled for assistive technology. */
 function iconButton(className, icon, label) {
