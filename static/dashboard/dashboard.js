@@ -117,6 +117,26 @@
     }, delay);
   }
 
+  // The live list: a list event asks for the rows above the top (and the changed ones), at
+  // most one request a second, and the last event of a burst always gets its request —
+  // htmx's own throttle drops it, and a change would stay unseen until the next event.
+  var LIST_EVERY_MS = 1000;
+  var lastListAt = 0;
+  var listTimer = null;
+  document.addEventListener("htmx:sseMessage", function (event) {
+    if (!event.detail || event.detail.type !== "list" || listTimer) {
+      return;
+    }
+    listTimer = setTimeout(function () {
+      listTimer = null;
+      lastListAt = Date.now();
+      var list = document.getElementById("conversation-list");
+      if (list) {
+        htmx.trigger(list, "refresh");
+      }
+    }, Math.max(0, lastListAt + LIST_EVERY_MS - Date.now()));
+  });
+
   document.addEventListener("htmx:sseMessage", function (event) {
     if (event.detail && event.detail.type === "typing") {
       clearTypingSoon(8000); // the visitor's typing state expires if no update comes

@@ -31,6 +31,16 @@
     paint(event.detail && event.detail.elt ? event.detail.elt.parentNode || event.detail.elt : document);
   });
 
+  // A refresh asked for just before the operator opened a form answers just after: it is
+  // not swapped in either (the form stays open; their own action redraws the header).
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var elt = event.detail && event.detail.elt;
+    var verb = event.detail && event.detail.requestConfig && event.detail.requestConfig.verb;
+    if (elt && elt.id === "controls" && verb === "get" && elt.querySelector("details.tool[open]")) {
+      event.detail.shouldSwap = false;
+    }
+  });
+
   document.addEventListener("htmx:beforeRequest", function (event) {
     var elt = event.detail && event.detail.elt;
     var verb = event.detail && event.detail.requestConfig && event.detail.requestConfig.verb;
