@@ -82,14 +82,12 @@ async def main(args: argparse.Namespace) -> int:
                     text("EXPLAIN (ANALYZE, BUFFERS) " + statement.text), params
                 )
                 print("\n".join(row[0] for row in plan))
-                await session.rollback()
             times = []
             report = None
             for _ in range(args.repeat):
                 start = time.perf_counter()
                 report = await build_report(session, user, filters, missed_after_minutes=15)
                 times.append((time.perf_counter() - start) * 1000)
-                await session.rollback()
             assert report is not None
             p50 = statistics.median(times)
             failed |= p50 > args.budget_ms

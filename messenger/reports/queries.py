@@ -1,11 +1,13 @@
 """The report as one SQL statement: every figure is an aggregate computed by PostgreSQL.
 
-``base`` picks the conversations started in the period (branch scope and filters applied)
+``facts`` picks the conversations started in the period (branch scope and filters applied)
 with, per conversation, its first operator reply (a ``message`` sent by an operator; notes
 and events do not answer anybody) and its first resolution (the ``status:resolved`` event
 message that :meth:`ConversationService.change_status` writes). Both come from a LIMIT 1
-index lookup (``ix_messages_conversation_id_id``), so the cost grows with the number of
-conversations, not of messages. Everything else — percentiles (``percentile_cont``), the
+index-only lookup in a partial index of just those messages (migration 0010:
+``ix_messages_operator_replies``, ``ix_messages_resolutions``), so the cost grows with the
+number of conversations, not of messages. CSAT per operator is the ratings of the
+conversations assigned to them. Everything else — percentiles (``percentile_cont``), the
 weekday-by-hour grid and the days in the reader's time zone (``AT TIME ZONE``), CSAT, the
 per-operator table — is aggregated from that once-computed set, and the whole report comes
 back as one JSON document in one round trip.
@@ -21,39 +23,36 @@ from sqlalchemy import TextClause, bindparam, text
 from messenger.reports.filters import ReportFilters
 
 _REPORT_SQL = """
-WITH base AS MATERIALIZED (
-    SELECT c.id, c.created_at, c.assignee_id,
-           r.created_at AS replied_at, r.author_id AS replier_id,
-           s.created_at AS resolved_at
-    FROM conversations c
-    LEFT JOIN LATERAL (
-        SELECT m.created_at, m.author_id FROM messages m
-        WHERE m.conversation_id = c.id AND m.sender = 'operator' AND m.kind = 'message'
-        ORDER BY m.id LIMIT 1
-    ) r ON true
-    LEFT JOIN LATERAL (
-        SELECT m.created_at FROM messages m
-        WHERE m.conversation_id = c.id AND m.kind = 'event' AND m.body = 'status:resolved'
-        ORDER BY m.id LIMIT 1
-    ) s ON true
-    WHERE c.created_at >= :start AND c.created_at < :end {where}
+WITH first_replies AS (
+    SELECT DISTINCT ON (m.conversation_id) m.conversation_id, m.created_at, m.author_id
+    FROM messages m
+    WHERE m.sender = 'operator' AND m.kind = 'message' AND m.created_at >= :start
+    ORDER BY m.conversation_id, m.id
+),
+first_resolutions AS (
+    SELECT m.conversation_id, min(m.created_at) AS created_at
+    FROM messages m
+    WHERE m.kind = 'event' AND m.body = 'status:resolved' AND m.created_at >= :start
+    GROUP BY m.conversation_id
 ),
 facts AS MATERIALIZED (
-    SELECT b.*,
-           extract(epoch FROM b.replied_at - b.created_at)::float AS frt,
-           extract(epoch FROM b.resolved_at - b.created_at)::float AS rt,
-           CASE WHEN b.replied_at IS NULL
-                THEN extract(epoch FROM :now - b.created_at) > :missed_seconds
-                ELSE extract(epoch FROM b.replied_at - b.created_at) > :missed_seconds
-           END AS missed,
-           b.created_at AT TIME ZONE :tz AS local_at
-    FROM base b
+    SELECT c.id, c.created_at, c.assignee_id,
+           r.created_at AS replied_at, r.author_id AS replier_id,
+           s.created_at AS resolved_at,
+           extract(epoch FROM r.created_at - c.created_at)::float AS frt,
+           extract(epoch FROM s.created_at - c.created_at)::float AS rt,
+           extract(epoch FROM coalesce(r.created_at, :now) - c.created_at) > :missed_seconds
+               AS missed,
+           c.created_at AT TIME ZONE :tz AS local_at
+    FROM conversations c
+    LEFT JOIN first_replies r ON r.conversation_id = c.id
+    LEFT JOIN first_resolutions s ON s.conversation_id = c.id
+    WHERE c.created_at >= :start AND c.created_at < :end {where}
 ),
 ratings AS MATERIALIZED (
-    SELECT cr.rating, m.author_id AS resolver_id
-    FROM csat_ratings cr
-    JOIN facts f ON f.id = cr.conversation_id
-    JOIN messages m ON m.id = cr.resolution_message_id
+    SELECT cr.rating, f.assignee_id
+    FROM facts f
+    JOIN csat_ratings cr ON cr.conversation_id = f.id
 ),
 by_assignee AS (
     SELECT assignee_id AS user_id, count(*) AS assigned
@@ -64,9 +63,9 @@ by_replier AS (
            percentile_cont(0.5) WITHIN GROUP (ORDER BY frt) AS frt_p50
     FROM facts WHERE replier_id IS NOT NULL GROUP BY 1
 ),
-by_resolver AS (
-    SELECT resolver_id AS user_id, count(*) AS csat_count, avg(rating)::float AS csat_average
-    FROM ratings WHERE resolver_id IS NOT NULL GROUP BY 1
+by_rated AS (
+    SELECT assignee_id AS user_id, count(*) AS csat_count, avg(rating)::float AS csat_average
+    FROM ratings WHERE assignee_id IS NOT NULL GROUP BY 1
 )
 SELECT json_build_object(
     'summary', (
@@ -121,7 +120,7 @@ SELECT json_build_object(
         FROM users u
         LEFT JOIN by_assignee a ON a.user_id = u.id
         LEFT JOIN by_replier r ON r.user_id = u.id
-        LEFT JOIN by_resolver s ON s.user_id = u.id
+        LEFT JOIN by_rated s ON s.user_id = u.id
         WHERE a.user_id IS NOT NULL OR r.user_id IS NOT NULL OR s.user_id IS NOT NULL
     )
 ) AS report

@@ -50,7 +50,7 @@ class OperatorRow:
     answered: int
     #: median first response (seconds) of those
     frt_p50: float | None
-    #: ratings of the resolutions they made
+    #: ratings of the conversations assigned to them
     csat_count: int
     csat_average: float | None
 

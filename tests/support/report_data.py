@@ -3,14 +3,14 @@
 Period: Monday 2 … Sunday 8 November 2026. ``NOW`` is 22:05 UTC on the Sunday.
 
 =====  =======  ================  ===========  ============  ============  ==========  ======
-conv   branch   started (UTC)     first reply  by            resolved      CSAT (by)   assig.
+conv   branch   started (UTC)     first reply  by            resolved      CSAT         assig.
 =====  =======  ================  ===========  ============  ============  ==========  ======
-c1     Alpha    Mon 02 10:00      +120 s       Olga          +1800 s       5 (Olga)    Olga
-c2     Alpha    Tue 03 12:00      +1200 s *    Olga          +7200 s       3 (Olga)    Olga
+c1     Alpha    Mon 02 10:00      +120 s       Olga          +1800 s       5           Olga
+c2     Alpha    Tue 03 12:00      +1200 s *    Olga          +7200 s       3           Olga
 c3     Alpha    Wed 04 09:00      none *       —             —             —           —
-c4     Alpha    Thu 05 23:30 †    +600 s ‡     Ada (admin)   +3600 s       4 (Ada)     Olga
+c4     Alpha    Thu 05 23:30 †    +600 s ‡     Ada (admin)   +3600 s       4           Olga
 c5     Alpha    Sun 08 22:00 †    none (5 min old: waiting, not missed)                —
-c6     Beta     Tue 03 08:00      +60 s        Boris         +600 s        1 (Boris)   Boris
+c6     Beta     Tue 03 08:00      +60 s        Boris         +600 s        1           Boris
 c7     Alpha    Tue 20 Oct        +60 s        Olga          (outside the period)
 =====  =======  ================  ===========  ============  ============  ==========  ======
 
