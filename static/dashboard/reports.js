@@ -1,7 +1,7 @@
 // The Reports page's charts (templates/dashboard/reports.html), drawn by Chart.js (vendored
-// from npm into static/vendor/ by `make vendor`). The data is the page's JSON block
-// (#report-data): no inline script (CSP). Every chart has a table with its numbers next to
-// it, and the series differ by shape and dash as well as by colour.
+// from npm into static/vendor/ by `make vendor`). The data is the JSON in the page's
+// #report-data data-report attribute: no inline script (CSP). Every chart has a table with
+// its numbers next to it, and the series differ by shape and dash as well as by colour.
 (function () {
   "use strict";
 
@@ -18,7 +18,7 @@
     if (!source || typeof window.Chart === "undefined") {
       return;
     }
-    var data = JSON.parse(source.textContent);
+    var data = JSON.parse(source.getAttribute("data-report") || "{}");
     var Chart = window.Chart;
     Chart.defaults.animation = false;
     Chart.defaults.font.size = 13;

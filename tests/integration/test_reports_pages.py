@@ -50,7 +50,7 @@ async def test_the_page_shows_the_figures_in_english_and_russian(
         assert figure(html, "resolved") == "4"
         assert figure(html, "frt_p50") == "6 min 0 s"
         assert figure(html, "rt_p90") == "1 h 42 min"
-        assert 'id="report-data"' in html
+        assert 'id="report-data" hidden data-report=' in html
         assert "chart-daily" in html
         assert "chart-csat" in html
         assert 'data-heat="4-23">1<' in html  # Thursday 23:00 UTC: c4
