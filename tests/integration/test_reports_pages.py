@@ -122,3 +122,29 @@ async def test_signed_out_visitors_are_sent_to_sign_in(app_env: dict[str, str]) 
         assert response.status_code in {302, 303, 401}
         csv_response = await client.get("/reports/csv/summary", follow_redirects=False)
         assert csv_response.status_code in {302, 303, 401}
+
+
+async def test_the_embedded_sqlite_mode_says_reports_need_postgresql(tmp_path: Any) -> None:
+    """Without PostgreSQL (make run's SQLite) the page says so instead of other figures."""
+    from messenger.config import Settings
+    from messenger.db import alchemy_config
+    from messenger.db.models import UserRole
+    from tests.support.dashboard import quick_user
+    from tests.support.env import cli_env, run_cli
+
+    env = cli_env(MESSENGER_DATA_DIR=str(tmp_path), MESSENGER_DEFAULT_LOCALE="en")
+    run_cli("db", "upgrade", "--no-prompt", env=env, check=True)
+    config = alchemy_config(Settings.from_env(env))
+    try:
+        async with config.get_session() as db:
+            await quick_user(db, [], email="ada@example.com", name="Ada", role=UserRole.ADMIN)
+            await db.commit()
+    finally:
+        await config.get_engine().dispose()
+    async with app_client(env, relaxed=True) as client:
+        await signed_in(client, "ada@example.com")
+        page = await client.get(f"/reports?{WEEK}")
+        assert page.status_code == 200
+        assert "Reports need PostgreSQL" in page.text
+        assert "chart-daily" not in page.text
+        assert (await client.get(f"/reports/csv/summary?{WEEK}")).status_code == 404
