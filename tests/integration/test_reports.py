@@ -69,6 +69,7 @@ async def test_an_admin_sees_every_figure_of_every_branch(
     ]
     # ISO weekday and hour, UTC: c4 on Thursday at 23, c5 on Sunday at 22
     assert r.heat == {(1, 10): 1, (2, 12): 1, (2, 8): 1, (3, 9): 1, (4, 23): 1, (7, 22): 1}
+    assert (r.heat_level(4, 23), r.heat_level(4, 22)) == (4, 0)  # the darkest, the empty
     rows = {o.name: o for o in r.operators}
     assert set(rows) == {"Ada", "Olga", BORIS_NAME}
     olga, ada, boris = rows["Olga"], rows["Ada"], rows[BORIS_NAME]
