@@ -43,6 +43,7 @@ vendor: node_modules/.stamp-install
 	cp node_modules/htmx.org/dist/htmx.min.js static/vendor/htmx.min.js
 	cp node_modules/htmx-ext-sse/dist/sse.js static/vendor/htmx-ext-sse.js
 	cp node_modules/@scalar/api-reference/dist/browser/standalone.js static/vendor/scalar-api-reference.js
+	cp node_modules/chart.js/dist/chart.umd.min.js static/vendor/chart.umd.min.js
 
 # The widget's two served files are built from widget/src by esbuild, never committed
 # (docs/widget.md, "Building the widget"). Rebuilt when a source or the build script changes.

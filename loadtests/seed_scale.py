@@ -193,13 +193,14 @@ async def seed(dsn: str, conversations: int, password: str = DEFAULT_PASSWORD) -
             inbox_ids.append(
                 await conn.fetchval(
                     "INSERT INTO inboxes (name, widget_token, branch_id, fallback_branch_id,"
-                    " settings, is_active, created_at, updated_at)"
-                    " VALUES ($1, $2, $3, $4, $5::jsonb, true, now(), now()) RETURNING id",
+                    " settings, identity_secret, is_active, created_at, updated_at)"
+                    " VALUES ($1, $2, $3, $4, $5::jsonb, $6, true, now(), now()) RETURNING id",
                     name,
                     f"wt_scale_{n}_{os.urandom(8).hex()}",
                     branch_ids[branch] if branch is not None else None,
                     branch_ids[2] if branch is None else None,
                     json.dumps(settings),
+                    os.urandom(32).hex(),
                 )
             )
         await _users(conn, branch_ids, password)

@@ -4,6 +4,11 @@ Starts a throwaway embedded server (SQLite, in-memory Redis stand-ins) on a free
 seeds the demo, lets two visitors write through the real Widget API, signs in as the demo
 admin in Russian and photographs the main pages with Debian's chromium into docs/screenshots/
 (one of them, phone-conversation.png, in the phone layout at 390x844).
+
+The Reports page needs PostgreSQL (its figures are PostgreSQL aggregates): with
+``SCREENSHOTS_DATABASE_URL`` set to an empty, throwaway PostgreSQL database (and Redis on
+``SCREENSHOTS_REDIS_URL``, default redis://127.0.0.1:6379/0) the server runs on them and
+reports.png is taken too; without it, in the embedded mode, reports.png is left as it is.
 """
 
 from __future__ import annotations
@@ -64,6 +69,14 @@ def main() -> None:
         env.update(
             MESSENGER_DATA_DIR=data_dir, MESSENGER_PUBLIC_URL=base, MESSENGER_DEFAULT_LOCALE="ru"
         )
+        postgres = os.environ.get("SCREENSHOTS_DATABASE_URL")
+        if postgres:
+            env.update(
+                DATABASE_URL=postgres,
+                REDIS_URL=os.environ.get("SCREENSHOTS_REDIS_URL", "redis://127.0.0.1:6379/0"),
+                MESSENGER_REDIS_PREFIX=f"screenshots-{port}",
+                MESSENGER_SECRET_KEY=os.urandom(32).hex(),
+            )
         messenger = [sys.executable, "-m", "messenger"]
         subprocess.run(
             [*messenger, "db", "upgrade", "--no-prompt"], env=env, check=True, capture_output=True
@@ -135,6 +148,13 @@ def main() -> None:
                 page.goto(f"{base}/admin/inboxes")
                 page.click("table a")
                 page.screenshot(path=str(OUT / "inbox-settings.png"))
+                if postgres:
+                    # The last 7 days: the two conversations above; charts drawn by Chart.js.
+                    page.goto(f"{base}/reports")
+                    page.wait_for_function(
+                        "() => window.Chart && window.Chart.getChart('chart-daily')"
+                    )
+                    page.screenshot(path=str(OUT / "reports.png"), full_page=True)
                 # The phone layout (below 700 px): the same conversation, one column.
                 phone = browser.new_page(viewport={"width": 390, "height": 844}, locale="ru-RU")
                 phone.goto(f"{base}/login")

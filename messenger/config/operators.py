@@ -29,3 +29,9 @@ class OperatorSettings(StaffSettings):
         "30",
         "how often each process wakes due snoozes and unassigns offline operators' conversations",
     )
+    report_missed_after_minutes: int = variable(
+        "MESSENGER_REPORT_MISSED_AFTER_MINUTES",
+        values.positive_int,
+        "15",
+        "reports count a conversation as missed when no operator replied within these minutes",
+    )

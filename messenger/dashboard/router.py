@@ -26,6 +26,7 @@ from messenger.dashboard.controllers.inboxes import InboxesController
 from messenger.dashboard.controllers.labels_admin import LabelsController
 from messenger.dashboard.controllers.notifications import NotificationsController
 from messenger.dashboard.controllers.operators import OperatorsController
+from messenger.dashboard.controllers.reports import ReportsController
 from messenger.dashboard.controllers.routing_rules import RoutingRulesController
 from messenger.dashboard.controllers.saved_replies import SavedRepliesController
 from messenger.dashboard.controllers.stream import StaffStreamController
@@ -63,6 +64,7 @@ dashboard_router = Router(
         NotificationsController,
         ComposerFilesController,
         SavedRepliesController,
+        ReportsController,
         StaffStreamController,
         admin_router,
     ],

@@ -52,6 +52,7 @@ PAGES = [
     pytest.param(StaffPage("/admin/webhooks"), id="admin-webhooks"),
     pytest.param(StaffPage("/admin/api-tokens"), id="admin-api-tokens"),
     pytest.param(StaffPage("/saved-replies"), id="saved-replies"),
+    pytest.param(StaffPage("/reports"), id="reports"),
 ]
 
 

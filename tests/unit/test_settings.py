@@ -170,6 +170,7 @@ def test_the_declaration_is_complete_and_matches_the_settings_object() -> None:
         "MESSENGER_API_RATE_PER_TOKEN": "api_rate_per_token",
         "MESSENGER_ASSIGNMENT_OFFLINE_MINUTES": "assignment_offline_minutes",
         "MESSENGER_DAY_TICKER_SECONDS": "day_ticker_seconds",
+        "MESSENGER_REPORT_MISSED_AFTER_MINUTES": "report_missed_after_minutes",
     }
     assert {v.name for v in VARIABLES if v.warn_at_default} == {*RATE_VARIABLES, POLL_INTERVAL}
 
@@ -278,6 +279,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         # the operator's day
         "MESSENGER_ASSIGNMENT_OFFLINE_MINUTES": "15",
         "MESSENGER_DAY_TICKER_SECONDS": "12.5",
+        "MESSENGER_REPORT_MISSED_AFTER_MINUTES": "30",
     }
     assert set(env) == CONFIG_VARIABLES  # a new variable gets a line here
 
@@ -316,6 +318,7 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     assert settings.api_rate_per_token == Rate(100, 60)
     assert settings.assignment_offline_minutes == 15
     assert settings.day_ticker_seconds == 12.5
+    assert settings.report_missed_after_minutes == 30
     assert settings.stream_catch_up_seconds == 2.0
     assert settings.worker_health_port == 0
     assert settings.webhook_allow_private is True

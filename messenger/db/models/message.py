@@ -5,11 +5,14 @@ from uuid import UUID
 
 from advanced_alchemy.base import BigIntAuditBase
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from messenger.db.models.enums import MessageKind, MessageSender, enum_column
 from messenger.db.models.user import User
+
+_REPLIES = text("sender = 'operator' AND kind = 'message'")
+_RESOLUTIONS = text("kind = 'event' AND body = 'status:resolved'")
 
 
 class Message(BigIntAuditBase):
@@ -26,6 +29,24 @@ class Message(BigIntAuditBase):
         UniqueConstraint("conversation_id", "client_msg_id", name="uq_messages_client_msg_id"),
         # Replay and poll: a conversation's messages after an id.
         Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+        # Reports (messenger/reports/queries.py, migration 0010): first replies and
+        # resolutions read from these partial indexes alone.
+        Index(
+            "ix_messages_operator_replies",
+            "conversation_id",
+            "id",
+            postgresql_include=["created_at", "author_id"],
+            postgresql_where=_REPLIES,
+            sqlite_where=_REPLIES,
+        ),
+        Index(
+            "ix_messages_resolutions",
+            "conversation_id",
+            "id",
+            postgresql_include=["created_at"],
+            postgresql_where=_RESOLUTIONS,
+            sqlite_where=_RESOLUTIONS,
+        ),
     )
 
     conversation_id: Mapped[UUID] = mapped_column(
