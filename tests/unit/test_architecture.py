@@ -42,6 +42,8 @@ LAYERS: dict[str, int] = {
     "startup": 2,
     "webhooks": 2,
     "mail": 2,
+    "audit": 2,
+    "privacy": 2,
     # live fan-out and the unit of work that publishes after commit
     "realtime": 3,
     # HTTP: the Widget API, the integration API, the dashboard, operational endpoints, the demo
