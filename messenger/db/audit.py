@@ -49,11 +49,16 @@ def is_secret(key: str) -> bool:
     return any(word in lowered for word in SECRET_WORDS)
 
 
+def _harmless(value: Any) -> bool:
+    return value is None or value == "" or isinstance(value, bool)
+
+
 def redact(value: Any) -> Any:
     """A JSON-able copy of ``value`` with every secret-named key's value replaced."""
     if isinstance(value, dict):
         return {
-            str(k): (REDACTED if is_secret(str(k)) and v not in (None, "") else redact(v))
+            # A flag (``password_changed: true``) says nothing secret; any other value does.
+            str(k): (REDACTED if is_secret(str(k)) and not _harmless(v) else redact(v))
             for k, v in value.items()
         }
     if isinstance(value, list | tuple | set | frozenset):
