@@ -50,11 +50,16 @@ PERSON = {
 
 
 async def seed_person(
-    db: AsyncSession, storage: LocalStorage, inbox: Inbox, operator: User, tag: str
+    db: AsyncSession,
+    storage: LocalStorage,
+    inbox: Inbox,
+    operator: User,
+    tag: str,
+    branch_id: int | None = None,
 ) -> tuple[Conversation, list[str]]:
     """A visitor with a contact, two messages, an operator reply, a note, a file, a CSAT."""
     person = {k: (f"{v}-{tag}" if k not in ("country_code",) else v) for k, v in PERSON.items()}
-    conversation = await make_conversation(db, inbox, None, **person)
+    conversation = await make_conversation(db, inbox, branch_id, **person)
     service = ConversationService(session=db)
     first, _ = await service.append(
         conversation, sender=MessageSender.VISITOR, body=f"my card is 4111-{tag}"
