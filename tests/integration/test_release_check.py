@@ -25,6 +25,7 @@ GOOD = {
     "MESSENGER_TRUSTED_PROXIES": "10.0.0.5",
     "MESSENGER_SMTP_URL": "smtp://mail.example.org:587?starttls=1",
     "MESSENGER_MAIL_FROM": "support@crm.example.org",
+    "MESSENGER_RETENTION_DAYS": "365",
 }
 
 
@@ -77,6 +78,27 @@ async def test_a_production_like_setup_passes(env, db_session):
         "outbox",
         "mail",
     } <= set(results)
+
+
+async def test_no_retention_warns_in_production_only(env, db_session):
+    branch = await good_setup(db_session)
+    kept_forever = await run(
+        env, MESSENGER_DEFAULT_BRANCH_ID=str(branch.id), MESSENGER_RETENTION_DAYS=None
+    )
+    assert only(kept_forever, "warn") == {
+        "retention": "MESSENGER_RETENTION_DAYS is not set: visitors' data is kept forever."
+    }
+    development = await run(
+        env,
+        MESSENGER_DEFAULT_BRANCH_ID=str(branch.id),
+        MESSENGER_RETENTION_DAYS=None,
+        MESSENGER_ENV="development",
+    )
+    assert development["retention"].status == "pass"
+    assert (
+        "365 days"
+        in (await run(env, MESSENGER_DEFAULT_BRANCH_ID=str(branch.id)))["retention"].reason
+    )
 
 
 async def test_sqlite_fails_in_production_and_warns_in_development(env, tmp_path):
@@ -222,13 +244,17 @@ def test_settings_items_are_derived_from_the_declaration():
         russian = settings_audit(Settings.from_env({}), {})
 
     assert [r.name for r in english] == [
+        "db_pooler",
         "messenger_enabled",
         "geoip",
-        *rates,
-        "MESSENGER_WIDGET_POLL_MIN_INTERVAL_SECONDS",
         "secret_key",
         "trusted_proxies",
-        *widget_limits,
+        "MESSENGER_IPV6_PREFIX",
+        *rates,
+        "MESSENGER_WIDGET_POLL_MIN_INTERVAL_SECONDS",
+        *[name for name in widget_limits if name != "MESSENGER_IPV6_PREFIX"],
+        "MESSENGER_API_RATE_PER_TOKEN",
+        "retention",
         "widget_rates_sane",
     ]
     assert len(english) == sum(v.audit is not None for v in VARIABLES) + 1
