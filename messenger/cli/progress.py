@@ -56,12 +56,17 @@ class Reporter:
             self._task = self._bar.add_task(self.label, total=self.total)
         return self
 
-    def advance(self, count: int = 1) -> None:
+    def advance(self, count: int = 1, step: str | None = None) -> None:
+        """``count`` more done; ``step`` names what just finished (shown, and in the line)."""
         self.done += count
         if self._bar is not None:
-            self._bar.update(self._task, completed=self.done)  # type: ignore[arg-type]
+            description = f"{self.label}: {step}" if step else self.label
+            self._bar.update(self._task, completed=self.done, description=description)  # type: ignore[arg-type]
         elif self.as_json:
-            self.stream.write(json.dumps(self.snapshot()) + "\n")
+            line = self.snapshot()
+            if step:
+                line["step"] = step
+            self.stream.write(json.dumps(line) + "\n")
             self.stream.flush()
 
     def snapshot(self) -> dict[str, object]:
