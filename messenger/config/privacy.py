@@ -35,7 +35,8 @@ class PrivacySettings(IntegrationSettings):
         values.positive_int,
         None,
         "conversations with no activity for this many days are anonymised or deleted "
-        "(`MESSENGER_RETENTION_MODE`) by the worker once a day and by `messenger retention run`",
+        "(`MESSENGER_RETENTION_MODE`) by the worker (one batch every 5 minutes) and by "
+        "`messenger retention run`",
         default_doc="unset → kept forever",
         audit=audits.retention,
     )
@@ -50,8 +51,8 @@ class PrivacySettings(IntegrationSettings):
         "MESSENGER_RETENTION_BATCH_SIZE",
         values.int_between(1, 10000),
         "500",
-        "conversations (or visitors) erased per transaction by retention and erasure: "
-        "short transactions, no long table locks",
+        "conversations anonymised or deleted per transaction by retention: short "
+        "transactions, no long table locks",
     )
     audit_retention_days: int = variable(
         "MESSENGER_AUDIT_RETENTION_DAYS",

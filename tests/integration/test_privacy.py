@@ -301,3 +301,27 @@ async def test_the_audit_table_refuses_updates(db_session: AsyncSession) -> None
     with pytest.raises(Exception, match="append-only"):
         await db_session.execute(text("UPDATE audit_entries SET action = 'forged'"))
     await db_session.rollback()
+
+
+async def test_the_worker_prunes_the_audit_and_runs_retention(
+    db_session: AsyncSession, settings: Any
+) -> None:
+    import dataclasses
+
+    from messenger.db import audit
+    from messenger.worker.periodic import PERIODIC
+    from messenger.worker.privacy_jobs import audit_prune, retention
+
+    names = {job.name: job.function for job in PERIODIC}
+    assert names["retention.run"] is retention
+    assert names["audit.prune"] is audit_prune
+    old = audit.record(db_session, "branch.create", "branch:1", {"name": "Old"})
+    old.at = datetime.now(UTC) - timedelta(days=400)
+    audit.record(db_session, "branch.create", "branch:2", {"name": "New"})
+    await db_session.commit()
+    assert await audit_prune(db_session, settings) == 1
+    await db_session.commit()
+    left = list(await db_session.scalars(select(AuditEntry.target)))
+    assert left == ["branch:2"]
+    # Retention unset: the periodic function does nothing.
+    assert await retention(db_session, dataclasses.replace(settings, retention_days=None)) == 0
