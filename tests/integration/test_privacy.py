@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from messenger.attachments.storage import LocalStorage
+from messenger.attachments.storage import LocalStorage, Storage
 from messenger.conversations.service import ConversationService
 from messenger.db.models import (
     Attachment,
@@ -51,7 +51,7 @@ PERSON = {
 
 async def seed_person(
     db: AsyncSession,
-    storage: LocalStorage,
+    storage: Storage,
     inbox: Inbox,
     operator: User,
     tag: str,
