@@ -24,10 +24,13 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import asyncpg
+
+from messenger.cli.progress import Reporter
 
 DEFAULT_DSN = os.environ.get("SEED_DSN", "postgresql://postgres@127.0.0.1:5432/messenger_dash")
 DEFAULT_PASSWORD = "scale-password"  # noqa: S105 - a throwaway bench database's users
@@ -171,7 +174,18 @@ async def _users(conn: asyncpg.Connection, branch_ids: list[int], password: str)
         )
 
 
-async def seed(dsn: str, conversations: int, password: str = DEFAULT_PASSWORD) -> ScaleSeed:
+#: The steps :func:`seed` reports (``on_step``): the progress bar's total.
+SEED_STEPS = 9
+Step = Callable[[str], None]
+
+
+def _no_step(_: str) -> None:
+    return None
+
+
+async def seed(
+    dsn: str, conversations: int, password: str = DEFAULT_PASSWORD, on_step: Step = _no_step
+) -> ScaleSeed:
     started = time.monotonic()
     conn = await asyncpg.connect(dsn, timeout=10)
     try:
@@ -210,13 +224,16 @@ async def seed(dsn: str, conversations: int, password: str = DEFAULT_PASSWORD) -
             " GROUP BY ub.branch_id"
         )
         by_branch = {row["branch_id"]: row["user_id"] for row in operators}
-        await _bulk(conn, conversations, branch_ids, inbox_ids, by_branch)
+        on_step("branches, inboxes, users")
+        await _bulk(conn, conversations, branch_ids, inbox_ids, by_branch, on_step)
         await asyncio.gather(*(_build_index(dsn, sql) for sql in SEARCH_INDEXES.values()))
+        on_step("search indexes")
         # The read markers were set by UPDATEs: VACUUM clears the old row versions and marks
         # the pages all-visible, as autovacuum would soon do (index-only scans need it).
         await conn.execute("VACUUM (ANALYZE) conversations")
         await conn.execute("VACUUM (ANALYZE) messages")
         await conn.execute("ANALYZE")
+        on_step("vacuum")
         messages = await conn.fetchval("SELECT count(*) FROM messages")
     finally:
         await conn.close()
@@ -236,6 +253,7 @@ async def _bulk(
     branch_ids: list[int],
     inbox_ids: list[int],
     operators: dict[int, int],
+    on_step: Step = _no_step,
 ) -> None:
     # Conversation g: inbox (g % 4); the global inbox's conversations go to branch 2 or 4.
     # Language of its texts: the inbox's, the global inbox alternates.
@@ -257,6 +275,7 @@ async def _bulk(
         inbox_ids,
         branch_ids,
     )
+    on_step("plan")
     await conn.execute(
         """
         INSERT INTO visitors (id, inbox_id, name, email, phone, locale, created_at, updated_at)
@@ -282,6 +301,7 @@ async def _bulk(
         RU_LATIN,
         DOMAINS,
     )
+    on_step("visitors")
     assignees = [operators.get(b) for b in branch_ids]
     await conn.execute(
         """
@@ -300,6 +320,7 @@ async def _bulk(
         assignees,
         branch_ids,
     )
+    on_step("conversations")
     for name in SEARCH_INDEXES:
         await conn.execute(f"DROP INDEX IF EXISTS {name}")
     # The unread-count triggers (migration 0004) would update a conversation per visitor
@@ -339,6 +360,7 @@ async def _bulk(
         EN_OPERATOR,
         MESSAGES_PER_CONVERSATION,
     )
+    on_step("messages")
     # Read markers: closed and resolved ones read; of the rest, a third stops one or two
     # messages short of the end (two: the visitor's message 9 is unread).
     await conn.execute(
@@ -353,6 +375,7 @@ async def _bulk(
         WHERE m.conversation_id = c.id AND p.conversation_id = c.id
         """
     )
+    on_step("read markers")
     # The unread counts the triggers would have kept: visitor messages after the marker.
     await conn.execute(
         """
@@ -364,6 +387,7 @@ async def _bulk(
         WHERE u.conversation_id = c.id
         """
     )
+    on_step("counts")
     await conn.execute("SET session_replication_role = DEFAULT")
     await conn.execute("DROP TABLE seed_plan")
 
@@ -387,7 +411,16 @@ def main() -> int:
     args = parser.parse_args()
     if args.conversations < 1:
         parser.error("--conversations must be at least 1")
-    result = asyncio.run(seed(args.dsn, args.conversations, args.password))
+    # A bar with the steps and the time left on a terminal, JSON lines with --json (stderr).
+    with Reporter("seed", SEED_STEPS, as_json=args.json) as progress:
+        result = asyncio.run(
+            seed(
+                args.dsn,
+                args.conversations,
+                args.password,
+                on_step=lambda step: progress.advance(step=step),
+            )
+        )
     if args.json:
         print(json.dumps(asdict(result)))
     else:

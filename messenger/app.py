@@ -12,6 +12,7 @@ from pathlib import Path
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
 from litestar import Litestar
 from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
@@ -29,7 +30,7 @@ from messenger.backends import Backends
 from messenger.config import Settings, get_settings
 from messenger.dashboard.deps import locale_hook
 from messenger.dashboard.router import dashboard_router
-from messenger.dashboard.sessions import StaffSessionConfig, cookie_names
+from messenger.dashboard.sessions import TRUSTED_PROXIES_KEY, StaffSessionConfig, cookie_names
 from messenger.db import alchemy_config
 from messenger.db.direct import DirectDatabase
 from messenger.demo.controllers import DemoController
@@ -239,6 +240,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             create_static_files_router(path="/static", directories=[STATIC_DIR]),
         ],
         dependencies=services.dependencies(),
+        state=State({TRUSTED_PROXIES_KEY: settings.trusted_proxies}),
         before_request=locale_hook(settings.default_locale),
         middleware=[
             RequestLogMiddleware,

@@ -19,6 +19,7 @@ from messenger.accounts.passwords import (
     needs_rehash,
     verify_password_off_loop,
 )
+from messenger.db import audit
 from messenger.db.models import Branch, User, UserRole
 from messenger.db.repository import Repository, RepositoryService
 from messenger.errors import ConflictError, InvalidInputError, NotFoundError
@@ -106,7 +107,15 @@ class UserService(RepositoryService[User]):
             role=role,
             branches=list(branches or []),
         )
-        return await self.create(user, auto_refresh=False)
+        user = await self.create(user, auto_refresh=False)
+        audit.record(
+            self.repository.session,
+            "operator.create",
+            f"user:{user.id}",
+            {"email": email, "name": name, "role": role.value,
+             "branch_ids": sorted(b.id for b in branches or [])},
+        )  # fmt: skip
+        return user
 
     async def authenticate(self, email: str, password: str) -> User | None:
         """The active user with these credentials, or None (same work either way)."""
@@ -124,6 +133,7 @@ class UserService(RepositoryService[User]):
         user = await self.require(user_id)
         await self._new_password(user, password)
         await self.repository.session.flush()
+        audit.record(self.repository.session, "operator.password", f"user:{user.id}")
         return user
 
     @staticmethod
@@ -133,14 +143,28 @@ class UserService(RepositoryService[User]):
 
     async def set_active(self, user_id: int, *, active: bool) -> User:
         user = await self.require(user_id)
+        before = user.is_active
         user.is_active = active
         await self.repository.session.flush()
+        audit.record(
+            self.repository.session,
+            "operator.update",
+            f"user:{user.id}",
+            {"before": {"active": before}, "after": {"active": active}},
+        )
         return user
 
     async def set_branches(self, user_id: int, branches: list[Branch]) -> User:
         user = await self.require(user_id)
+        before = sorted(user.branch_ids)
         user.branches = list(branches)
         await self.repository.session.flush()
+        audit.record(
+            self.repository.session,
+            "operator.update",
+            f"user:{user.id}",
+            {"before": {"branch_ids": before}, "after": {"branch_ids": sorted(user.branch_ids)}},
+        )
         return user
 
     async def set_locale(self, user: User, locale: str) -> User:
@@ -180,6 +204,7 @@ class UserService(RepositoryService[User]):
         name = check_user_name(name)
         if password:
             check_password_policy(password)
+        before = _staff_fields(target)
         target.name = name
         target.role = role
         target.is_active = active
@@ -187,6 +212,10 @@ class UserService(RepositoryService[User]):
         if password:
             await self._new_password(target, password)
         await self.repository.session.flush()
+        changes = audit.diff(before, _staff_fields(target))
+        if password:
+            changes["password_changed"] = True
+        audit.record(self.repository.session, "operator.update", f"user:{target.id}", changes)
         return target
 
     async def set_capacity(self, user_id: int, capacity: str | int) -> User:
@@ -198,8 +227,15 @@ class UserService(RepositoryService[User]):
                 N_("Capacity must be a whole number from 0 to %(most)d."),
                 params={"most": MAX_CAPACITY},
             )
+        before = target.capacity
         target.capacity = value
         await self.repository.session.flush()
+        audit.record(
+            self.repository.session,
+            "operator.update",
+            f"user:{target.id}",
+            {"before": {"capacity": before}, "after": {"capacity": value}},
+        )
         return target
 
     async def set_timezone(self, user: User, timezone: str) -> User:
@@ -224,6 +260,15 @@ class UserService(RepositoryService[User]):
         if user is None:
             raise NotFoundError(N_("There is no user with id %(id)s."), params={"id": user_id})
         return user
+
+
+def _staff_fields(user: User) -> dict[str, object]:
+    return {
+        "name": user.name,
+        "role": user.role.value,
+        "active": user.is_active,
+        "branch_ids": sorted(b.id for b in user.branches),
+    }
 
 
 #: The largest capacity an admin may give an operator.

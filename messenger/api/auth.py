@@ -18,6 +18,7 @@ from messenger.api_tokens.service import ApiTokenService
 from messenger.client_ip import client_ip, ip_bucket
 from messenger.config import Settings
 from messenger.conversations.actors import IntegrationActor
+from messenger.db import audit
 from messenger.db.models import ApiToken
 from messenger.errors import DomainError
 from messenger.i18n import N_
@@ -100,6 +101,11 @@ async def provide_api_caller(
         # (which rolls the request's transaction back).
         async with transaction(sessions, publisher) as own:
             await ApiTokenService(session=own).mark_used(token)
+    # Anything this call changes that is audited is audited as the token, from this address.
+    audit.set_actor(
+        db_session,
+        audit.Actor(None, f"api-token:{token.id}", client_ip(request, settings.trusted_proxies)),
+    )
     return ApiCaller(
         token=token, actor=IntegrationActor(name=token.name, branches=token.branch_ids)
     )

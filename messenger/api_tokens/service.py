@@ -22,6 +22,7 @@ from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from messenger.branches.service import BranchService
+from messenger.db import audit
 from messenger.db.models import ApiToken
 from messenger.db.repository import Repository, RepositoryService
 from messenger.errors import InvalidInputError, NotFoundError
@@ -72,6 +73,12 @@ class ApiTokenService(RepositoryService[ApiToken]):
             branches=branches,
         )
         row = await self.create(row, auto_commit=False, auto_refresh=False)
+        audit.record(
+            self.repository.session,
+            "api_token.create",
+            f"api_token:{row.id}",
+            {"name": name, "prefix": row.prefix, "branch_ids": sorted(b.id for b in branches)},
+        )
         return IssuedToken(row=row, token=token)
 
     async def ordered(self) -> list[ApiToken]:
@@ -93,6 +100,12 @@ class ApiTokenService(RepositoryService[ApiToken]):
         if row.revoked_at is None:
             row.revoked_at = _now()
             await self.repository.session.flush()
+            audit.record(
+                self.repository.session,
+                "api_token.revoke",
+                f"api_token:{row.id}",
+                {"name": row.name, "prefix": row.prefix},
+            )
         return row
 
     async def authenticate(self, token: str) -> ApiToken | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from messenger.db import audit
 from messenger.db.models import Branch
 from messenger.db.repository import Repository, RepositoryService
 from messenger.errors import ConflictError, InvalidInputError, NotFoundError
@@ -37,7 +38,11 @@ class BranchService(RepositoryService[Branch]):
                 N_("A branch named %(name)r already exists (id %(id)d)."),
                 params={"name": name, "id": existing.id},
             )
-        return await self.create(Branch(name=name), auto_refresh=False)
+        branch = await self.create(Branch(name=name), auto_refresh=False)
+        audit.record(
+            self.repository.session, "branch.create", f"branch:{branch.id}", {"name": name}
+        )
+        return branch
 
     async def rename(self, branch_id: int, name: str) -> Branch:
         """A new, still unique name; refused before anything changes."""
@@ -49,14 +54,28 @@ class BranchService(RepositoryService[Branch]):
             or await self._named(name, other_than=branch.id) is not None
         ):
             raise InvalidInputError(N_("A branch needs a unique name of 1 to 200 characters."))
+        before = branch.name
         branch.name = name
         await self.repository.session.flush()
+        audit.record(
+            self.repository.session,
+            "branch.update",
+            f"branch:{branch.id}",
+            {"before": {"name": before}, "after": {"name": name}},
+        )
         return branch
 
     async def set_active(self, branch_id: int, *, active: bool) -> Branch:
         branch = await self.require(branch_id)
+        before = branch.is_active
         branch.is_active = active
         await self.repository.session.flush()
+        audit.record(
+            self.repository.session,
+            "branch.update",
+            f"branch:{branch.id}",
+            {"before": {"active": before}, "after": {"active": active}},
+        )
         return branch
 
     async def require(self, branch_id: int) -> Branch:

@@ -5,7 +5,7 @@ half-way (each command's writes are one transaction). ``--json`` prints a JSON d
 for scripts instead of the human text.
 
 One module per command group: ``db`` (migrations), ``serve``, ``admin`` (branch, user,
-inbox), ``api_tokens`` (api-token), ``demo``, ``check`` (the release checklist and ``settings``), ``cleanup`` (unsent uploads); ``common`` holds what
+inbox), ``api_tokens`` (api-token), ``demo``, ``check`` (the release checklist and ``settings``), ``cleanup`` (unsent uploads), ``privacy`` (visitor, retention), ``audit``; ``common`` holds what
 they share. The CLI may import any part of the application; nothing imports the CLI.
 """
 
@@ -15,10 +15,12 @@ import click
 
 from messenger.cli.admin import branch_group, inbox_group, user_group
 from messenger.cli.api_tokens import api_token_group
+from messenger.cli.audit import audit_group
 from messenger.cli.check import check, settings_command
 from messenger.cli.cleanup import cleanup
 from messenger.cli.db import db_group
 from messenger.cli.demo import demo
+from messenger.cli.privacy import retention_group, visitor_group
 from messenger.cli.serve import serve
 from messenger.cli.worker import webhook_group, worker
 
@@ -60,5 +62,8 @@ for command in (
     cleanup,
     worker,
     webhook_group,
+    visitor_group,
+    retention_group,
+    audit_group,
 ):
     main.add_command(command)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, NoReturn, TypeVar
 
 import asyncpg
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from messenger.backends import Backends
 from messenger.config import Settings, SettingsError, get_settings
 from messenger.db import alchemy_config
+from messenger.db.audit import CLI, set_actor
 from messenger.db.events import take_committed_inbox_changes
 from messenger.errors import DomainError
 from messenger.inboxes.cache import GENERATION_KEY
@@ -69,11 +71,45 @@ def run_db(work: Callable[[AsyncSession, Settings], Awaitable[T]]) -> T:
     async def runner() -> T:
         try:
             async with config.get_session() as session:
+                set_actor(session, CLI)  # what a command changes is audited as "cli"
                 result = await work(session, settings)
                 await session.commit()  # the command is the unit of work: services never commit
                 if take_committed_inbox_changes(session):
                     await announce_inbox_changes(settings)
                 return result
+        finally:
+            await config.get_engine().dispose()
+
+    try:
+        return asyncio.run(runner())
+    except DomainError as exc:
+        raise CliError(f"{exc.detail}") from None
+    except (SQLAlchemyError, *CONNECT_ERRORS) as exc:
+        raise CliError(
+            f"the database refused the operation ({type(exc).__name__}); "
+            "is it reachable and migrated ('messenger db upgrade')?"
+        ) from None
+
+
+SessionFactory = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+
+
+def run_units(work: Callable[[SessionFactory, Settings], Awaitable[T]]) -> T:
+    """Like :func:`run_db` for long work: ``work`` opens one short unit of work per batch
+    with the factory it is given (each commits on leaving its block, audited as ``cli``)."""
+    settings = load_settings()
+    config = alchemy_config(settings)
+
+    @asynccontextmanager
+    async def unit() -> AsyncIterator[AsyncSession]:
+        async with config.get_session() as session:
+            set_actor(session, CLI)
+            yield session
+            await session.commit()
+
+    async def runner() -> T:
+        try:
+            return await work(unit, settings)
         finally:
             await config.get_engine().dispose()
 

@@ -86,6 +86,19 @@ def rate(value: Rate, name: str, ctx: AuditContext) -> CheckResult:
     return CheckResult(name, "pass", _("Set to %(rate)s.") % {"rate": value})
 
 
+def retention(value: int | None, name: str, ctx: AuditContext) -> CheckResult:
+    if value is not None:
+        return CheckResult(
+            "retention", "pass", _("Conversations are kept %(days)d days.") % {"days": value}
+        )
+    status: Status = "warn" if ctx.settings.environment == "production" else "pass"
+    return CheckResult(
+        "retention",
+        status,
+        _("MESSENGER_RETENTION_DAYS is not set: visitors' data is kept forever."),
+    )
+
+
 def limit(value: int, name: str, _ctx: AuditContext) -> CheckResult:
     return CheckResult(name, "pass", _("Set to %(limit)s.") % {"limit": value})
 

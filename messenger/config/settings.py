@@ -4,7 +4,7 @@ Each field of :class:`Settings` is one environment variable, declared once with
 :func:`~messenger.config.declaration.variable` in a section of its own module
 (:mod:`~messenger.config.service`, :mod:`~messenger.config.widget`,
 :mod:`~messenger.config.staff`, :mod:`~messenger.config.operators`,
-:mod:`~messenger.config.integrations`; :class:`Settings` inherits them all, in that order): its name, its type (the annotation) and parser (which is the constraint),
+:mod:`~messenger.config.integrations`, :mod:`~messenger.config.privacy`; :class:`Settings` inherits them all, in that order): its name, its type (the annotation) and parser (which is the constraint),
 its default as written in the environment, its documentation, and the release-checklist
 audit that weighs its value. From that one declaration:
 
@@ -25,14 +25,14 @@ from typing import Any
 
 from messenger.config import values
 from messenger.config.declaration import Variable
-from messenger.config.integrations import IntegrationSettings
+from messenger.config.privacy import PrivacySettings
 from messenger.config.service import DEFAULT_PUBLIC_URL
 
 __all__ = ["DEFAULT_PUBLIC_URL", "VARIABLES", "Settings", "get_settings"]
 
 
 @dataclass(frozen=True, slots=True)
-class Settings(IntegrationSettings):
+class Settings(PrivacySettings):
     """Every setting of the process. Build with :meth:`from_env`; never mutate."""
 
     #: The ``warn_at_default`` variables that were left unset (``messenger check`` warns).

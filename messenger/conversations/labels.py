@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from messenger.conversations.listing import labels_by_conversation
 from messenger.conversations.rules import can_see
+from messenger.db import audit
 from messenger.db.events import about, record
 from messenger.db.models import Conversation, Label, User, conversation_labels
 from messenger.errors import InvalidInputError, NotFoundError
@@ -50,7 +51,12 @@ async def create_label(db: AsyncSession, name_ru: str, name_en: str, color: str)
     label = Label(name_ru=ru, name_en=en, color=colour)
     db.add(label)
     await db.flush()
+    audit.record(db, "label.create", f"label:{label.id}", {"after": _fields(label)})
     return label
+
+
+def _fields(label: Label) -> dict[str, str]:
+    return {"name_ru": label.name_ru, "name_en": label.name_en, "color": label.color}
 
 
 async def require_label(db: AsyncSession, label_id: int) -> Label:
@@ -64,13 +70,17 @@ async def update_label(
     db: AsyncSession, label_id: int, name_ru: str, name_en: str, color: str
 ) -> Label:
     label = await require_label(db, label_id)
+    before = _fields(label)
     label.name_ru, label.name_en, label.color = _clean(name_ru, name_en, color)
     await db.flush()
+    audit.record(db, "label.update", f"label:{label.id}", audit.diff(before, _fields(label)))
     return label
 
 
 async def delete_label(db: AsyncSession, label_id: int) -> None:
-    await db.delete(await require_label(db, label_id))
+    label = await require_label(db, label_id)
+    audit.record(db, "label.delete", f"label:{label.id}", {"before": _fields(label)})
+    await db.delete(label)
     await db.flush()
 
 

@@ -17,6 +17,7 @@ from litestar.plugins.htmx import HTMXRequest
 
 from messenger.dashboard.controllers.account_timezone import AccountTimezoneController
 from messenger.dashboard.controllers.api_tokens import ApiTokensController
+from messenger.dashboard.controllers.audit_log import AuditLogController
 from messenger.dashboard.controllers.auth import AccountController, AuthController
 from messenger.dashboard.controllers.branches import BranchesController
 from messenger.dashboard.controllers.composer_files import ComposerFilesController
@@ -31,6 +32,7 @@ from messenger.dashboard.controllers.routing_rules import RoutingRulesController
 from messenger.dashboard.controllers.saved_replies import SavedRepliesController
 from messenger.dashboard.controllers.stream import StaffStreamController
 from messenger.dashboard.controllers.unified import UnifiedMessengerController
+from messenger.dashboard.controllers.visitor_privacy import VisitorPrivacyController
 from messenger.dashboard.controllers.webhooks import WebhooksController
 from messenger.dashboard.guards import admin_only
 from messenger.dashboard.sessions import provide_signed_in_user
@@ -46,6 +48,8 @@ admin_router = Router(
         WebhooksController,
         ApiTokensController,
         LabelsController,
+        AuditLogController,
+        VisitorPrivacyController,
     ],
 )
 

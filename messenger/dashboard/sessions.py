@@ -32,6 +32,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from messenger.client_ip import client_ip
+from messenger.db.audit import Actor, set_actor
 from messenger.db.models import User
 
 SESSION_USER_KEY = "user_id"
@@ -46,6 +48,8 @@ _ROTATE = "messenger_session_rotate"
 _USER_STATE_KEY = "messenger_staff_user"
 
 AnyConnection = ASGIConnection[Any, Any, Any, Any]
+#: The app state's copy of ``MESSENGER_TRUSTED_PROXIES`` (set by the app factory).
+TRUSTED_PROXIES_KEY = "trusted_proxies"
 
 
 def cookie_names(public_url: str) -> tuple[str, str]:
@@ -146,11 +150,20 @@ async def signed_in_user(connection: AnyConnection, db_session: AsyncSession | N
     state = connection.scope.setdefault("state", {})
     user = state.get(_USER_STATE_KEY)
     if user is None:
-        user = await load_session_user(connection, db_session or request_db_session(connection))
+        db = db_session or request_db_session(connection)
+        user = await load_session_user(connection, db)
         if user is None:
             raise NotAuthorizedException("Sign in first.")
         state[_USER_STATE_KEY] = user
+        # Whatever this request changes is audited as this user, from this address.
+        set_actor(db, staff_actor(connection, user))
     return user
+
+
+def staff_actor(connection: AnyConnection, user: User) -> Actor:
+    """The audit's "who": the user, their e-mail now, and the client's address."""
+    proxies = connection.app.state.get(TRUSTED_PROXIES_KEY, ())
+    return Actor(user.id, user.email, client_ip(connection, proxies))
 
 
 async def provide_signed_in_user(

@@ -12,6 +12,7 @@ import msgspec
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from messenger.db import audit
 from messenger.db.models import Branch, Inbox
 from messenger.db.models.inbox import new_identity_secret
 from messenger.db.repository import Repository, RepositoryService
@@ -47,6 +48,19 @@ def check_inbox_name(name: str) -> str:
     return name
 
 
+def _fields(inbox: Inbox) -> dict[str, Any]:
+    """What the audit compares (no widget token, no identity secret)."""
+    fields: dict[str, Any] = {
+        "name": inbox.name,
+        "branch_id": inbox.branch_id,
+        "fallback_branch_id": inbox.fallback_branch_id,
+        "active": inbox.is_active,
+    }
+    for key, value in (inbox.settings or {}).items():
+        fields[f"settings.{key}"] = value
+    return fields
+
+
 class InboxService(RepositoryService[Inbox]):
     class Repo(Repository[Inbox]):
         model_type = Inbox
@@ -76,7 +90,11 @@ class InboxService(RepositoryService[Inbox]):
             fallback_branch_id=fallback_branch.id if fallback_branch else None,
             settings=document,
         )
-        return await self.create(inbox, auto_refresh=False)
+        inbox = await self.create(inbox, auto_refresh=False)
+        audit.record(
+            self.repository.session, "inbox.create", f"inbox:{inbox.id}", {"after": _fields(inbox)}
+        )
+        return inbox
 
     async def require(self, inbox_id: int) -> Inbox:
         inbox = await self.get_one_or_none(id=inbox_id)
@@ -104,6 +122,12 @@ class InboxService(RepositoryService[Inbox]):
         if revoke_sessions:
             inbox.sessions_revoked_at = inbox.token_rotated_at
         await self.repository.session.flush()
+        audit.record(
+            self.repository.session,
+            "inbox.token_rotate",
+            f"inbox:{inbox.id}",
+            {"revoke_sessions": revoke_sessions},
+        )
         return inbox
 
     async def rotate_identity_secret(self, inbox_id: int) -> Inbox:
@@ -112,20 +136,35 @@ class InboxService(RepositoryService[Inbox]):
         inbox = await self.require(inbox_id)
         inbox.identity_secret = new_identity_secret()
         await self.repository.session.flush()
+        audit.record(self.repository.session, "inbox.identity_secret_rotate", f"inbox:{inbox.id}")
         return inbox
 
     async def set_domains(self, inbox_id: int, domains: list[str]) -> Inbox:
         inbox = await self.require(inbox_id)
         document = msgspec.to_builtins(inbox_settings(inbox))
+        before = list(document["security"]["allowed_domains"])
         document["security"]["allowed_domains"] = list(domains)
         inbox.settings = document
         await self.repository.session.flush()
+        audit.record(
+            self.repository.session,
+            "inbox.allowlist",
+            f"inbox:{inbox.id}",
+            {"before": {"allowed_domains": before}, "after": {"allowed_domains": list(domains)}},
+        )
         return inbox
 
     async def update_settings(self, inbox_id: int, settings: dict[str, Any]) -> Inbox:
         inbox = await self.require(inbox_id)
+        before = dict(inbox.settings or {})
         inbox.settings = settings
         await self.repository.session.flush()
+        audit.record(
+            self.repository.session,
+            "inbox.settings",
+            f"inbox:{inbox.id}",
+            audit.diff(before, dict(settings)),
+        )
         return inbox
 
     async def update_inbox(
@@ -143,6 +182,7 @@ class InboxService(RepositoryService[Inbox]):
         inbox = await self.require(inbox_id)
         name = check_inbox_name(name)
         document = normalize_settings(settings)
+        before = _fields(inbox)
         inbox.settings = document
         inbox.name = name
         inbox.branch_id = branch.id if branch else None
@@ -151,6 +191,13 @@ class InboxService(RepositoryService[Inbox]):
         )
         inbox.is_active = is_active
         await self.repository.session.flush()
+        after = _fields(inbox)
+        audit.record(
+            self.repository.session,
+            "inbox.settings",
+            f"inbox:{inbox.id}",
+            audit.diff(before, after),
+        )
         return inbox
 
     async def ordered(self) -> list[Inbox]:

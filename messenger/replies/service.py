@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, and_, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from messenger.db import audit
 from messenger.db.models import Branch, SavedReply, User
 from messenger.errors import InvalidInputError, NotFoundError
 from messenger.i18n import N_
@@ -143,7 +144,18 @@ class SavedReplyService:
         reply = SavedReply(shortcut=shortcut, body=body, branch_id=branch_id, owner_id=owner_id)
         self.db.add(reply)
         await self.db.flush()
+        self._audit("saved_reply.create", reply, None)
         return reply
+
+    def _audit(self, action: str, reply: SavedReply, before: dict[str, Any] | None) -> None:
+        """Shared (branch or global) replies are configuration: audited; personal ones not."""
+        after = _reply_fields(reply)
+        if reply.owner_id is not None and (before is None or before["owner_id"] is not None):
+            return
+        changes = {"after": after} if before is None else audit.diff(before, after)
+        if action.endswith(".delete"):
+            changes = {"before": after}
+        audit.record(self.db, action, f"saved_reply:{reply.id}", changes)
 
     async def update(self, user: User, reply_id: int, draft: Draft) -> SavedReply:
         """A new text (and, for an admin, scope); a personal reply keeps its owner."""
@@ -151,12 +163,24 @@ class SavedReplyService:
         shortcut, body, branch_id, owner_id = await self._checked(user, draft)
         if draft.scope == "personal" and reply.owner_id is not None:
             owner_id = reply.owner_id  # an admin editing someone's personal reply
+        before = _reply_fields(reply)
         reply.shortcut, reply.body = shortcut, body
         reply.branch_id, reply.owner_id = branch_id, owner_id
         await self.db.flush()
+        self._audit("saved_reply.update", reply, before)
         return reply
 
     async def delete(self, user: User, reply_id: int) -> None:
         reply = await self.require_manageable(user, reply_id)
+        self._audit("saved_reply.delete", reply, None)
         await self.db.delete(reply)
         await self.db.flush()
+
+
+def _reply_fields(reply: SavedReply) -> dict[str, Any]:
+    return {
+        "shortcut": reply.shortcut,
+        "body": reply.body,
+        "branch_id": reply.branch_id,
+        "owner_id": reply.owner_id,
+    }

@@ -12,6 +12,7 @@ import msgspec
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from messenger.db import audit
 from messenger.db.models import Branch, Inbox, RoutingRule
 from messenger.db.repository import Repository, RepositoryService
 from messenger.errors import InvalidInputError, NotFoundError
@@ -59,7 +60,15 @@ class RoutingRuleService(RepositoryService[RoutingRule]):
             conditions=msgspec.to_builtins(parsed),
             target_branch_id=target.id,
         )
-        return await self.create(rule, auto_refresh=False)
+        rule = await self.create(rule, auto_refresh=False)
+        audit.record(
+            session,
+            "routing_rule.create",
+            f"inbox:{inbox_id}",
+            {"rule_id": rule.id, "name": rule.name, "conditions": rule.conditions,
+             "target_branch_id": target.id},
+        )  # fmt: skip
+        return rule
 
     async def move(self, inbox_id: int, rule_id: int, offset: int) -> list[RoutingRule]:
         """Move a rule ``offset`` places (-1: up, +1: down), within the list's ends; the
@@ -68,11 +77,25 @@ class RoutingRuleService(RepositoryService[RoutingRule]):
         index = self._index(rules, rule_id)
         target = min(max(index + offset, 0), len(rules) - 1)
         rules.insert(target, rules.pop(index))
+        audit.record(
+            self.repository.session,
+            "routing_rule.move",
+            f"inbox:{inbox_id}",
+            {"rule_id": rule_id, "before": {"position": index + 1},
+             "after": {"position": target + 1}},
+        )  # fmt: skip
         return await self._renumber(rules)
 
     async def delete_rule(self, inbox_id: int, rule_id: int) -> list[RoutingRule]:
         rules = await self.rules_of(inbox_id)
-        await self.repository.session.delete(rules.pop(self._index(rules, rule_id)))
+        gone = rules.pop(self._index(rules, rule_id))
+        audit.record(
+            self.repository.session,
+            "routing_rule.delete",
+            f"inbox:{inbox_id}",
+            {"rule_id": gone.id, "name": gone.name, "conditions": gone.conditions},
+        )
+        await self.repository.session.delete(gone)
         return await self._renumber(rules)
 
     @staticmethod

@@ -11,11 +11,13 @@ import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 from uuid import uuid4
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from messenger.db import audit
 from messenger.db.models import (
     DeliveryStatus,
     Inbox,
@@ -53,6 +55,14 @@ def wants(endpoint: WebhookEndpoint, event_type: str, inbox_id: int | None) -> b
     return endpoint.inbox_id is None or endpoint.inbox_id == inbox_id
 
 
+def audited_url(url: str) -> str:
+    """The URL without credentials or query (either may carry a secret)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
 class WebhookService:
     def __init__(self, session: AsyncSession, *, allow_private: bool) -> None:
         self.session = session
@@ -88,6 +98,12 @@ class WebhookService:
         )
         self.session.add(endpoint)
         await self.session.flush()
+        audit.record(
+            self.session,
+            "webhook.create",
+            f"webhook:{endpoint.id}",
+            {"url": audited_url(url), "events": chosen, "inbox_id": inbox_id},
+        )
         return endpoint
 
     async def all(self) -> list[WebhookEndpoint]:
@@ -109,6 +125,12 @@ class WebhookService:
 
     async def set_enabled(self, endpoint_id: int, enabled: bool) -> WebhookEndpoint:
         endpoint = await self.get(endpoint_id)
+        audit.record(
+            self.session,
+            "webhook.update",
+            f"webhook:{endpoint.id}",
+            {"before": {"enabled": endpoint.enabled}, "after": {"enabled": enabled}},
+        )
         endpoint.enabled = enabled
         if enabled:
             endpoint.failure_streak = 0
@@ -118,7 +140,14 @@ class WebhookService:
         return endpoint
 
     async def delete(self, endpoint_id: int) -> None:
-        await self.session.delete(await self.get(endpoint_id))
+        endpoint = await self.get(endpoint_id)
+        audit.record(
+            self.session,
+            "webhook.delete",
+            f"webhook:{endpoint.id}",
+            {"url": audited_url(endpoint.url)},
+        )
+        await self.session.delete(endpoint)
         await self.session.flush()
 
     async def log(self, endpoint_id: int, limit: int = LOG_SIZE) -> list[WebhookDelivery]:

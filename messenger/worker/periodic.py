@@ -26,6 +26,12 @@ from messenger.db.models import (
     WebhookDelivery,
     WorkerHeartbeat,
 )
+from messenger.worker.privacy_jobs import (
+    AUDIT_PRUNE_EVERY_SECONDS,
+    RETENTION_EVERY_SECONDS,
+    audit_prune,
+    retention,
+)
 
 PeriodicFunction = Callable[[AsyncSession, Settings], Awaitable[object]]
 
@@ -66,4 +72,6 @@ async def prune(session: AsyncSession, settings: Settings) -> int:
 #: ``Periodic("snoozes.wake", wake_snoozed, every_seconds=30),``
 PERIODIC: list[Periodic] = [
     Periodic("outbox.prune", prune, every_seconds=3600),
+    Periodic("retention.run", retention, every_seconds=RETENTION_EVERY_SECONDS),
+    Periodic("audit.prune", audit_prune, every_seconds=AUDIT_PRUNE_EVERY_SECONDS),
 ]

@@ -51,6 +51,7 @@ PAGES = [
     pytest.param(StaffPage("/admin/labels"), id="admin-labels"),
     pytest.param(StaffPage("/admin/webhooks"), id="admin-webhooks"),
     pytest.param(StaffPage("/admin/api-tokens"), id="admin-api-tokens"),
+    pytest.param(StaffPage("/admin/audit"), id="admin-audit"),
     pytest.param(StaffPage("/saved-replies"), id="saved-replies"),
     pytest.param(StaffPage("/reports"), id="reports"),
 ]

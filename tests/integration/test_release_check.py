@@ -25,6 +25,7 @@ GOOD = {
     "MESSENGER_TRUSTED_PROXIES": "10.0.0.5",
     "MESSENGER_SMTP_URL": "smtp://mail.example.org:587?starttls=1",
     "MESSENGER_MAIL_FROM": "support@crm.example.org",
+    "MESSENGER_RETENTION_DAYS": "365",
 }
 
 
@@ -77,6 +78,27 @@ async def test_a_production_like_setup_passes(env, db_session):
         "outbox",
         "mail",
     } <= set(results)
+
+
+async def test_no_retention_warns_in_production_only(env, db_session):
+    branch = await good_setup(db_session)
+    kept_forever = await run(
+        env, MESSENGER_DEFAULT_BRANCH_ID=str(branch.id), MESSENGER_RETENTION_DAYS=None
+    )
+    assert only(kept_forever, "warn") == {
+        "retention": "MESSENGER_RETENTION_DAYS is not set: visitors' data is kept forever."
+    }
+    development = await run(
+        env,
+        MESSENGER_DEFAULT_BRANCH_ID=str(branch.id),
+        MESSENGER_RETENTION_DAYS=None,
+        MESSENGER_ENV="development",
+    )
+    assert development["retention"].status == "pass"
+    assert (
+        "365 days"
+        in (await run(env, MESSENGER_DEFAULT_BRANCH_ID=str(branch.id)))["retention"].reason
+    )
 
 
 async def test_sqlite_fails_in_production_and_warns_in_development(env, tmp_path):
@@ -209,6 +231,7 @@ def test_settings_items_are_derived_from_the_declaration():
         "MESSENGER_GEOIP_ENABLED": "geoip",
         "MESSENGER_SECRET_KEY": "secret_key",
         "MESSENGER_TRUSTED_PROXIES": "trusted_proxies",
+        "MESSENGER_RETENTION_DAYS": "retention",
     }
     with use_locale("en"):
         english = settings_audit(Settings.from_env({}), {})

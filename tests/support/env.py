@@ -25,6 +25,7 @@ RUN_ID = secrets.token_hex(4)
 TEST_SECRET = "test-secret-" + "x" * 40
 
 TABLES = (
+    "audit_entries",
     "worker_heartbeats",
     "webhook_deliveries",
     "webhook_endpoints",

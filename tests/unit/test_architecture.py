@@ -43,6 +43,8 @@ LAYERS: dict[str, int] = {
     "webhooks": 2,
     "mail": 2,
     "reports": 2,
+    "audit": 2,
+    "privacy": 2,
     # live fan-out and the unit of work that publishes after commit
     "realtime": 3,
     # HTTP: the Widget API, the integration API, the dashboard, operational endpoints, the demo

@@ -171,6 +171,11 @@ def test_the_declaration_is_complete_and_matches_the_settings_object() -> None:
         "MESSENGER_ASSIGNMENT_OFFLINE_MINUTES": "assignment_offline_minutes",
         "MESSENGER_DAY_TICKER_SECONDS": "day_ticker_seconds",
         "MESSENGER_REPORT_MISSED_AFTER_MINUTES": "report_missed_after_minutes",
+        # the visitor's data
+        "MESSENGER_RETENTION_DAYS": "retention_days",
+        "MESSENGER_RETENTION_MODE": "retention_mode",
+        "MESSENGER_RETENTION_BATCH_SIZE": "retention_batch_size",
+        "MESSENGER_AUDIT_RETENTION_DAYS": "audit_retention_days",
     }
     assert {v.name for v in VARIABLES if v.warn_at_default} == {*RATE_VARIABLES, POLL_INTERVAL}
 
@@ -280,6 +285,11 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
         "MESSENGER_ASSIGNMENT_OFFLINE_MINUTES": "15",
         "MESSENGER_DAY_TICKER_SECONDS": "12.5",
         "MESSENGER_REPORT_MISSED_AFTER_MINUTES": "30",
+        # the visitor's data
+        "MESSENGER_RETENTION_DAYS": "730",
+        "MESSENGER_RETENTION_MODE": "Delete",
+        "MESSENGER_RETENTION_BATCH_SIZE": "200",
+        "MESSENGER_AUDIT_RETENTION_DAYS": "90",
     }
     assert set(env) == CONFIG_VARIABLES  # a new variable gets a line here
 
@@ -319,6 +329,10 @@ def test_every_variable_is_read(tmp_path: Path) -> None:
     assert settings.assignment_offline_minutes == 15
     assert settings.day_ticker_seconds == 12.5
     assert settings.report_missed_after_minutes == 30
+    assert settings.retention_days == 730
+    assert settings.retention_mode == "delete"
+    assert settings.retention_batch_size == 200
+    assert settings.audit_retention_days == 90
     assert settings.stream_catch_up_seconds == 2.0
     assert settings.worker_health_port == 0
     assert settings.webhook_allow_private is True

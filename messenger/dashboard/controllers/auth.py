@@ -23,12 +23,16 @@ from messenger.dashboard.sessions import (
     rotate_session,
     sign_in,
     sign_out,
+    staff_actor,
 )
 from messenger.dashboard.signin import SignInGuard
+from messenger.db import audit
 from messenger.db.models import User
 from messenger.errors import DomainError
 from messenger.i18n import LOCALES
 from messenger.i18n import gettext as _
+from messenger.realtime.publisher import Publisher
+from messenger.realtime.transaction import SessionFactory, transaction
 from messenger.state import SharedState
 from messenger.widget.challenge import Challenges
 
@@ -80,6 +84,8 @@ class AuthController(Controller):
         settings: NamedDependency[SkipValidation[Settings]],
         shared_state: NamedDependency[SkipValidation[SharedState]],
         challenges: NamedDependency[SkipValidation[Challenges]],
+        sessions: NamedDependency[SkipValidation[SessionFactory]],
+        publisher: NamedDependency[SkipValidation[Publisher]],
         data: URLEncodedBody[LoginForm],
     ) -> Template | Redirect:
         ip = client_ip(request, settings.trusted_proxies)
@@ -116,11 +122,21 @@ class AuthController(Controller):
         user = await UserService(session=db_session).authenticate(email, data.password)
         if user is None:
             await guard.failed(email, ip)
+            # The answer is a 400 (its transaction rolls back): the entry has its own.
+            async with transaction(sessions, publisher) as own:
+                audit.record(
+                    own,
+                    "auth.sign_in_failed",
+                    actor=audit.Actor(None, email[:320] or "-", ip),
+                )
             return Template(
                 "auth/login.html",
                 context={**context, "error": _("Wrong e-mail or password.")},
                 status_code=400,
             )
+        audit.record(
+            db_session, "auth.sign_in", f"user:{user.id}", actor=staff_actor(request, user)
+        )
         sign_in(request, user)
         if user.locale in LOCALES:
             # Only a saved choice is pinned; without one every request asks the browser's
@@ -132,7 +148,14 @@ class AuthController(Controller):
         return response
 
     @post("/logout", name="logout", status_code=303)
-    async def logout(self, request: DashboardRequest) -> Redirect:
+    async def logout(
+        self, request: DashboardRequest, db_session: NamedDependency[AsyncSession]
+    ) -> Redirect:
+        user = await load_session_user(request, db_session)
+        if user is not None:
+            audit.record(
+                db_session, "auth.sign_out", f"user:{user.id}", actor=staff_actor(request, user)
+            )
         sign_out(request)
         return Redirect(request.app.route_reverse("login"), status_code=303)
 

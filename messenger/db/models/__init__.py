@@ -2,6 +2,7 @@
 
 from messenger.db.models.api_token import ApiToken, api_token_branches
 from messenger.db.models.attachment import Attachment
+from messenger.db.models.audit_entry import AuditEntry
 from messenger.db.models.branch import Branch
 from messenger.db.models.contact import Contact
 from messenger.db.models.conversation import Conversation
@@ -29,6 +30,7 @@ from messenger.db.models.worker_heartbeat import WorkerHeartbeat
 __all__ = [
     "ApiToken",
     "Attachment",
+    "AuditEntry",
     "Branch",
     "Contact",
     "Conversation",

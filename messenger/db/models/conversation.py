@@ -90,6 +90,9 @@ class Conversation(UUIDv7AuditBase):
     last_activity_at: Mapped[datetime] = mapped_column(DateTimeUTC, default=_now)
     #: Snoozed: pending until this moment, then open again (messenger/conversations/snooze.py).
     snoozed_until: Mapped[datetime | None] = mapped_column(DateTimeUTC, default=None)
+    #: When the visitor's content was erased (an erasure or retention); the row stays for
+    #: statistics (messenger/privacy/).
+    erased_at: Mapped[datetime | None] = mapped_column(DateTimeUTC, default=None)
 
     # Relationships are loaded where a query says so (selectinload/joinedload), never by
     # default: a forgotten load raises instead of costing a query per row.
