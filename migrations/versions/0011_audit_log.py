@@ -1,7 +1,7 @@
 """The audit log: who changed configuration or access, when, from where, what
 
 Revision ID: 0011_audit_log
-Revises: 0010_reports_indexes (the lead re-chains it after 0010_reports_indexes at merge)
+Revises: 0010_reports_indexes
 Create Date: 2026-11-30 04:40:00.000000
 
 - ``audit_entries``: time, actor (id and e-mail at the time), IP, action, target, changes
