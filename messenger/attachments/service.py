@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -100,35 +100,22 @@ class AttachmentService:
         are checked; the file's type is checked on its part headers and its first bytes
         before any byte is stored; past the cap the upload stops and nothing is kept.
         """
-        policy = self.policy(inbox)
-        if content_length is not None and content_length > policy.max_bytes + ENVELOPE_BYTES:
-            raise too_large(policy.max_bytes)
-        # A declared length (less the envelope allowance) counts against the quota at once.
-        await self.check_quota(visitor_id, quota, max(0, (content_length or 0) - ENVELOPE_BYTES))
-        part = await file_part(body, content_type, policy.max_bytes)
-        declared = check_type(part.filename, part.content_type, policy.content_types)
-        try:
-            stored = await self.storage.save_stream(part.chunks, policy.max_bytes)
-        except TooLargeError:
-            raise too_large(policy.max_bytes) from None
-        try:
-            await self._lock_visitor(visitor_id)
-            await self.check_quota(visitor_id, quota, adding=stored.size)
-            attachment = Attachment(
-                inbox_id=inbox.id,
-                visitor_id=visitor_id,
-                filename=safe_filename(part.filename),
-                content_type=declared,
-                size_bytes=stored.size,
-                storage_key=stored.key,
-                sha256=stored.sha256,
-            )
-            self.db.add(attachment)
-            await self.db.flush()
-        except BaseException:
-            await self.storage.delete(stored.key)  # nothing half-written
-            raise
-        return attachment
+
+        async def quota_allows(adding: int, stored: bool) -> None:
+            if stored:  # two uploads of one visitor count the quota one after the other
+                await self._lock_visitor(visitor_id)
+            await self.check_quota(visitor_id, quota, adding)
+
+        return await receive_file(
+            self.db,
+            self.storage,
+            inbox,
+            content_type=content_type,
+            content_length=content_length,
+            body=body,
+            quota_allows=quota_allows,
+            visitor_id=visitor_id,
+        )
 
     async def _lock_visitor(self, visitor_id: UUID) -> None:
         """Two uploads of one visitor count the quota one after the other (until commit)."""
@@ -249,3 +236,52 @@ class AttachmentService:
             .execution_options(synchronize_session=False)
         )
         return list(result.scalars())
+
+
+QuotaCheck = Callable[[int, bool], Awaitable[None]]
+
+
+async def receive_file(
+    db: AsyncSession,
+    storage: Storage,
+    inbox: Inbox,
+    *,
+    content_type: str | None,
+    content_length: int | None,
+    body: AsyncIterator[bytes],
+    quota_allows: QuotaCheck,
+    **owner: object,
+) -> Attachment:
+    """One upload, a visitor's or an operator's (``owner``: the Attachment's
+    ``visitor_id`` or ``uploaded_by_id``): the inbox's policy, the declared length and the
+    quota (``quota_allows(bytes, stored=False)``) before any byte is read; the part's type
+    and first bytes before any is stored; the cap while storing; the quota again with the
+    stored size (``stored=True``), then the row — or nothing kept at all."""
+    policy = AttachmentService.policy(inbox)
+    if content_length is not None and content_length > policy.max_bytes + ENVELOPE_BYTES:
+        raise too_large(policy.max_bytes)
+    # A declared length (less the envelope allowance) counts against the quota at once.
+    await quota_allows(max(0, (content_length or 0) - ENVELOPE_BYTES), False)
+    part = await file_part(body, content_type, policy.max_bytes)
+    declared = check_type(part.filename, part.content_type, policy.content_types)
+    try:
+        stored = await storage.save_stream(part.chunks, policy.max_bytes)
+    except TooLargeError:
+        raise too_large(policy.max_bytes) from None
+    try:
+        await quota_allows(stored.size, True)
+        attachment = Attachment(
+            inbox_id=inbox.id,
+            filename=safe_filename(part.filename),
+            content_type=declared,
+            size_bytes=stored.size,
+            storage_key=stored.key,
+            sha256=stored.sha256,
+            **owner,
+        )
+        db.add(attachment)
+        await db.flush()
+    except BaseException:
+        await storage.delete(stored.key)  # nothing half-written
+        raise
+    return attachment

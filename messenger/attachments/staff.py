@@ -17,15 +17,8 @@ from uuid import UUID
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_scoped_session
 
-from messenger.attachments.files import safe_filename
-from messenger.attachments.formdata import ENVELOPE_BYTES, file_part, too_large
-from messenger.attachments.service import (
-    QUOTA_WINDOW,
-    AttachmentService,
-    QuotaExceededError,
-    check_type,
-)
-from messenger.attachments.storage import Storage, TooLargeError
+from messenger.attachments.service import QUOTA_WINDOW, QuotaExceededError, receive_file
+from messenger.attachments.storage import Storage
 from messenger.db.models import Attachment, Conversation, Inbox, Message, User
 from messenger.errors import InvalidInputError, NotFoundError
 from messenger.i18n import N_
@@ -87,33 +80,16 @@ class StaffUploads:
         inbox = await self.db.get(Inbox, conversation.inbox_id)
         if inbox is None:
             raise NotFoundError(N_("No such conversation."))
-        policy = AttachmentService.policy(inbox)
-        if content_length is not None and content_length > policy.max_bytes + ENVELOPE_BYTES:
-            raise too_large(policy.max_bytes)
-        await self._check_quota(uploader, quota, max(0, (content_length or 0) - ENVELOPE_BYTES))
-        part = await file_part(body, content_type, policy.max_bytes)
-        declared = check_type(part.filename, part.content_type, policy.content_types)
-        try:
-            stored = await self.storage.save_stream(part.chunks, policy.max_bytes)
-        except TooLargeError:
-            raise too_large(policy.max_bytes) from None
-        try:
-            await self._check_quota(uploader, quota, adding=stored.size)
-            attachment = Attachment(
-                inbox_id=inbox.id,
-                uploaded_by_id=uploader.id,
-                filename=safe_filename(part.filename),
-                content_type=declared,
-                size_bytes=stored.size,
-                storage_key=stored.key,
-                sha256=stored.sha256,
-            )
-            self.db.add(attachment)
-            await self.db.flush()
-        except BaseException:
-            await self.storage.delete(stored.key)  # nothing half-written
-            raise
-        return attachment
+        return await receive_file(
+            self.db,
+            self.storage,
+            inbox,
+            content_type=content_type,
+            content_length=content_length,
+            body=body,
+            quota_allows=lambda adding, _stored: self._check_quota(uploader, quota, adding),
+            uploaded_by_id=uploader.id,
+        )
 
 
 async def link_staff_uploads(

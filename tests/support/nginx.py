@@ -6,14 +6,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 from tests.support.env import ROOT
-from tests.support.servers import free_port
+from tests.support.servers import free_port, wait_for_port
 
 NGINX = "/usr/sbin/nginx"
 
@@ -65,18 +63,8 @@ class Nginx:
             stdout=subprocess.DEVNULL,
             stderr=(self._dir / "stderr.log").open("wb"),
         )
-        deadline = time.monotonic() + 10
-        while True:
-            if self.process.poll() is not None:
-                msg = f"nginx exited: {(self._dir / 'stderr.log').read_text()}"
-                raise RuntimeError(msg)
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return self
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+        wait_for_port(self.process, self.port, "nginx", self._dir / "stderr.log")
+        return self
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from tests.support.servers import free_port
+from tests.support.servers import free_port, wait_for_port
 
 PGBOUNCER = "/usr/sbin/pgbouncer"
 
@@ -62,18 +60,8 @@ class PgBouncer:
         self.process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=(self._dir / "log").open("wb")
         )
-        deadline = time.monotonic() + 10
-        while True:
-            if self.process.poll() is not None:
-                msg = f"pgbouncer exited: {(self._dir / 'log').read_text()}"
-                raise RuntimeError(msg)
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return self
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+        wait_for_port(self.process, self.port, "pgbouncer", self._dir / "log")
+        return self
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -3,15 +3,13 @@ process of its own on a free port, with boto3 to make and inspect its bucket."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
 from typing import Any
 
 import boto3
 
-from tests.support.servers import free_port
+from tests.support.servers import free_port, wait_for_port
 
 BUCKET = "chat-files"
 REGION = "us-east-1"
@@ -50,17 +48,7 @@ class S3Server:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 20
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError("moto server exited")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+        wait_for_port(self.process, self.port, "moto server", within=20)
         self.client().create_bucket(Bucket=BUCKET)
         return self
 

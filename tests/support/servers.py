@@ -6,9 +6,34 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests.support.env import ROOT, cli_env
+
+
+def wait_for_port(
+    process: subprocess.Popen[bytes],
+    port: int,
+    what: str,
+    log: Path | None = None,
+    within: float = 10.0,
+) -> None:
+    """Until ``port`` on 127.0.0.1 accepts a connection (at most ``within`` s); a process that
+    exits meanwhile fails at once, with its log."""
+    deadline = time.monotonic() + within
+    while True:
+        if process.poll() is not None:
+            detail = log.read_text(errors="replace") if log is not None and log.exists() else ""
+            msg = f"{what} exited: {detail}"
+            raise RuntimeError(msg)
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def free_port() -> int:
