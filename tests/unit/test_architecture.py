@@ -25,6 +25,7 @@ LAYERS: dict[str, int] = {
     "state": 0,
     "presence": 0,
     "client_ip": 0,
+    "memory": 0,
     "backends": 0,
     # persistence (models, migrations config, domain events recorded on the session)
     "db": 1,
