@@ -50,6 +50,7 @@ from messenger.widget.attachments import WidgetAttachmentController
 from messenger.widget.calls import SessionCalls
 from messenger.widget.challenge import Challenges
 from messenger.widget.controllers import WidgetController
+from messenger.widget.first_message import FirstMessage
 from messenger.widget.hotpath import HotPath
 from messenger.widget.middleware import WidgetEdgeMiddleware
 from messenger.widget.sessions import SessionSigner, StreamTickets
@@ -134,6 +135,7 @@ class AppServices:
             signer=signer,
             challenges=challenges,
             presence=backends.presence,
+            first_message=FirstMessage(direct, publisher, links) if direct is not None else None,
         )
         return cls(
             settings=settings,

@@ -9,7 +9,7 @@ non-main thread's heap is trimmed only when its free top passes twice that thres
 Each hashing thread then keeps ≈ 19 MiB resident for the life of the process. Measured:
 four verifications in the hashing pool took a process from 21.8 to 80.2 MiB, six more in
 asyncio's default pool to 197.1 MiB; with the threshold pinned, 21.8 → 22.1 MiB. Under
-``make load`` the server's RSS grew 10–17 % from run to run as operators' sign-ins met
+``make load`` the server's RSS grew 10 to 17 % from run to run as operators' sign-ins met
 threads that had not hashed yet (docs/performance.md).
 
 Pinning the threshold (any ``mallopt`` of it turns the dynamic adjustment off) keeps big
@@ -48,7 +48,7 @@ def return_large_blocks() -> bool:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
-    _pinned = mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) == 1
+    _pinned = bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) == 1)
     if not _pinned:
         log.warning("could not pin the allocator's mmap threshold")
     return _pinned

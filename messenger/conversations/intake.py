@@ -27,7 +27,7 @@ from messenger.visitors.geo import GeoLocator
 from messenger.visitors.service import Caller, VisitorService
 
 
-def _lock_key(visitor_id: UUID) -> int:
+def visitor_lock_key(visitor_id: UUID) -> int:
     return int.from_bytes(hashlib.sha256(visitor_id.bytes).digest()[:8], "big", signed=True)
 
 
@@ -81,7 +81,7 @@ class ConversationIntake:
         """
         if self.db.bind.dialect.name == "postgresql":
             await self.db.execute(
-                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(visitor_id)}
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": visitor_lock_key(visitor_id)}
             )
         visitor = await self.visitors.upsert(
             inbox, visitor_id, caller, page_url, contact=contact, referrer=referrer

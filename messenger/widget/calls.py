@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from uuid import UUID
 
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -37,6 +37,7 @@ from messenger.visitors.service import Caller, VisitorService, locate
 from messenger.widget import schemas
 from messenger.widget.bootstrap import bootstrap, respond
 from messenger.widget.challenge import Challenges
+from messenger.widget.first_message import FirstMessage, Newcomers, takes_first_message
 from messenger.widget.hotpath import HotPath, Timeline
 from messenger.widget.service import WidgetService
 from messenger.widget.sessions import TICKET_TTL_MS, SessionSigner, StreamTickets
@@ -61,6 +62,8 @@ class SessionCalls:
     signer: SessionSigner
     challenges: Challenges
     presence: Presence
+    first_message: FirstMessage | None = None
+    newcomers: Newcomers = field(default_factory=Newcomers)
 
     @asynccontextmanager
     async def general(self) -> AsyncIterator[WidgetService]:
@@ -116,6 +119,7 @@ class SessionCalls:
             # A new visitor of a branch inbox: no conversation can exist yet and the branch
             # is the inbox's — nothing to read from the database.
             WIDGET_PATH.labels(call="bootstrap", path="hot").inc()
+            self.newcomers.add(visitor_id)
             return await self._respond(data, caller, cached, visitor_id, None, inbox.branch_id)
         if session is not None and self.hot_path is not None:
             found = await self.hot_path.recent(inbox_id=inbox.id, visitor_id=visitor_id)
@@ -200,7 +204,30 @@ class SessionCalls:
     async def send(self, request: AnyRequest, data: schemas.SendRequest) -> tuple[MessageOut, bool]:
         """The stored message and whether it is new (False: a repeated ``client_msg_id``)."""
         visit = await self.visits.check(request, self.throttle.send)
-        if self.hot_path is not None and not data.attachment_ids and data.contact is None:
+        simple = not data.attachment_ids and data.contact is None
+        if (
+            simple
+            and self.first_message is not None
+            and self.newcomers.take(visit.session.visitor_id)
+            and not visit.session.identified
+            and takes_first_message(visit.inbox)
+        ):
+            # A visitor this process bootstrapped as new: one statement makes the visitor,
+            # the conversation and the message, or the general path does (they exist).
+            started = await self.first_message.start(
+                inbox=visit.inbox,
+                visitor_id=visit.session.visitor_id,
+                body=data.body,
+                client_msg_id=data.client_msg_id,
+                caller=visit.caller,
+                location=locate(self.settings, self.geo, visit.caller),
+                page_url=data.page_url,
+                referrer=data.referrer,
+            )
+            if started is not None:
+                WIDGET_PATH.labels(call="send", path="first").inc()
+                return started, True
+        elif simple and self.hot_path is not None:
             out = await self.hot_path.send(
                 inbox_id=visit.inbox.id,
                 visitor_id=visit.session.visitor_id,

@@ -61,7 +61,7 @@ class Paths:
             )
             or 0.0
             for call in ("send", "poll", "bootstrap")
-            for path in ("hot", "general")
+            for path in ("hot", "general", "first")
         }
 
     def since(self, call: str, path: str) -> int:
@@ -76,13 +76,14 @@ async def test_sends_polls_and_bootstraps_of_a_returning_visitor_take_the_hot_pa
         tab = WidgetVisitor(client, inbox.widget_token)
         await tab.bootstrap()
         paths = Paths()
-        first = await tab.send("Hello")  # creates the conversation: the general path
+        first = await tab.send("Hello")  # creates the conversation (first_message.py)
         second = await tab.send("Where is my order?", page_url="https://shop.example/orders")
         third = await tab.send("  Order 42  ")
         polled = await tab.poll(after=first["id"])
         restored = await tab.bootstrap()
 
-    assert paths.since("send", "general") == 1
+    assert paths.since("send", "first") == 1
+    assert paths.since("send", "general") == 0
     assert paths.since("send", "hot") == 2
     assert paths.since("poll", "hot") == 1
     assert paths.since("bootstrap", "hot") == 1
