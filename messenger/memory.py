@@ -12,9 +12,13 @@ asyncio's default pool to 197.1 MiB; with the threshold pinned, 21.8 → 22.1 Mi
 ``make load`` the server's RSS grew 10 to 17 % from run to run as operators' sign-ins met
 threads that had not hashed yet (docs/performance.md).
 
-Pinning the threshold (any ``mallopt`` of it turns the dynamic adjustment off) keeps big
-blocks on ``mmap``: one extra ``mmap``/``munmap`` per block of a megabyte or more, nothing
-next to the 25 ms of a hash. Elsewhere than glibc (musl, macOS) this does nothing.
+The rise also sends every block between 128 KiB and 19 MiB (a rendered list page, a large
+JSON answer) to the threads' heaps, where they fragment. Pinning the threshold at glibc's
+own starting value (any ``mallopt`` of it turns the dynamic adjustment off) keeps the
+allocator as it was before the hashes' blocks shrank under 32 MiB (the old 64 MiB blocks
+never raised it): big blocks are mapped and given back. The price is the page faults of a
+fresh 19 MiB block at each hash (a few ms next to its 25–40 ms of CPU). Elsewhere than
+glibc (musl, macOS) this does nothing.
 """
 
 from __future__ import annotations
@@ -27,8 +31,9 @@ log = logging.getLogger("messenger")
 
 #: glibc's ``M_MMAP_THRESHOLD`` parameter number (malloc.h).
 _M_MMAP_THRESHOLD = -3
-#: Blocks of this size or more are mapped on their own and returned when freed.
-MMAP_THRESHOLD_BYTES = 1024 * 1024
+#: Blocks of this size or more are mapped on their own and returned when freed (glibc's
+#: default, before its dynamic rise).
+MMAP_THRESHOLD_BYTES = 128 * 1024
 
 _pinned = False
 
