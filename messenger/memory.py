@@ -17,7 +17,7 @@ JSON answer) to the threads' heaps, where they fragment. Pinning the threshold a
 own starting value (any ``mallopt`` of it turns the dynamic adjustment off) keeps the
 allocator as it was before the hashes' blocks shrank under 32 MiB (the old 64 MiB blocks
 never raised it): big blocks are mapped and given back. The price is the page faults of a
-fresh 19 MiB block at each hash (a few ms next to its 25–40 ms of CPU). Elsewhere than
+fresh 19 MiB block at each hash (a few ms next to its 25 to 40 ms of CPU). Elsewhere than
 glibc (musl, macOS) this does nothing.
 """
 
