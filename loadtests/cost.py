@@ -92,7 +92,20 @@ async def run(args: argparse.Namespace, base_url: str, token: str, pid: int) -> 
                 f"/api/widget/messages?after={last_ids[n % VISITORS]}", headers=auth(n)
             )
 
+        async def newcomer(n: int) -> httpx.Response:
+            """A new visitor's bootstrap and first message (both timed and counted)."""
+            started = await client.post(
+                "/api/widget/bootstrap", json={"widget_token": token}, headers=origin
+            )
+            bearer = {**origin, "Authorization": f"Bearer {started.json()['session_token']}"}
+            return await client.post(
+                "/api/widget/messages",
+                json={"body": f"first {n}", "client_msg_id": uuid.uuid4().hex},
+                headers=bearer,
+            )
+
         kinds: dict[str, tuple[Callable[[int], Awaitable[httpx.Response]], int]] = {
+            "new visitor: bootstrap + first send": (newcomer, 201),
             "bootstrap (new visitor)": (
                 lambda n: client.post(
                     "/api/widget/bootstrap", json={"widget_token": token}, headers=origin

@@ -15,7 +15,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from messenger.attachments.staff import link_staff_uploads
 from messenger.conversations.actors import Actor
 from messenger.conversations.service import ConversationService
-from messenger.db.events import AnySession, about, record
+from messenger.db.events import AnySession, DomainEvent, about, record
 from messenger.db.models import (
     Conversation,
     ConversationPriority,
@@ -41,6 +41,32 @@ async def set_typing(
     operator_name: str | None = None,
 ) -> None:
     """Remember who types for a few seconds and tell the other side (never the typist)."""
+    # Published after the request's commit like every event (the request has read the
+    # conversation, so its transaction exists and commits).
+    record(
+        session,
+        await typing_event(
+            state,
+            conversation,
+            by_visitor=by_visitor,
+            typing=typing,
+            operator=operator,
+            operator_name=operator_name,
+        ),
+    )
+
+
+async def typing_event(
+    state: SharedState,
+    conversation: Conversation,
+    *,
+    by_visitor: bool,
+    typing: bool,
+    operator: User | None = None,
+    operator_name: str | None = None,
+) -> DomainEvent:
+    """The typing signal remembered for a few seconds, and the event telling the other
+    side; ``conversation`` may be a transient row (the widget's hot path publishes it)."""
     name = operator.name if operator is not None else operator_name
     key = (
         f"typing:visitor:{conversation.id}"
@@ -54,12 +80,7 @@ async def set_typing(
     data: dict[str, object] = {"typing": typing, "sender": "visitor" if by_visitor else "operator"}
     if name is not None:
         data["author"] = {"name": name}
-    # Published after the request's commit like every event (the request has read the
-    # conversation, so its transaction exists and commits).
-    record(
-        session,
-        about(conversation, "typing", data, to_visitor=not by_visitor, to_staff=by_visitor),
-    )
+    return about(conversation, "typing", data, to_visitor=not by_visitor, to_staff=by_visitor)
 
 
 class StaffActions:

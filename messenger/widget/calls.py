@@ -23,6 +23,7 @@ from messenger.attachments.storage import Storage
 from messenger.config import Settings
 from messenger.contacts.identity import identity_required
 from messenger.contacts.service import ContactService, Identity
+from messenger.conversations.actions import typing_event
 from messenger.conversations.schemas import MessageOut, conversation_out, message_out
 from messenger.db.direct import DatabaseUnavailableError
 from messenger.i18n import N_
@@ -30,7 +31,7 @@ from messenger.inboxes.cache import CachedInbox, InboxCache
 from messenger.metrics import WIDGET_PATH
 from messenger.presence import Presence
 from messenger.realtime.publisher import Publisher
-from messenger.realtime.transaction import SessionFactory, transaction
+from messenger.realtime.transaction import SessionFactory, publish_committed, transaction
 from messenger.state import SharedState
 from messenger.visitors.geo import GeoLocator
 from messenger.visitors.service import Caller, VisitorService, locate
@@ -269,6 +270,18 @@ class SessionCalls:
 
     async def typing(self, request: AnyRequest, typing: bool) -> None:
         visit = await self.visits.check(request, lambda _ip, key: self.throttle.typing(key))
+        if self.hot_path is not None:
+            # One read of the conversation, no unit of work: the signal itself lives in
+            # the shared state and the event is published as the general path would.
+            WIDGET_PATH.labels(call="typing", path="hot").inc()
+            conversation = await self.hot_path.current(
+                inbox_id=visit.inbox.id, visitor_id=visit.session.visitor_id
+            )
+            if conversation is not None:  # nobody to tell before the first message
+                event = await typing_event(self.state, conversation, by_visitor=True, typing=typing)
+                await publish_committed(self.publisher, [event])
+            return
+        WIDGET_PATH.labels(call="typing", path="general").inc()
         async with self.general() as service:
             await service.typing(visit.inbox, visit.session, typing)
 

@@ -46,7 +46,13 @@ from messenger.conversations.service import clean_body
 from messenger.conversations.timeline import MAX_PAGE, VISITOR_KINDS
 from messenger.db.direct import DirectDatabase
 from messenger.db.events import DomainEvent
-from messenger.db.models import ConversationStatus, Message, MessageKind, MessageSender
+from messenger.db.models import (
+    Conversation,
+    ConversationStatus,
+    Message,
+    MessageKind,
+    MessageSender,
+)
 from messenger.db.outbox import HOT_PATH_CTE
 from messenger.errors import InvalidInputError
 from messenger.i18n import N_
@@ -122,6 +128,12 @@ LEFT JOIN LATERAL (
 ) AS m ON true
 LEFT JOIN users AS u ON u.id = m.author_id
 ORDER BY m.id
+"""
+#: The visitor's latest conversation (the intake's ``current_conversation``, one row).
+CURRENT = """
+SELECT id, status, branch_id FROM conversations
+WHERE inbox_id = $1 AND visitor_id = $2
+ORDER BY created_at DESC, id DESC LIMIT 1
 """
 #: $3: the last id the widget has. At most a page, oldest first.
 POLL = _TIMELINE.replace("{which}", "id > $3 ORDER BY id LIMIT 200")
@@ -218,6 +230,21 @@ class HotPath:
         )
         await publish_committed(self._publisher, events)
         return message_out(message, self._links)
+
+    async def current(self, *, inbox_id: int, visitor_id: UUID) -> Conversation | None:
+        """The visitor's conversation unless closed, as a transient row (id, visitor,
+        branch, status): what the typing signal needs, without a unit of work."""
+        rows = await self._db.fetch(CURRENT, inbox_id, visitor_id)
+        if not rows or rows[0]["status"] == ConversationStatus.CLOSED.value:
+            return None
+        row = rows[0]
+        return Conversation(
+            id=row["id"],
+            inbox_id=inbox_id,
+            visitor_id=visitor_id,
+            branch_id=row["branch_id"],
+            status=ConversationStatus(row["status"]),
+        )
 
     async def poll(
         self, *, inbox_id: int, visitor_id: UUID, after_id: int

@@ -60,7 +60,7 @@ class Paths:
                 "messenger_widget_path_total", {"call": call, "path": path}
             )
             or 0.0
-            for call in ("send", "poll", "bootstrap")
+            for call in ("send", "poll", "bootstrap", "typing")
             for path in ("hot", "general", "first")
         }
 
@@ -80,6 +80,7 @@ async def test_sends_polls_and_bootstraps_of_a_returning_visitor_take_the_hot_pa
         second = await tab.send("Where is my order?", page_url="https://shop.example/orders")
         third = await tab.send("  Order 42  ")
         polled = await tab.poll(after=first["id"])
+        typing = await tab.post("/typing", {"typing": True})
         restored = await tab.bootstrap()
 
     assert paths.since("send", "first") == 1
@@ -87,6 +88,8 @@ async def test_sends_polls_and_bootstraps_of_a_returning_visitor_take_the_hot_pa
     assert paths.since("send", "hot") == 2
     assert paths.since("poll", "hot") == 1
     assert paths.since("bootstrap", "hot") == 1
+    assert typing.status_code == 204
+    assert (paths.since("typing", "hot"), paths.since("typing", "general")) == (1, 0)
     # The same shape as the general path's message, body cleaned the same way.
     assert set(second) == set(first)
     assert third["body"] == "Order 42"
