@@ -49,8 +49,9 @@ from messenger.widget.attachments import WidgetAttachmentController
 from messenger.widget.calls import SessionCalls
 from messenger.widget.challenge import Challenges
 from messenger.widget.controllers import WidgetController
+from messenger.widget.fastlane import FastLane
 from messenger.widget.hotpath import HotPath
-from messenger.widget.middleware import WidgetEdgeMiddleware
+from messenger.widget.middleware import WidgetEdge, WidgetEdgeMiddleware
 from messenger.widget.sessions import SessionSigner, StreamTickets
 from messenger.widget.stream import WidgetStreamController
 from messenger.widget.throttle import Throttle
@@ -190,6 +191,8 @@ class AppServices:
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     services = AppServices.build(settings)
+    edge = WidgetEdge(settings=settings, inboxes=services.inboxes)
+    before_request = locale_hook(settings.default_locale)
     secure_cookies = settings.public_url.startswith("https://")
     # ``__Host-`` names and Secure under https; plain names under http (local dev).
     session_cookie, csrf_cookie = cookie_names(settings.public_url)
@@ -225,7 +228,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def check_default_branch_on_start(_: Litestar) -> None:
         await check_default_branch(settings, services.alchemy)
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             SystemController,
             MetricsController,
@@ -241,11 +244,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         dependencies=services.dependencies(),
         state=State({TRUSTED_PROXIES_KEY: settings.trusted_proxies}),
-        before_request=locale_hook(settings.default_locale),
+        before_request=before_request,
         middleware=[
             RequestLogMiddleware,
             DefineMiddleware(SecurityHeadersMiddleware, https=secure_cookies),
-            DefineMiddleware(WidgetEdgeMiddleware, settings=settings, inboxes=services.inboxes),
+            DefineMiddleware(WidgetEdgeMiddleware, edge=edge),
             StaffSessionConfig(
                 store="sessions",
                 key=session_cookie,
@@ -303,3 +306,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=False,
         logging_config=None,  # logging is ours: JSON lines, see messenger.logs
     )
+    # The widget's send and poll, served in front of the router and the middlewares with the
+    # same calls, edge, headers, log line and error handlers (messenger.widget.fastlane).
+    # Wrapping Litestar's own ASGI handler keeps ``app`` the Litestar instance uvicorn, the
+    # CLI and the test client are given, with its lifespan and ``scope["app"]``.
+    app.asgi_handler = FastLane(
+        app.asgi_handler,
+        calls=services.calls,
+        edge=edge,
+        exception_handlers=app.exception_handlers,
+        https=secure_cookies,
+        before_request=before_request,
+    )
+    return app
