@@ -18,6 +18,7 @@ stack untouched, the body already read replayed to it, so those answers stay Lit
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -128,12 +129,13 @@ class FastLane:
             if after is None:
                 await self._hand_over("poll", scope, receive, send)
                 return
-            await self._serve(scope, receive, send, after, None)
+            await self._serve(scope, receive, send, after, None, time.perf_counter())
             return
-        if method != "POST" or scope.get("query_string"):
+        if method != "POST":
             await self.app(scope, receive, send)
             return
-        length = self._length(scope)
+        started = time.perf_counter()  # the body's reading counts, as in the full stack
+        length = None if scope.get("query_string") else self._length(scope)
         if length is None:
             await self._hand_over("send", scope, receive, send)
             return
@@ -158,7 +160,7 @@ class FastLane:
         except (ValueError, msgspec.DecodeError):  # msgspec.ValidationError included
             await self._hand_over("send", scope, _replay(read, receive), send)
             return
-        await self._serve(scope, _replay(read, receive), send, None, data)
+        await self._serve(scope, _replay(read, receive), send, None, data, started)
 
     @staticmethod
     def _length(scope: Scope) -> int | None:
@@ -192,9 +194,10 @@ class FastLane:
         send: Send,
         after: int | None,
         data: schemas.SendRequest | None,
+        started: float,
     ) -> None:
         call = "poll" if data is None else "send"
-        record = RequestRecord(scope, ROUTE)
+        record = RequestRecord(scope, ROUTE, started)
         try:
             request: Request[Any, Any, Any] = Request(scope, receive)
             try:
@@ -253,6 +256,9 @@ class FastLane:
     ) -> None:
         """The app's exception handler for ``exc`` (by its MRO, as Litestar looks it up),
         its response sent with the headers the middlewares add."""
+        app = scope["litestar_app"]
+        for hook in app.after_exception:  # as Litestar's exception middleware does
+            await hook(exc, scope)
         response: Response[Any] = _handler_for(self.handlers, exc)(request, exc)
 
         async def send_completed(message: Message) -> None:
@@ -263,6 +269,5 @@ class FastLane:
                 )
             await send(message)
 
-        app = scope["litestar_app"]
         asgi = response.to_asgi_response(app=None, request=request, type_encoders=app.type_encoders)
         await asgi(scope, receive, send_completed)
