@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import logging
 import os
 import statistics
@@ -32,6 +33,7 @@ from bench import BENCH_ENV
 from harness import Seed, cleanup, prepare, server_env
 
 PORT = 8799  # only names the public URL: nothing listens
+VISITORS = 50
 
 
 async def _call(
@@ -91,39 +93,45 @@ async def run(seed: Seed, calls: int, rounds: int) -> dict[str, dict[str, float]
     async with app.lifespan():
         json_headers = [(b"origin", origin.encode()), (b"content-type", b"application/json")]
         boot_body = msgspec.json.encode({"widget_token": seed.widget_token})
-        answer: list[bytes] = []
-        status = await _call(
-            app,
-            "POST",
-            b"",
-            [*json_headers, (b"content-length", str(len(boot_body)).encode())],
-            boot_body,
-            "/api/widget/bootstrap",
-            answer,
-        )
-        assert status == 200, answer
-        token = msgspec.json.decode(b"".join(answer))["session_token"]
-        auth = [(b"origin", origin.encode()), (b"authorization", f"Bearer {token}".encode())]
-        first_body = b'{"body": "hello", "client_msg_id": "first"}'
-        answer = []
-        status = await _call(
-            app,
-            "POST",
-            b"",
-            [
-                *auth,
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(first_body)).encode()),
-            ],
-            first_body,
-            answer=answer,
-        )
-        assert status == 201, answer
-        newest = msgspec.json.decode(b"".join(answer))["id"]
+        # Several visitors taken in turn: one session is polled again only after the others
+        # (the minimum poll interval, 1 ms here, would refuse a session polled back to back).
+        visitors: list[tuple[list[tuple[bytes, bytes]], int]] = []
+        for _ in range(VISITORS):
+            answer: list[bytes] = []
+            status = await _call(
+                app,
+                "POST",
+                b"",
+                [*json_headers, (b"content-length", str(len(boot_body)).encode())],
+                boot_body,
+                "/api/widget/bootstrap",
+                answer,
+            )
+            assert status == 200, answer
+            token = msgspec.json.decode(b"".join(answer))["session_token"]
+            auth = [(b"origin", origin.encode()), (b"authorization", f"Bearer {token}".encode())]
+            first_body = b'{"body": "hello", "client_msg_id": "first"}'
+            answer = []
+            status = await _call(
+                app,
+                "POST",
+                b"",
+                [
+                    *auth,
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(first_body)).encode()),
+                ],
+                first_body,
+                answer=answer,
+            )
+            assert status == 201, answer
+            visitors.append((auth, msgspec.json.decode(b"".join(answer))["id"]))
+        turn = itertools.cycle(visitors)
 
         def send_args(kind: str) -> tuple[str, bytes, list[tuple[bytes, bytes]], bytes]:
             body = f'{{"body": "hi", "client_msg_id": "{uuid.uuid4().hex}"}}'.encode()
             content_type = b"application/json" + (b"; charset=utf-8" if kind == "full" else b"")
+            auth, _ = next(turn)
             headers = [
                 *auth,
                 (b"content-type", content_type),
@@ -132,6 +140,7 @@ async def run(seed: Seed, calls: int, rounds: int) -> dict[str, dict[str, float]
             return "POST", b"", headers, body
 
         def poll_args(kind: str) -> tuple[str, bytes, list[tuple[bytes, bytes]], bytes]:
+            auth, newest = next(turn)
             query = f"after={newest}".encode() + (b"&via=full" if kind == "full" else b"")
             return "GET", query, auth, b""
 
