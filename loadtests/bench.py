@@ -266,15 +266,16 @@ def _measure(
     return data
 
 
-def _profile(server: Server, sessions: Path, seconds: int) -> dict[str, Any]:
-    """py-spy on the product's worker while wrk sends: collapsed stacks (speedscope opens
-    them) summarised by module, then a second recording as a flame graph (SVG)."""
+def _profile(server: Server, sessions: Path, seconds: int, call: str = "send") -> dict[str, Any]:
+    """py-spy on the product's worker while wrk loads ``call``: collapsed stacks (speedscope
+    opens them) summarised by module, then a second recording as a flame graph (SVG)."""
     spy = shutil.which("py-spy") or str(BIN / "py-spy")
-    raw = OUT / "send.folded"
+    name = call.split(" ")[0]
+    raw = OUT / f"{name}.folded"
     pid = str(server.worker_pids()[0])
     spy_cmd = [spy, "record", "--pid", pid, "--duration", str(seconds), "--rate", "200"]
     spy_cmd += ["--nonblocking", "--format", "raw", "--output", str(raw)]
-    script, path, _ = CALLS["send"]
+    script, path, _ = CALLS[call]
     _drain(server.worker_pids())
     profiler = subprocess.Popen(spy_cmd, stdout=subprocess.DEVNULL)  # noqa: S603
     time.sleep(1)
@@ -282,14 +283,14 @@ def _profile(server: Server, sessions: Path, seconds: int) -> dict[str, Any]:
     profiler.wait(timeout=60)
     _drain(server.worker_pids())
     # The same load once more for a flame graph (py-spy writes one format per recording).
-    spy_cmd = [*spy_cmd[:-4], "--format", "flamegraph", "--output", str(OUT / "send.svg")]
+    spy_cmd = [*spy_cmd[:-4], "--format", "flamegraph", "--output", str(OUT / f"{name}.svg")]
     profiler = subprocess.Popen(spy_cmd, stdout=subprocess.DEVNULL)  # noqa: S603
     time.sleep(1)
     _wrk(server.base_url, script, path, sessions, server, f"{seconds - 2}s")
     profiler.wait(timeout=60)
     summary = summarize(raw)
-    (OUT / "send-profile.json").write_text(json.dumps(summary, indent=2))
-    print(f"py-spy profile of the product's send: {raw} ({summary['samples']} samples)")
+    (OUT / f"{name}-profile.json").write_text(json.dumps(summary, indent=2))
+    print(f"py-spy profile of the product's {call}: {raw} ({summary['samples']} samples)")
     for name, pct in summary["by_module_self"].items():
         print(f"  {name:<28} {pct:5.1f}% of samples (self)")
     return summary
@@ -352,8 +353,12 @@ def run(args: argparse.Namespace) -> int:
             profile = None
             if args.profile:
                 newest = asyncio.run(_newest_ids(server.env["DATABASE_URL"]))
+                script_call = SHORT[args.profile_call]
                 profile = _profile(
-                    server, _sessions_file("product", visitors, newest, "newest"), 12
+                    server,
+                    _sessions_file("product", visitors, newest, CALLS[script_call][2]),
+                    12,
+                    script_call,
                 )
         finally:
             floor.send_signal(2)
@@ -396,6 +401,12 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=int(os.environ.get("LOAD_PORT", "8765")))
     parser.add_argument(
         "--profile", action="store_true", help="py-spy the product's send after the table"
+    )
+    parser.add_argument(
+        "--profile-call",
+        choices=["send", "poll-none", "poll-one"],
+        default="send",
+        help="the call --profile records (default: send)",
     )
     return run(parser.parse_args())
 

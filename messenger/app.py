@@ -50,9 +50,10 @@ from messenger.widget.attachments import WidgetAttachmentController
 from messenger.widget.calls import SessionCalls
 from messenger.widget.challenge import Challenges
 from messenger.widget.controllers import WidgetController
+from messenger.widget.fastlane import FastLane
 from messenger.widget.first_message import FirstMessage
 from messenger.widget.hotpath import HotPath
-from messenger.widget.middleware import WidgetEdgeMiddleware
+from messenger.widget.middleware import WidgetEdge, WidgetEdgeMiddleware
 from messenger.widget.sessions import SessionSigner, StreamTickets
 from messenger.widget.stream import WidgetStreamController
 from messenger.widget.throttle import Throttle
@@ -195,6 +196,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # Sign-ins hash in threads: without this each hashing thread keeps ≈ 19 MiB (memory.py).
     return_large_blocks()
     services = AppServices.build(settings)
+    edge = WidgetEdge(settings=settings, inboxes=services.inboxes)
+    before_request = locale_hook(settings.default_locale)
     secure_cookies = settings.public_url.startswith("https://")
     # ``__Host-`` names and Secure under https; plain names under http (local dev).
     session_cookie, csrf_cookie = cookie_names(settings.public_url)
@@ -230,7 +233,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def check_default_branch_on_start(_: Litestar) -> None:
         await check_default_branch(settings, services.alchemy)
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             SystemController,
             MetricsController,
@@ -246,11 +249,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         dependencies=services.dependencies(),
         state=State({TRUSTED_PROXIES_KEY: settings.trusted_proxies}),
-        before_request=locale_hook(settings.default_locale),
+        before_request=before_request,
         middleware=[
             RequestLogMiddleware,
             DefineMiddleware(SecurityHeadersMiddleware, https=secure_cookies),
-            DefineMiddleware(WidgetEdgeMiddleware, settings=settings, inboxes=services.inboxes),
+            DefineMiddleware(WidgetEdgeMiddleware, edge=edge),
             StaffSessionConfig(
                 store="sessions",
                 key=session_cookie,
@@ -308,3 +311,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=False,
         logging_config=None,  # logging is ours: JSON lines, see messenger.logs
     )
+    # The widget's send and poll, served in front of the router and the middlewares with the
+    # same calls, edge, headers, log line and error handlers (messenger.widget.fastlane).
+    # Wrapping Litestar's own ASGI handler keeps ``app`` the Litestar instance uvicorn, the
+    # CLI and the test client are given, with its lifespan and ``scope["app"]``.
+    app.asgi_handler = FastLane(
+        app.asgi_handler,
+        calls=services.calls,
+        edge=edge,
+        exception_handlers=app.exception_handlers,
+        https=secure_cookies,
+        before_request=before_request,
+    )
+    return app

@@ -250,6 +250,9 @@ def exception_handlers(default_locale: str) -> ExceptionHandlersMap:
         OperationalError: bound(_service_unavailable),
         InterfaceError: bound(_service_unavailable),
         TooManyConnectionsError: bound(_service_unavailable),
+        # A database refusing connections outright (down, not yet up): asyncpg's connect
+        # raises this as is, under SQLAlchemy's sessions too (the inbox cache's read).
+        ConnectionRefusedError: bound(_service_unavailable),
         RuntimeError: bound(_runtime_error),
         HTTPException: bound(_http_error),
         Exception: bound(_unexpected_error),

@@ -30,6 +30,14 @@ WIDGET_PATH = Counter(
     "a first message, attachments, a retry, a delivery to stamp).",
     ["call", "path"],
 )
+FAST_LANE = Counter(
+    "messenger_widget_fast_lane_total",
+    "Widget sends and polls met by the ASGI fast lane (messenger.widget.fastlane), by outcome: "
+    "'served' (answered 2xx there), 'refused' (an error answered there by the app's exception "
+    "handlers) or 'handed_over' (given to the full Litestar stack: a request it does not "
+    "fully understand).",
+    ["call", "outcome"],
+)
 
 # Per request, by route template (recorded by messenger.logs.RequestLogMiddleware, which
 # times each request once for its log line and these; Litestar's Prometheus middleware did

@@ -37,13 +37,45 @@ def _json(
     return status, json.dumps({"error": code, "detail": text}, ensure_ascii=False).encode()
 
 
+class WidgetEdge:
+    """The edge's decisions, shared by :class:`WidgetEdgeMiddleware` and the fast lane
+    (:mod:`messenger.widget.fastlane`): built once by the composition root."""
+
+    def __init__(self, *, settings: Settings, inboxes: InboxCache) -> None:
+        self.settings = settings
+        self.inboxes = inboxes
+
+    async def cors_headers(self, scope: Scope, origin: str | None) -> list[tuple[bytes, bytes]]:
+        """The CORS headers of a widget response (not a preflight): ``Vary: Origin``, and
+        the origin echoed when the call's inbox allowed it (the scope-state key set by
+        :func:`~messenger.widget.security.mark_allowed`) or, for an error before the inbox
+        was known, when any inbox allows it."""
+        state: dict[str, Any] = scope.get("state", {})
+        echo = state.get(CORS_ORIGIN_KEY)
+        if echo is None and origin is not None and not state.get(CORS_DENIED_KEY):
+            echo = origin if await self.known(origin) else None
+        extra = [(b"vary", b"Origin")]
+        if echo:
+            extra += [
+                (b"access-control-allow-origin", echo.encode("latin-1")),
+                (b"access-control-expose-headers", EXPOSE_HEADERS.encode()),
+            ]
+        return extra
+
+    async def known(self, origin: str) -> bool:
+        try:
+            return await self.inboxes.allows_any(origin)
+        except Exception:  # the store or the database is down: no echo, the error stands
+            return False
+
+
 class WidgetEdgeMiddleware:
     """Built by the composition root with what it needs (``DefineMiddleware``)."""
 
-    def __init__(self, app: ASGIApp, *, settings: Settings, inboxes: InboxCache) -> None:
+    def __init__(self, app: ASGIApp, *, edge: WidgetEdge) -> None:
         self.app = app
-        self.settings = settings
-        self.inboxes = inboxes
+        self.edge = edge
+        self.settings = edge.settings
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP or not scope["path"].startswith(WIDGET_PREFIX):
@@ -68,33 +100,16 @@ class WidgetEdgeMiddleware:
 
         async def send_with_cors(message: Message) -> None:
             if message["type"] == "http.response.start":
-                state: dict[str, Any] = scope.get("state", {})
-                # A call that checked its inbox's allowlist said so; only the others (an
-                # error before the inbox was known) ask whether any inbox allows the origin.
-                echo = state.get(CORS_ORIGIN_KEY)
-                if echo is None and origin is not None and not state.get(CORS_DENIED_KEY):
-                    echo = origin if await self._known(origin) else None
-                extra = [(b"vary", b"Origin")]
-                if echo:
-                    extra += [
-                        (b"access-control-allow-origin", echo.encode("latin-1")),
-                        (b"access-control-expose-headers", EXPOSE_HEADERS.encode()),
-                    ]
+                extra = await self.edge.cors_headers(scope, origin)
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
         await self.app(scope, receive, send_with_cors)
 
-    async def _known(self, origin: str) -> bool:
-        try:
-            return await self.inboxes.allows_any(origin)
-        except Exception:  # the store or the database is down: no echo, the error stands
-            return False
-
     async def _preflight(
         self, scope: Scope, send: Send, origin: str | None, headers: Headers
     ) -> None:
-        if origin is None or not await self._known(origin):
+        if origin is None or not await self.edge.known(origin):
             ip = client_ip(ASGIConnection(scope), self.settings.trusted_proxies)
             log_refusal(
                 inbox_id=None,

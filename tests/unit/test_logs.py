@@ -1,0 +1,105 @@
+"""The JSON log line (messenger.logs.JsonFormatter): the very text ``json.dumps(entry,
+ensure_ascii=False, default=str)`` wrote before it was made cheaper, and the same timestamps.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import random
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from messenger.logs import JsonFormatter, _stamp, request_id
+
+
+def _record(**extra: object) -> logging.LogRecord:
+    record = logging.LogRecord("messenger.access", logging.INFO, __file__, 1, "request", (), None)
+    record.__dict__.update(extra)
+    return record
+
+
+def _as_before(record: logging.LogRecord, formatter: JsonFormatter) -> str:
+    """What the formatter wrote with ``json.dumps`` (main at b9e21b8)."""
+    entry: dict[str, Any] = {
+        "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+        "level": record.levelname.lower(),
+        "logger": record.name,
+        "message": record.getMessage(),
+    }
+    rid = request_id.get()
+    if rid:
+        entry["request_id"] = rid
+    standard = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+    for key, value in record.__dict__.items():
+        if key not in standard and not key.startswith("_") and key != "color_message":
+            entry[key] = value
+    if record.exc_info:
+        entry["exception"] = formatter.formatException(record.exc_info)
+    return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def test_the_timestamp_is_datetimes_to_the_millisecond() -> None:
+    rng = random.Random(12)
+    stamps = [rng.uniform(0, 4e9) for _ in range(20_000)]
+    # Fractions that round up into the next second, and whole seconds.
+    stamps += [1_764_480_000.9999996, 1_764_480_000.0, 1_764_480_000.0005, 0.0, 59.9999999]
+    for created in stamps:
+        expected = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+        assert _stamp(created) == expected, created
+
+
+class Colour(enum.Enum):
+    RED = "red"
+
+
+class Level(enum.IntEnum):
+    HIGH = 3
+
+
+def test_every_line_is_the_text_json_dumps_wrote() -> None:
+    formatter = JsonFormatter()
+    rng = random.Random(7)
+    alphabet = [chr(c) for c in range(0x00, 0x80)] + list("ёЖ€\u2028\u2029😀\ufeff\x85")
+    token = request_id.set("abc12345")
+    try:
+        access = _record(method="GET", path="/api/widget/messages", status=200, duration_ms=1.2)
+        assert formatter.format(access) == _as_before(access, formatter)
+        for n in range(3000):
+            text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+            record = _record(
+                path=text,
+                status=rng.randint(-(2**70), 2**70),
+                duration_ms=rng.choice([0.1, 1e16, 1e-7, float("nan"), float("inf"), 2.5]),
+                flag=rng.choice([True, False, None]),
+                thing=rng.choice([Colour.RED, Level.HIGH, object, (1, "a"), {"k": [1.5]}, b"x"]),
+                nested={"text": text},
+            )
+            record.msg = f"message %s {n}"
+            record.args = (text,)
+            assert formatter.format(record) == _as_before(record, formatter), repr(text)
+        # A lone surrogate, and an extra named like one of the line's own fields.
+        odd = _record(path="\ud800", level="custom")
+        assert formatter.format(odd) == _as_before(odd, formatter)
+    finally:
+        request_id.reset(token)
+    line = formatter.format(_record(name_ru="Привет"))
+    assert "Привет" in line  # not \\u-escaped: the line stays readable
+    assert json.loads(line)["name_ru"] == "Привет"
+
+
+def test_an_exception_is_in_the_line() -> None:
+    formatter = JsonFormatter()
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        record = logging.LogRecord(
+            "messenger", logging.ERROR, __file__, 1, "failed %s", ("x",), sys.exc_info()
+        )
+    line = formatter.format(record)
+    assert line == _as_before(record, formatter)
+    entry = json.loads(line)
+    assert entry["message"] == "failed x"
+    assert "ValueError: boom" in entry["exception"]
