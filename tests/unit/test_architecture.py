@@ -26,6 +26,7 @@ LAYERS: dict[str, int] = {
     "presence": 0,
     "client_ip": 0,
     "backends": 0,
+    "subscribers": 0,
     # persistence (models, migrations config, domain events recorded on the session)
     "db": 1,
     # the domain
