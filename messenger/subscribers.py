@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 class LeanSubscriber(Subscriber):
     """Events of the subscribed channels, in order; at most ``max_backlog`` unread (past
     it ``dropleft`` drops the oldest, ``backoff`` refuses the new one). ``None`` ends the
-    iteration (the plugin puts it on unsubscribe)."""
+    iteration (the plugin puts it on unsubscribe). One reader at a time (its stream)."""
 
     # Subscriber has no __slots__, so instances still have a (never filled) __dict__; the
     # slots keep our own attributes out of it.
