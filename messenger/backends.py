@@ -43,6 +43,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from messenger.config import Settings
 from messenger.presence import MemoryPresence, Presence, RedisPresence
 from messenger.state import MemoryState, RedisState, SharedState
+from messenger.subscribers import LeanSubscriber
 
 #: Events a slow stream may have queued before the oldest are dropped (the client then
 #: catches up from the database by id when it reconnects).
@@ -176,6 +177,8 @@ def _channels(backend: ChannelsBackend) -> ChannelsPlugin:
         arbitrary_channels_allowed=True,  # names are bounded by design: see realtime.events
         subscriber_max_backlog=STREAM_BACKLOG,
         subscriber_backlog_strategy="dropleft",
+        # A list and a future per open stream instead of an asyncio.Queue (subscribers.py).
+        subscriber_class=LeanSubscriber,
     )
 
 

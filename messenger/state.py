@@ -41,6 +41,20 @@ end
 return 0
 """
 
+# Renew many leases at once (never refusing): KEYS[i] holds the member ARGV[1 + i]; ARGV[1]
+# is the ttl. The same writes as _ENTER_SCRIPT without its caps.
+_RENEW_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[1])
+for i, key in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  redis.call('ZADD', key, now + ttl, ARGV[1 + i])
+  redis.call('PEXPIRE', key, ttl)
+end
+return 0
+"""
+
 # All the limits of one call in one round trip (the widget's hot path): answer the value of
 # KEYS[1] (a watched generation counter, '0' when unset), then check KEYS[2..] in order,
 # each by its kind in ARGV (triples: kind, ms, cap): 'w' counts a fixed window of ms and
@@ -130,6 +144,11 @@ class SharedState(Protocol):
         Entering again with the same member renews it."""
         ...
 
+    async def renew(self, leases: Sequence[tuple[Sequence[str], str]], ttl_ms: int) -> None:
+        """Renew every lease ``(keys, member)`` for ``ttl_ms`` (added if it had expired,
+        never refused), all in one step: thousands of open streams renew in few calls."""
+        ...
+
     async def leave(self, keys: list[str], member: str) -> None: ...
 
 
@@ -139,6 +158,7 @@ class RedisState:
         self._prefix = prefix
         self._window = redis.register_script(_WINDOW_SCRIPT)
         self._enter = redis.register_script(_ENTER_SCRIPT)
+        self._renew = redis.register_script(_RENEW_SCRIPT)
         self._check = redis.register_script(_CHECK_SCRIPT)
 
     def _k(self, key: str) -> str:
@@ -186,6 +206,12 @@ class RedisState:
             )
         )
         return keys[full - 1] if full else None
+
+    async def renew(self, leases: Sequence[tuple[Sequence[str], str]], ttl_ms: int) -> None:
+        keys = [self._k(key) for lease_keys, _ in leases for key in lease_keys]
+        members = [member for lease_keys, member in leases for _ in lease_keys]
+        if keys:
+            await self._renew(keys=keys, args=[ttl_ms, *members])
 
     async def leave(self, keys: list[str], member: str) -> None:
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -275,6 +301,10 @@ class MemoryState:
         for key in caps:
             self._leases[key][member] = now + ttl_ms / 1000
         return None
+
+    async def renew(self, leases: Sequence[tuple[Sequence[str], str]], ttl_ms: int) -> None:
+        for keys, member in leases:
+            await self.enter(dict.fromkeys(keys, 2**62), member, ttl_ms)
 
     async def leave(self, keys: list[str], member: str) -> None:
         for key in keys:

@@ -14,10 +14,12 @@ import asyncio
 from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
+from litestar.datastructures import MutableScopeHeaders
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from litestar.response.base import ASGIResponse
 from litestar.response.streaming import ASGIStreamingResponse
-from litestar.types import Receive, Send
+from litestar.types import Empty, HTTPResponseBodyEvent, Receive, Scope, Send
+from litestar.utils.scope.state import ScopeState
 
 
 async def _until_disconnect(receive: Receive) -> None:
@@ -25,8 +27,34 @@ async def _until_disconnect(receive: Receive) -> None:
         pass
 
 
+def _forget_parsed(scope: Scope) -> None:
+    """Drop what Litestar parsed from the request and cached in its scope (the headers as a
+    multi-dict, the query, the URL, cookies): the handler has run, and the scope lives as
+    long as the stream (≈ 2 KiB a stream). Whatever asks again parses again."""
+    state = ScopeState.from_scope(scope)
+    state.headers = state.parsed_query = state.cookies = Empty
+    state.url = state.base_url = state.accept = Empty
+
+
 class _LeanStreamingResponse(ASGIStreamingResponse):
     __slots__ = ()  # the same layout as its base: instances of it are re-classed to this
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.start_response(send=send)
+        # Sent: neither the response's headers nor the request's parsed ones are needed
+        # again while the stream stays open.
+        self.headers = MutableScopeHeaders()
+        _forget_parsed(scope)
+        if self.is_head_response:
+            event: HTTPResponseBodyEvent = {
+                "type": "http.response.body",
+                "body": b"",
+                "more_body": False,
+            }
+            await send(event)
+        else:
+            await self.send_body(send=send, receive=receive)
+        await self.after_response()
 
     async def send_body(self, send: Send, receive: Receive) -> None:
         task = asyncio.current_task()

@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Coroutine
-from functools import partial
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any, Protocol, TypeVar
 
-from litestar.channels import ChannelsPlugin, Subscriber
+from litestar.channels import ChannelsPlugin
 from litestar.response import ServerSentEventMessage
 
 from messenger.metrics import OPEN_STREAMS
-from messenger.realtime.draining import on_drain
+from messenger.realtime import draining
 from messenger.realtime.events import Envelope, decode
+from messenger.subscribers import LeanSubscriber
 
 #: Clean-ups of closed streams still running (the set keeps a reference to each task).
 _CLEAN_UPS: set[asyncio.Future[Any]] = set()
@@ -33,8 +33,6 @@ T = TypeVar("T")
 #: Put in a stream's own subscriber queue by its timer: "look at the clock". Compared by
 #: identity; a published payload is never this object (every envelope is a JSON object).
 _WAKE = b"\x00wake"
-#: Put there when the process starts shutting down (``realtime/draining.py``).
-_DRAIN = b"\x00drain"
 #: How soon a drained client comes back (to another process, through the balancer).
 RECONNECT_AFTER_MS = 500
 
@@ -111,20 +109,24 @@ class LiveStream:
 
     async def events(self, source: StreamSource) -> AsyncIterator[ServerSentEventMessage]:
         OPEN_STREAMS.labels(audience=self._audience).inc()
-        subscriber: Subscriber | None = None
-        unregister: Callable[[], None] | None = None
+        subscriber: LeanSubscriber | None = None
         timer: asyncio.TimerHandle | None = None
         try:
             # Subscribed first, then caught up: nothing published in between is missed.
-            subscriber = await self._channels.subscribe(self._names)
-            unregister = on_drain(partial(subscriber.put_nowait, _DRAIN))
+            subscribed = await self._channels.subscribe(self._names)
+            if not isinstance(subscribed, LeanSubscriber):  # pragma: no cover - wiring
+                await self._channels.unsubscribe(subscribed)
+                raise TypeError("the channels plugin must use subscriber_class=LeanSubscriber")
+            subscriber = subscribed
+            # Woken with draining.DRAIN at SIGTERM (a set entry, no closure per stream).
+            draining.watch(subscriber)
             yield ServerSentEventMessage(comment="connected", data=None, retry=3000)
             for event in await _finished(source.catch_up()):
                 yield event
-            # The stream waits on its subscriber's queue and nothing else: live events and
-            # its own wake-ups (a timer handle of the loop, not a task) arrive there. No
-            # task, future or timeout per wait: an idle stream costs the least it can.
-            incoming = subscriber.iter_events()
+            # The stream waits on its subscriber and nothing else: live events and its own
+            # wake-ups (a timer handle of the loop, not a task) arrive there. No task or
+            # timeout per wait, one future only while waiting: an idle stream costs the
+            # least it can.
             loop = asyncio.get_running_loop()
             started = loop.time()
             ends_at = started + self._max_seconds
@@ -140,13 +142,13 @@ class LiveStream:
                 wake = min(next_beat, ends_at) if again_at is None else min(next_beat, again_at)
                 timer = loop.call_at(wake, subscriber.put_nowait, _WAKE)
                 try:
-                    raw = await anext(incoming, None)
+                    raw = await subscriber.get()
                 finally:
                     timer.cancel()
                     timer = None
                 if raw is None:
                     return  # the subscription was ended (the plugin shuts down)
-                if raw is _DRAIN:
+                if raw is draining.DRAIN:
                     yield ServerSentEventMessage(
                         comment="reconnect", data=None, retry=RECONNECT_AFTER_MS
                     )
@@ -169,14 +171,14 @@ class LiveStream:
                     for event in await _finished(source.on_event(decode(raw))):
                         yield event
         finally:
-            if unregister is not None:
-                unregister()
+            if subscriber is not None:
+                draining.unwatch(subscriber)
             OPEN_STREAMS.labels(audience=self._audience).dec()
             if timer is not None:
                 timer.cancel()
             await self._clean_up(subscriber, source)
 
-    async def _clean_up(self, subscriber: Subscriber | None, source: StreamSource) -> None:
+    async def _clean_up(self, subscriber: LeanSubscriber | None, source: StreamSource) -> None:
         channels = self._channels
 
         async def clean_up() -> None:

@@ -97,6 +97,7 @@ class WidgetEdgeMiddleware:
         if scope["method"] == "OPTIONS":
             await self._preflight(scope, send, origin, headers)
             return
+        del headers  # not kept for as long as a stream stays open
 
         async def send_with_cors(message: Message) -> None:
             if message["type"] == "http.response.start":

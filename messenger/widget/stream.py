@@ -221,7 +221,9 @@ class VisitorStreamSource:
 
     async def on_beat(self) -> bool:
         try:
-            await to_completion(self._throttle.renew_stream(*self._lease))
+            # Coalesced with the other streams' renewals (one store call per window), run
+            # by the batch's own task: a stream going meanwhile abandons nothing.
+            await self._throttle.renew_stream(*self._lease)
         except (RedisError, OSError):
             # Redis away: the stream stays open and keeps catching up from the database;
             # its lease is renewed at the first beat after Redis is back (a lease lost

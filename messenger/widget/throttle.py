@@ -16,6 +16,7 @@ from messenger.config import Rate, Settings
 from messenger.errors import DomainError
 from messenger.i18n import N_
 from messenger.inboxes.cache import GENERATION_KEY
+from messenger.realtime.batch import Coalescer
 from messenger.state import Check, SharedState
 
 
@@ -38,6 +39,14 @@ class Limit:
     rate: Rate
 
 
+#: An open stream's lease: (client IP, session key, stream id).
+Lease = tuple[str, str, str]
+#: Lease renewals asked within this window (every open stream's heartbeat asks one) go to
+#: the shared store as one call: 5,000 streams beating every 15 s are ~10 calls a second
+#: instead of ~330, and they no longer crowd the Redis pool while visitors arrive.
+RENEW_WINDOW_SECONDS = 0.1
+
+
 class Throttle:
     """Each call's limits are counted in **one** round trip (:meth:`SharedState.check`),
     which also reads the inboxes' generation: the answer (an int) is what the inbox cache
@@ -46,6 +55,9 @@ class Throttle:
     def __init__(self, state: SharedState, settings: Settings) -> None:
         self._state = state
         self._settings = settings
+        self._renewals: Coalescer[Lease, None] = Coalescer(
+            self._renew_leases, window=RENEW_WINDOW_SECONDS, max_keys=500
+        )
 
     async def _limits(self, *limits: tuple[Limit, str], gap: tuple[str, int] | None = None) -> int:
         checks: list[Check] = []
@@ -152,8 +164,14 @@ class Throttle:
             raise ThrottledError(ttl, name)
 
     async def renew_stream(self, ip: str, session_key: str, stream_id: str) -> None:
-        caps = dict.fromkeys(self._stream_keys(ip, session_key), 2**31)  # renew, never refuse
-        await self._state.enter(caps, stream_id, self.stream_ttl_ms())
+        """Renew (never refuse) an open stream's lease, together with the other streams'
+        renewals of the same window; a failed call raises in each of them."""
+        await self._renewals.get((ip, session_key, stream_id))
+
+    async def _renew_leases(self, leases: list[Lease]) -> dict[Lease, None]:
+        renewals = [(list(self._stream_keys(ip, key)), stream) for ip, key, stream in leases]
+        await self._state.renew(renewals, self.stream_ttl_ms())
+        return {}
 
     async def close_stream(self, ip: str, session_key: str, stream_id: str) -> None:
         await self._state.leave(list(self._stream_keys(ip, session_key)), stream_id)

@@ -130,6 +130,19 @@ class StateContract:
         await let_expire("s", WINDOW_MS)
         assert await state.enter({"s": 1}, "new", WINDOW_MS) is None
 
+    async def test_renewing_many_leases_at_once_keeps_or_adds_them_and_never_refuses(
+        self, state: SharedState
+    ) -> None:
+        assert await state.enter({"s": 1}, "a", 60_000) is None
+        # "b" is renewed into "s" past its cap (a renewal never refuses), and into "t".
+        await state.renew([(["s"], "a"), (["s", "t"], "b")], 60_000)
+        await state.leave(["s"], "a")
+        assert await state.enter({"s": 1}, "c", 60_000) == "s"  # "b" holds it
+        assert await state.enter({"t": 1}, "c", 60_000) == "t"
+        await state.leave(["s", "t"], "b")
+        await state.renew([], 60_000)
+        assert await state.enter({"s": 1, "t": 1}, "c", 60_000) is None
+
     # --- check: all limits of a call in one step, and the watched generation -------------
 
     async def test_check_counts_every_limit_and_reads_the_generation(

@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     "client_ip": 0,
     "memory": 0,
     "backends": 0,
+    "subscribers": 0,
     # persistence (models, migrations config, domain events recorded on the session)
     "db": 1,
     # the domain
