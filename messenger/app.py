@@ -193,7 +193,7 @@ class AppServices:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
-    # Sign-ins hash in threads: without this each hashing thread keeps ≈ 19 MiB (memory.py).
+    # Sign-ins hash in threads: without this each hashing thread keeps its block (memory.py).
     return_large_blocks()
     services = AppServices.build(settings)
     edge = WidgetEdge(settings=settings, inboxes=services.inboxes)

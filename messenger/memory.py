@@ -2,22 +2,23 @@
 
 glibc's ``malloc`` serves a block over ``M_MMAP_THRESHOLD`` (128 KiB) with its own
 ``mmap`` and unmaps it on ``free`` — but its *dynamic* threshold rises to the size of
-every such block freed, up to 32 MiB. A password hash is a 19 MiB Argon2 block
+every such block freed, up to 32 MiB. A password hash is an Argon2 block of 7 to 19 MiB
 (:mod:`messenger.accounts.passwords`): after the first one, every later hash (and every
-other block up to 19 MiB) is carved from the heap of the thread that asked, and a
+other block up to its size) is carved from the heap of the thread that asked, and a
 non-main thread's heap is trimmed only when its free top passes twice that threshold.
-Each hashing thread then keeps ≈ 19 MiB resident for the life of the process. Measured:
+Each hashing thread then keeps that block resident for the life of the process. Measured
+(with 19 MiB blocks):
 four verifications in the hashing pool took a process from 21.8 to 80.2 MiB, six more in
 asyncio's default pool to 197.1 MiB; with the threshold pinned, 21.8 → 22.1 MiB. Under
 ``make load`` the server's RSS grew 10 to 17 % from run to run as operators' sign-ins met
 threads that had not hashed yet (docs/performance.md).
 
-The rise also sends every block between 128 KiB and 19 MiB (a rendered list page, a large
+The rise also sends every block between 128 KiB and that size (a rendered list page, a large
 JSON answer) to the threads' heaps, where they fragment. Pinning the threshold at glibc's
 own starting value (any ``mallopt`` of it turns the dynamic adjustment off) keeps the
 allocator as it was before the hashes' blocks shrank under 32 MiB (the old 64 MiB blocks
 never raised it): big blocks are mapped and given back. The price is the page faults of a
-fresh 19 MiB block at each hash (a few ms next to its 25 to 40 ms of CPU). Elsewhere than
+fresh block at each hash, one reason the hash's parameters are the 7 MiB set. Elsewhere than
 glibc (musl, macOS) this does nothing.
 """
 
