@@ -32,7 +32,6 @@ from collections import OrderedDict
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy.orm.attributes import set_committed_value
 from uuid_utils.compat import uuid7
 
 from messenger.attachments.links import AttachmentLinks
@@ -41,15 +40,15 @@ from messenger.conversations.schemas import MessageOut, message_out
 from messenger.conversations.service import clean_body
 from messenger.db.direct import DirectDatabase
 from messenger.db.events import DomainEvent
-from messenger.db.models import Inbox, Message, MessageKind, MessageSender
+from messenger.db.models import Inbox
 from messenger.errors import InvalidInputError
 from messenger.i18n import N_
 from messenger.inboxes.settings import parse_settings
 from messenger.inboxes.visitor_settings import PrechatSettings
-from messenger.metrics import MESSAGES
 from messenger.realtime.publisher import Publisher
 from messenger.realtime.transaction import publish_committed
 from messenger.visitors.service import Caller, observed
+from messenger.widget.hotpath import stored_visitor_message
 
 # $1 inbox, $2 visitor, $3 body, $4 client_msg_id, $5 lock key, $6 conversation id,
 # $7 branch, $8..$15 what the call tells (page, agent, language, country code, country,
@@ -177,23 +176,7 @@ class FirstMessage:
         )
         if not rows:
             return None
-        row = rows[0]
-        # A transient Message, as on the hot send: the publisher and the answer take the
-        # general path's shape.
-        message = Message(
-            id=row["id"],
-            conversation_id=conversation_id,
-            sender=MessageSender.VISITOR,
-            kind=MessageKind.MESSAGE,
-            body=text,
-            client_msg_id=client_msg_id,
-            created_at=row["created_at"],
-            delivered_at=None,
-            read_at=None,
-        )
-        set_committed_value(message, "author", None)
-        set_committed_value(message, "attachments", [])
-        MESSAGES.labels(sender="visitor", kind="message").inc()
+        message = stored_visitor_message(rows[0], conversation_id, text, client_msg_id)
         status = {"conversation_id": str(conversation_id), "status": "open"}
         await publish_committed(
             self._publisher,

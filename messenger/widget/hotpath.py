@@ -152,6 +152,29 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def stored_visitor_message(
+    row: Any, conversation_id: UUID, text: str, client_msg_id: str
+) -> Message:
+    """A visitor message a statement stored (``row``: its id and created_at), as a
+    transient Message (never added to a session): the publisher and the response take the
+    same shape as on the general path. Counted as the general path counts it."""
+    message = Message(
+        id=row["id"],
+        conversation_id=conversation_id,
+        sender=MessageSender.VISITOR,
+        kind=MessageKind.MESSAGE,
+        body=text,
+        client_msg_id=client_msg_id,
+        created_at=row["created_at"],
+        delivered_at=None,
+        read_at=None,
+    )
+    set_committed_value(message, "author", None)
+    set_committed_value(message, "attachments", [])
+    MESSAGES.labels(sender="visitor", kind="message").inc()
+    return message
+
+
 @dataclass(frozen=True, slots=True)
 class Timeline:
     """The visitor's current conversation (None: none, or closed) and messages of it."""
@@ -202,22 +225,7 @@ class HotPath:
             return None
         row = rows[0]
         conversation_id: UUID = row["conversation_id"]
-        # A transient Message (never added to a session): the publisher and the response
-        # take the same shape as on the general path.
-        message = Message(
-            id=row["id"],
-            conversation_id=conversation_id,
-            sender=MessageSender.VISITOR,
-            kind=MessageKind.MESSAGE,
-            body=text,
-            client_msg_id=client_msg_id,
-            created_at=row["created_at"],
-            delivered_at=None,
-            read_at=None,
-        )
-        set_committed_value(message, "author", None)
-        set_committed_value(message, "attachments", [])
-        MESSAGES.labels(sender="visitor", kind="message").inc()
+        message = stored_visitor_message(row, conversation_id, text, client_msg_id)
         branch_id = row["branch_id"]
         events = []
         if row["was"] != ConversationStatus.OPEN.value:  # the visitor reopened it
