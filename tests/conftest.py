@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from messenger.config import Settings
 from messenger.db import alchemy_config
+from tests.support.app import ClientFactory, relaxed_clients
 from tests.support.desk import OperatorDesk
 from tests.support.env import (
     REDIS_URL,
@@ -75,6 +76,12 @@ def env(database_url: str, redis_url: str, redis_prefix: str) -> dict[str, str]:
         "MESSENGER_REDIS_PREFIX": redis_prefix,
         "MESSENGER_SECRET_KEY": TEST_SECRET,
     }
+
+
+@pytest.fixture
+def widget_client(env: dict[str, str], tmp_path: Path) -> ClientFactory:
+    """The real app in-process, on this test's database and Redis key space."""
+    return relaxed_clients(env, tmp_path)
 
 
 @pytest.fixture

@@ -9,9 +9,6 @@ real services and publisher (see ``tests/widget_helpers.py``).
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,7 +16,6 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from messenger.config import Settings
 from messenger.conversations.service import ConversationService
 from messenger.db.models import (
     Branch,
@@ -31,7 +27,7 @@ from messenger.db.models import (
     Visitor,
 )
 from messenger.presence import RedisPresence
-from tests.support.app import RELAXED_ENV, app_client
+from tests.support.app import ClientFactory
 from tests.support.desk import OperatorDesk
 from tests.support.factories import make_branch, make_inbox, make_user
 from tests.support.widget import ORIGIN, WidgetVisitor, count, fresh
@@ -39,28 +35,10 @@ from tests.support.widget import ORIGIN, WidgetVisitor, count, fresh
 pytestmark = pytest.mark.timeout(60)
 
 
-ClientFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
-
-
 ALL_WEEK = {
     day: [{"start": "00:00", "end": "24:00"}]
     for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 }
-
-
-@pytest.fixture
-def widget_client(env: dict[str, str], tmp_path: Path) -> ClientFactory:
-    """The real app in-process, on this test's database and Redis key space."""
-
-    @asynccontextmanager
-    async def factory(**overrides: str) -> AsyncIterator[httpx.AsyncClient]:
-        settings = Settings.from_env(
-            {**env, **RELAXED_ENV, "MESSENGER_DATA_DIR": str(tmp_path), **overrides}
-        )
-        async with app_client(settings) as client:
-            yield client
-
-    return factory
 
 
 async def add_rule(

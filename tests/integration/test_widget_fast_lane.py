@@ -15,9 +15,6 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,35 +22,20 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from messenger.config import Settings
 from messenger.widget.sessions import SessionSigner
 from tests.conftest import TEST_SECRET
-from tests.support.app import RELAXED_ENV, app_client
+from tests.support.app import ClientFactory
 from tests.support.factories import make_branch, make_inbox
 from tests.support.widget import ORIGIN, WidgetVisitor
 
 pytestmark = pytest.mark.timeout(60)
 
-ClientFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 MESSAGES = "/api/widget/messages"
 RID = "fast-lane-test-0001"
 EVIL = "https://evil.example"
 #: Past the tests' minimum poll interval (0.01 s), so that polls are not throttled.
 POLL_GAP = 0.03
 CLOSED_DATABASE = "postgresql+asyncpg://postgres@127.0.0.1:1/messenger"
-
-
-@pytest.fixture
-def widget_client(env: dict[str, str], tmp_path: Path) -> ClientFactory:
-    @asynccontextmanager
-    async def factory(**overrides: str) -> AsyncIterator[httpx.AsyncClient]:
-        settings = Settings.from_env(
-            {**env, **RELAXED_ENV, "MESSENGER_DATA_DIR": str(tmp_path), **overrides}
-        )
-        async with app_client(settings) as client:
-            yield client
-
-    return factory
 
 
 def _sample(name: str, labels: dict[str, str]) -> float:

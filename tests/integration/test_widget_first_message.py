@@ -10,39 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from messenger.config import Settings
 from messenger.db.models import Conversation, Message, OutboxEntry, Visitor
-from tests.support.app import RELAXED_ENV, app_client
+from tests.support.app import ClientFactory
 from tests.support.factories import make_branch, make_inbox
 from tests.support.widget import WidgetVisitor
 
 pytestmark = pytest.mark.timeout(90)
-
-ClientFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
-
-
-@pytest.fixture
-def widget_client(env: dict[str, str], tmp_path: Path) -> ClientFactory:
-    @asynccontextmanager
-    async def factory(**overrides: str) -> AsyncIterator[httpx.AsyncClient]:
-        settings = Settings.from_env(
-            {**env, **RELAXED_ENV, "MESSENGER_DATA_DIR": str(tmp_path), **overrides}
-        )
-        async with app_client(settings) as client:
-            yield client
-
-    return factory
 
 
 def _served(path: str) -> float:

@@ -9,12 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from pathlib import Path
 
 import asyncpg
-import httpx
 import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import select
@@ -24,27 +20,12 @@ from messenger.config import Settings
 from messenger.db.direct import asyncpg_dsn
 from messenger.db.models import Conversation, ConversationStatus, Message, UserRole, Visitor
 from messenger.inboxes.service import InboxService
-from tests.support.app import RELAXED_ENV, app_client
+from tests.support.app import ClientFactory
 from tests.support.desk import OperatorDesk
 from tests.support.factories import make_branch, make_inbox, make_user
 from tests.support.widget import ORIGIN, WidgetVisitor
 
 pytestmark = pytest.mark.timeout(60)
-
-ClientFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
-
-
-@pytest.fixture
-def widget_client(env: dict[str, str], tmp_path: Path) -> ClientFactory:
-    @asynccontextmanager
-    async def factory(**overrides: str) -> AsyncIterator[httpx.AsyncClient]:
-        settings = Settings.from_env(
-            {**env, **RELAXED_ENV, "MESSENGER_DATA_DIR": str(tmp_path), **overrides}
-        )
-        async with app_client(settings) as client:
-            yield client
-
-    return factory
 
 
 class Paths:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,26 +14,11 @@ from messenger.config import Settings
 from messenger.contacts.identity import identity_hash
 from messenger.db.models import Contact, Conversation, Inbox, Visitor
 from messenger.inboxes.service import InboxService
-from tests.support.app import RELAXED_ENV, app_client
+from tests.support.app import ClientFactory
 from tests.support.factories import make_branch, make_inbox
 from tests.support.widget import WidgetVisitor, count, fresh
 
 pytestmark = pytest.mark.timeout(60)
-
-ClientFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
-
-
-@pytest.fixture
-def widget_client(env: dict[str, str], tmp_path: Path) -> ClientFactory:
-    @asynccontextmanager
-    async def factory(**overrides: str) -> AsyncIterator[httpx.AsyncClient]:
-        settings = Settings.from_env(
-            {**env, **RELAXED_ENV, "MESSENGER_DATA_DIR": str(tmp_path), **overrides}
-        )
-        async with app_client(settings) as client:
-            yield client
-
-    return factory
 
 
 def signed(inbox: Inbox, identifier: str, **extra: Any) -> dict[str, Any]:

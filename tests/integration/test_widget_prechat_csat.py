@@ -3,30 +3,24 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from messenger.config import Settings
 from messenger.conversations.csat import submit_rating
 from messenger.conversations.listing import ConversationFilters
 from messenger.conversations.search import search_conversations
 from messenger.conversations.service import ConversationService
 from messenger.db.events import pending, take_committed
 from messenger.db.models import Conversation, CsatRating, Visitor
-from tests.support.app import RELAXED_ENV, app_client
+from tests.support.app import ClientFactory
 from tests.support.desk import OperatorDesk
 from tests.support.factories import make_branch, make_conversation, make_inbox, make_user
 from tests.support.widget import WidgetVisitor, count, fresh
 
 pytestmark = pytest.mark.timeout(60)
 
-ClientFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 PRECHAT = {
     "prechat": {
         "enabled": True,
@@ -38,19 +32,6 @@ PRECHAT = {
         ],
     }
 }
-
-
-@pytest.fixture
-def widget_client(env: dict[str, str], tmp_path: Path) -> ClientFactory:
-    @asynccontextmanager
-    async def factory(**overrides: str) -> AsyncIterator[httpx.AsyncClient]:
-        settings = Settings.from_env(
-            {**env, **RELAXED_ENV, "MESSENGER_DATA_DIR": str(tmp_path), **overrides}
-        )
-        async with app_client(settings) as client:
-            yield client
-
-    return factory
 
 
 async def test_prechat_fields_are_validated_on_both_calls(

@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 
+import httpx
 from litestar.testing import AsyncTestClient
 
 from messenger.app import create_app
@@ -53,3 +56,22 @@ async def app_client(
         settings = Settings.from_env({**(RELAXED_ENV if relaxed else {}), **config, **overrides})
     async with AsyncTestClient(app=create_app(settings)) as client:
         yield client
+
+
+#: ``factory(**overrides)``: an in-process client of the real app (``widget_client``).
+ClientFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
+def relaxed_clients(env: Mapping[str, str], data_dir: Path) -> ClientFactory:
+    """Clients of the real app on this test's database and Redis key space, with the
+    relaxed limits; each call is another app (another process, as far as the app knows)."""
+
+    @contextlib.asynccontextmanager
+    async def factory(**overrides: str) -> AsyncIterator[httpx.AsyncClient]:
+        settings = Settings.from_env(
+            {**env, **RELAXED_ENV, "MESSENGER_DATA_DIR": str(data_dir), **overrides}
+        )
+        async with app_client(settings) as client:
+            yield client
+
+    return factory
