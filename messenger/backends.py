@@ -42,6 +42,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from messenger.config import Settings
 from messenger.presence import MemoryPresence, Presence, RedisPresence
+from messenger.redis_pipe import FixedAddress, RedisPipe, SentinelAddress
 from messenger.state import MemoryState, RedisState, SharedState
 from messenger.subscribers import LeanSubscriber
 
@@ -64,8 +65,9 @@ _BACKOFF_MAX_SECONDS = 2.0
 
 
 class ResilientRedisPubSub(ChannelsBackend):
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, pipe: RedisPipe | None = None) -> None:
         self._redis = redis
+        self._pipe = pipe
         self._publish_script = redis.register_script(_PUBLISH)
         self._wanted: set[str] = set()
         self._pubsub: PubSub | None = None
@@ -115,7 +117,11 @@ class ResilientRedisPubSub(ChannelsBackend):
                 await self._drop(pubsub)
 
     async def publish(self, data: bytes, channels: Iterable[str]) -> None:
-        await self._publish_script(keys=list(set(channels)), args=[data])
+        keys = list(set(channels))
+        if self._pipe is not None:
+            await self._pipe.run_script(self._publish_script.sha, _PUBLISH, keys, [data])
+            return
+        await self._publish_script(keys=keys, args=[data])
 
     async def get_history(self, channel: str, limit: int | None = None) -> list[bytes]:
         raise NotImplementedError
@@ -234,6 +240,28 @@ def redis_client(settings: Settings, *, max_connections: int = REDIS_MAX_CONNECT
     return primary
 
 
+def redis_pipe(settings: Settings, client: Redis) -> RedisPipe | None:
+    """The one pipelined connection for the hot commands (redis_pipe.py), to the same
+    server as ``client``; None for a Unix socket (the pooled client serves it alone)."""
+    timeout = settings.redis_timeout_seconds
+    auth: dict[str, Any] = {}
+    if settings.redis_url is not None:
+        parsed = parse_url(settings.redis_url)
+        if "path" in parsed:
+            return None
+        auth = {
+            "username": parsed.get("username"),
+            "password": parsed.get("password"),
+            "db": int(parsed.get("db") or 0),
+            "use_ssl": settings.redis_url.startswith("rediss://"),
+        }
+    if settings.redis_sentinels:
+        return RedisPipe(SentinelAddress(client.connection_pool), timeout=timeout, **auth)
+    parsed = parse_url(settings.redis_url or "")
+    address = FixedAddress(str(parsed.get("host", "localhost")), int(parsed.get("port", 6379)))
+    return RedisPipe(address, timeout=timeout, **auth)
+
+
 @dataclass
 class Backends:
     redis: Redis | None
@@ -243,23 +271,27 @@ class Backends:
     channels: ChannelsPlugin
     #: The Redis live fan-out (None in memory mode), kept for its health.
     fan_out: ResilientRedisPubSub | None = None
+    #: The pipelined connection of the hot commands (None in memory mode).
+    pipe: RedisPipe | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Backends:
         prefix = settings.redis_prefix
         if settings.uses_redis:
             redis = redis_client(settings)
+            pipe = redis_pipe(settings, redis)
 
             def store_factory(name: str) -> Store:
                 return RedisStore(redis, namespace=f"{prefix}:{name}", handle_client_shutdown=False)
 
-            fan_out = ResilientRedisPubSub(redis)
+            fan_out = ResilientRedisPubSub(redis, pipe)
             return cls(
                 redis=redis,
+                pipe=pipe,
                 fan_out=fan_out,
                 stores=StoreRegistry(default_factory=store_factory),
                 presence=RedisPresence(redis, prefix=f"{prefix}:presence"),
-                state=RedisState(redis, prefix=prefix),
+                state=RedisState(redis, prefix=prefix, pipe=pipe),
                 channels=_channels(fan_out),
             )
 
@@ -285,5 +317,7 @@ class Backends:
             await self.redis.ping()
 
     async def close(self) -> None:
+        if self.pipe is not None:
+            await self.pipe.aclose()
         if self.redis is not None:
             await self.redis.aclose()

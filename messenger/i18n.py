@@ -103,8 +103,12 @@ def accepted_languages(*headers: str | None) -> list[str]:
     return [tag for _q, _p, tag in sorted(weighted, key=lambda item: (-item[0], item[1]))]
 
 
+@lru_cache(maxsize=1024)
 def negotiate(preferred: str | None, accept_language: str | None, default: str) -> Language:
-    """The operator's saved choice, else the browser's first supported language, else default."""
+    """The operator's saved choice, else the browser's first supported language, else default.
+
+    Remembered per distinct header (bounded): parsing ``Accept-Language`` and Babel's
+    negotiation ran on every request, the widget's polls included."""
     if preferred in LOCALES:
         return preferred
     tags = accepted_languages(accept_language)

@@ -14,6 +14,8 @@ from typing import Literal, Protocol, cast
 
 from redis.asyncio import Redis
 
+from messenger.redis_pipe import RedisPipe
+
 # INCR a window counter; start its expiry on the first hit; answer (count, ms left).
 _WINDOW_SCRIPT = """
 local count = redis.call('INCR', KEYS[1])
@@ -153,8 +155,10 @@ class SharedState(Protocol):
 
 
 class RedisState:
-    def __init__(self, redis: Redis, prefix: str) -> None:
+    def __init__(self, redis: Redis, prefix: str, pipe: RedisPipe | None = None) -> None:
         self._redis = redis
+        #: The hot path's limits go down the shared pipelined connection when there is one.
+        self._pipe = pipe
         self._prefix = prefix
         self._window = redis.register_script(_WINDOW_SCRIPT)
         self._enter = redis.register_script(_ENTER_SCRIPT)
@@ -168,9 +172,12 @@ class RedisState:
         args: list[str | int] = []
         for c in checks:
             args += ["g" if c.kind == "gap" else "w", c.ms, c.cap]
-        generation, refused, retry_ms, *counts = await self._check(
-            keys=[self._k(watched), *(self._k(c.key) for c in checks)], args=args
-        )
+        keys = [self._k(watched), *(self._k(c.key) for c in checks)]
+        if self._pipe is not None:
+            reply = await self._pipe.run_script(self._check.sha, _CHECK_SCRIPT, keys, args)
+        else:
+            reply = await self._check(keys=keys, args=args)
+        generation, refused, retry_ms, *counts = reply
         return Checked(
             int(generation),
             int(refused) - 1 if refused else None,

@@ -6,17 +6,34 @@ Redis keeps its own clock, so ``let_expire`` waits for Redis to drop the key (po
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 from redis.asyncio import Redis
 
+from messenger.redis_pipe import FixedAddress, RedisPipe
 from messenger.state import RedisState
 from tests.support.state_contract import LetExpire, StateContract
 from tests.support.waiting import eventually
 
 
-@pytest.fixture
-def state(redis: Redis, redis_prefix: str) -> RedisState:
-    return RedisState(redis, f"{redis_prefix}:state")
+@pytest.fixture(params=["pooled", "piped"])
+async def state(
+    request: pytest.FixtureRequest, redis: Redis, redis_prefix: str
+) -> AsyncIterator[RedisState]:
+    """The contract holds with the limits script on redis-py's pool and on the pipelined
+    connection of the hot path (redis_pipe.py)."""
+    if request.param == "pooled":
+        yield RedisState(redis, f"{redis_prefix}:state")
+        return
+    kwargs = redis.connection_pool.connection_kwargs
+    pipe = RedisPipe(
+        FixedAddress(kwargs.get("host", "localhost"), int(kwargs.get("port", 6379))),
+        timeout=2.0,
+        db=int(kwargs.get("db") or 0),
+    )
+    yield RedisState(redis, f"{redis_prefix}:state", pipe)
+    await pipe.aclose()
 
 
 @pytest.fixture

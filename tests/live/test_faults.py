@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import signal
-import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -19,7 +18,6 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-import redis as sync_redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from messenger.config import Settings
@@ -28,7 +26,8 @@ from tests.support.app import RELAXED_ENV
 from tests.support.dashboard import quick_user, signed_in
 from tests.support.desk import OperatorDesk
 from tests.support.factories import make_branch, make_inbox
-from tests.support.servers import LiveServer, free_port
+from tests.support.redis_process import RedisProcess
+from tests.support.servers import LiveServer
 from tests.support.sse import SSEStream, staff_stream
 from tests.support.waiting import eventually
 from tests.support.widget import WidgetVisitor
@@ -55,54 +54,6 @@ async def shop(live_server: Callable[..., Any], db_session: AsyncSession) -> Sho
     inbox = await make_inbox(db_session, branch=branch)
     await db_session.commit()
     return Shop(branch=branch, inbox=inbox, operator=operator)
-
-
-class RedisProcess:
-    """A ``redis-server`` of this test on a free port: killed and started again at will."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> RedisProcess:
-        self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = sync_redis.Redis(port=self.port, socket_connect_timeout=0.5)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except sync_redis.RedisError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-            finally:
-                client.close()
-        return self
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.kill()
 
 
 @pytest.fixture

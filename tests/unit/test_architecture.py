@@ -28,6 +28,7 @@ LAYERS: dict[str, int] = {
     "memory": 0,
     "backends": 0,
     "subscribers": 0,
+    "redis_pipe": 0,
     # persistence (models, migrations config, domain events recorded on the session)
     "db": 1,
     # the domain

@@ -9,10 +9,15 @@ import json
 import logging
 import random
 import sys
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from messenger.logs import JsonFormatter, _stamp, request_id
+from prometheus_client import Counter
+
+from messenger.logs import BufferedStreamHandler, JsonFormatter, _stamp, request_id
+from messenger.metrics import child
 
 
 def _record(**extra: object) -> logging.LogRecord:
@@ -103,3 +108,45 @@ def test_an_exception_is_in_the_line() -> None:
     entry = json.loads(line)
     assert entry["message"] == "failed x"
     assert "ValueError: boom" in entry["exception"]
+
+
+def _logger(handler: logging.Handler, name: str) -> logging.Logger:
+    logger = logging.getLogger(name)
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    return logger
+
+
+def test_info_lines_reach_the_file_within_the_flush_interval_warnings_at_once(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "log.jsonl"
+    with path.open("w", buffering=64 * 1024) as stream:  # block-buffered, like a piped stdout
+        handler = BufferedStreamHandler(stream, interval=0.3)
+        logger = _logger(handler, "test.buffered")
+        try:
+            logger.info("first")
+            # not flushed per line (the flusher, started now, first wakes after 0.3 s)
+            assert path.read_text() == ""
+            deadline = time.monotonic() + 5
+            while "first" not in path.read_text():
+                assert time.monotonic() < deadline, "the info line was never flushed"
+                time.sleep(0.01)
+            logger.info("second")
+            logger.warning("third")
+            assert path.read_text().splitlines() == ["first", "second", "third"]
+            logger.info("fourth")
+        finally:
+            logger.removeHandler(handler)
+            handler.close()
+        assert path.read_text().splitlines()[-1] == "fourth"  # close flushes
+
+
+def test_a_cached_metric_child_is_the_registered_one() -> None:
+    counter = Counter("messenger_test_child_total", "test", ["a", "b"], registry=None)
+    first = child(counter, "x", "y")
+    assert first is child(counter, "x", "y") is counter.labels("x", "y")
+    first.inc()
+    assert counter.labels("x", "y")._value.get() == 1
+    assert child(counter, "x", "z") is not first
