@@ -19,6 +19,7 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 
 import msgspec
 
@@ -53,14 +54,19 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+#: Tokens whose signature a process remembers having checked (about 200 bytes each).
+SIGNED_TOKENS_REMEMBERED = 10_000
+
+
 class SessionSigner:
     def __init__(self, secret: str) -> None:
         self._key = hmac.new(
             secret.encode(), b"messenger/widget-session/v1", hashlib.sha256
         ).digest()
+        self._signed = lru_cache(maxsize=SIGNED_TOKENS_REMEMBERED)(self._check_signature)
 
     def _sign(self, payload: bytes) -> str:
-        return _b64(hmac.new(self._key, payload, hashlib.sha256).digest())
+        return _b64(hmac.digest(self._key, payload, "sha256"))
 
     def issue(
         self,
@@ -83,6 +89,21 @@ class SessionSigner:
         """The session, or None for a missing, malformed, forged or expired token."""
         if not token or len(token) > 512:
             return None
+        session = self._signed(token)
+        if session is None:
+            return None
+        current = now if now is not None else time.time()
+        if not 0 <= current - session.issued_at <= SESSION_TTL_SECONDS + 60:
+            return None
+        return session
+
+    def _check_signature(self, token: str) -> WidgetSession | None:
+        """What a token says if this secret signed it (expiry aside); None otherwise.
+
+        Remembered per token (``self._signed``, bounded): a visitor's widget sends the same
+        token with every poll and send, and the signature, the base64 round trip and the
+        UUID cost more than the rest of a poll's own checks together (docs/performance.md).
+        Only the token's exact text is a key, so a changed token is checked anew."""
         parts = token.split(".")
         if len(parts) != 3 or parts[0] != _PREFIX:
             return None
@@ -98,9 +119,6 @@ class SessionSigner:
             data = msgspec.json.decode(payload, type=_Payload)
             visitor_id = uuid.UUID(data.visitor_id)
         except (ValueError, msgspec.DecodeError):
-            return None
-        current = now if now is not None else time.time()
-        if not 0 <= current - data.issued_at <= SESSION_TTL_SECONDS + 60:
             return None
         return WidgetSession(data.inbox_id, visitor_id, data.issued_at, bool(data.identified))
 

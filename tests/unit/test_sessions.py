@@ -61,6 +61,8 @@ def test_another_secret_never_verifies(signer: SessionSigner) -> None:
 )
 def test_tampered_or_malformed_tokens_never_verify(signer: SessionSigner, mangle) -> None:
     token = signer.issue(7, VISITOR, now=NOW)
+    assert signer.verify(token, now=NOW) is not None  # the good token is remembered ...
+    assert signer.verify(mangle(token), now=NOW) is None  # ... a changed one checked anew
     assert signer.verify(mangle(token), now=NOW) is None
 
 
