@@ -290,7 +290,7 @@ class Backends:
                 pipe=pipe,
                 fan_out=fan_out,
                 stores=StoreRegistry(default_factory=store_factory),
-                presence=RedisPresence(redis, prefix=f"{prefix}:presence"),
+                presence=RedisPresence(redis, prefix=f"{prefix}:presence", pipe=pipe),
                 state=RedisState(redis, prefix=prefix, pipe=pipe),
                 channels=_channels(fan_out),
             )

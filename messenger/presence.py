@@ -14,6 +14,8 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
+from messenger.redis_pipe import RedisPipe
+
 DEFAULT_TTL_SECONDS = 45.0
 #: How long the "seen until" of a user is kept after their last refresh.
 SEEN_TTL_SECONDS = 24 * 3600
@@ -51,10 +53,23 @@ class Presence(Protocol):
         ...
 
 
+# The trim and the read of ``online_user_ids`` in one atomic step on the shared pipelined
+# connection, where a MULTI must never go (redis_pipe.py).
+_ONLINE_SCRIPT = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+return redis.call('ZRANGE', KEYS[1], 0, -1)
+"""
+
+
 class RedisPresence:
-    def __init__(self, redis: Redis, prefix: str = "messenger:presence") -> None:
+    def __init__(
+        self, redis: Redis, prefix: str = "messenger:presence", pipe: RedisPipe | None = None
+    ) -> None:
         self._redis = redis
         self._prefix = prefix
+        #: Every widget bootstrap asks who is online: on the hot path's connection if any.
+        self._pipe = pipe
+        self._online = redis.register_script(_ONLINE_SCRIPT)
 
     def _key(self, branch_id: int) -> str:
         return f"{self._prefix}:branch:{branch_id}"
@@ -88,6 +103,11 @@ class RedisPresence:
 
     async def online_user_ids(self, branch_id: int) -> set[int]:
         key = self._key(branch_id)
+        if self._pipe is not None:
+            members = await self._pipe.run_script(
+                self._online.sha, _ONLINE_SCRIPT, [key], [repr(time.time())]
+            )
+            return {_user_of(m) for m in members}
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.zremrangebyscore(key, "-inf", time.time())
             pipe.zrange(key, 0, -1)

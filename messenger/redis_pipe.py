@@ -28,8 +28,10 @@ What it keeps from the pooled client (``messenger.backends.redis_client``):
 * a primary demoted to a replica by a failover answers ``READONLY``: the connection is
   dropped and the call retried on the primary found again.
 
-Only commands whose replies are small and whose order matters to nobody but their
-caller belong here (scripts, PUBLISH); blocking commands and pub/sub never do.
+Only single commands that need nothing of the connection's state belong here (scripts,
+PUBLISH, SET, GETDEL, INCR, ZREM): never a blocking command, a pub/sub subscription or a
+MULTI (the connection is shared: another caller's commands would land inside the
+transaction) — what must be atomic is a Lua script.
 """
 
 from __future__ import annotations

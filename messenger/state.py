@@ -7,12 +7,14 @@ challenge replay protection and typing all stand on these four operations.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol, cast
+from typing import Any, Literal, Protocol, cast
 
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 
 from messenger.redis_pipe import RedisPipe
 
@@ -23,6 +25,14 @@ if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
 return {count, ttl}
+"""
+
+# SET NX PX, else the holder's ms left (at least 1): ``claim`` in one round trip.
+_CLAIM_SCRIPT = """
+if redis.call('SET', KEYS[1], '1', 'PX', ARGV[1], 'NX') then return 0 end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 1 then ttl = 1 end
+return ttl
 """
 
 # Leases in capped sets (one sorted set per key, score = expiry in ms, Redis time): drop the
@@ -164,6 +174,7 @@ class RedisState:
         self._enter = redis.register_script(_ENTER_SCRIPT)
         self._renew = redis.register_script(_RENEW_SCRIPT)
         self._check = redis.register_script(_CHECK_SCRIPT)
+        self._claim = redis.register_script(_CLAIM_SCRIPT)
 
     def _k(self, key: str) -> str:
         return f"{self._prefix}:{key}"
@@ -173,11 +184,9 @@ class RedisState:
         for c in checks:
             args += ["g" if c.kind == "gap" else "w", c.ms, c.cap]
         keys = [self._k(watched), *(self._k(c.key) for c in checks)]
-        if self._pipe is not None:
-            reply = await self._pipe.run_script(self._check.sha, _CHECK_SCRIPT, keys, args)
-        else:
-            reply = await self._check(keys=keys, args=args)
-        generation, refused, retry_ms, *counts = reply
+        generation, refused, retry_ms, *counts = await self._script(
+            self._check, _CHECK_SCRIPT, keys, args
+        )
         return Checked(
             int(generation),
             int(refused) - 1 if refused else None,
@@ -186,30 +195,56 @@ class RedisState:
         )
 
     async def bump(self, key: str) -> None:
+        if self._pipe is not None:
+            await self._pipe.execute("INCR", self._k(key))
+            return
         await self._redis.incr(self._k(key))
 
+    async def _script(
+        self, script: AsyncScript, source: str, keys: list[str], args: list[Any]
+    ) -> Any:
+        if self._pipe is not None:
+            return await self._pipe.run_script(script.sha, source, keys, args)
+        return await script(keys=keys, args=args)
+
     async def hit(self, key: str, window_ms: int) -> tuple[int, int]:
-        count, ttl = await self._window(keys=[self._k(key)], args=[window_ms])
+        count, ttl = await self._script(self._window, _WINDOW_SCRIPT, [self._k(key)], [window_ms])
         return int(count), int(ttl)
 
     async def claim(self, key: str, ttl_ms: int) -> int:
+        if self._pipe is not None:
+            # One round trip: SET NX, else the holder's PTTL (never a MULTI on the shared
+            # connection: see redis_pipe.py).
+            return int(
+                await self._pipe.run_script(
+                    self._claim.sha, _CLAIM_SCRIPT, [self._k(key)], [ttl_ms]
+                )
+            )
         if await self._redis.set(self._k(key), b"1", px=ttl_ms, nx=True):
             return 0
         ttl = await self._redis.pttl(self._k(key))
         return max(int(ttl), 1)
 
     async def put(self, key: str, value: bytes, ttl_ms: int) -> None:
+        if self._pipe is not None:
+            await self._pipe.execute("SET", self._k(key), value, "PX", ttl_ms)
+            return
         await self._redis.set(self._k(key), value, px=ttl_ms)
 
     async def take(self, key: str) -> bytes | None:
+        if self._pipe is not None:
+            return cast("bytes | None", await self._pipe.execute("GETDEL", self._k(key)))
         # redis-py types replies as bytes | str; this client never decodes (backends.py).
         return cast("bytes | None", await self._redis.getdel(self._k(key)))
 
     async def enter(self, caps: dict[str, int], member: str, ttl_ms: int) -> str | None:
         keys = list(caps)
         full = int(
-            await self._enter(
-                keys=[self._k(k) for k in keys], args=[member, ttl_ms, *caps.values()]
+            await self._script(
+                self._enter,
+                _ENTER_SCRIPT,
+                [self._k(k) for k in keys],
+                [member, ttl_ms, *caps.values()],
             )
         )
         return keys[full - 1] if full else None
@@ -218,9 +253,14 @@ class RedisState:
         keys = [self._k(key) for lease_keys, _ in leases for key in lease_keys]
         members = [member for lease_keys, member in leases for _ in lease_keys]
         if keys:
-            await self._renew(keys=keys, args=[ttl_ms, *members])
+            await self._script(self._renew, _RENEW_SCRIPT, keys, [ttl_ms, *members])
 
     async def leave(self, keys: list[str], member: str) -> None:
+        if self._pipe is not None:
+            await asyncio.gather(
+                *(self._pipe.execute("ZREM", self._k(key), member) for key in keys)
+            )
+            return
         async with self._redis.pipeline(transaction=False) as pipe:
             for key in keys:
                 pipe.zrem(self._k(key), member)

@@ -17,6 +17,7 @@ from messenger.inboxes.privacy import resolve_privacy
 from messenger.inboxes.settings import InboxSettings, parse_settings
 from messenger.presence import MemoryPresence, Presence, RedisPresence
 from tests.support.clock import FakeClock
+from tests.support.redis_process import pipe_like
 
 MOSCOW = 1
 
@@ -53,12 +54,16 @@ WEEKDAY_9_TO_18 = {day: [("09:00", "18:00")] for day in ("mon", "tue", "wed", "t
 # --- the availability decision ----------------------------------------------------------------
 
 
-@pytest.fixture(params=["redis", "memory"])
+@pytest.fixture(params=["redis", "redis-piped", "memory"])
 async def presence(
     request: pytest.FixtureRequest, redis: Redis, redis_prefix: str
 ) -> AsyncIterator[Presence]:
     if request.param == "redis":
         yield RedisPresence(redis, prefix=f"{redis_prefix}:presence")
+    elif request.param == "redis-piped":  # online_user_ids on the hot path's connection
+        pipe = pipe_like(redis)
+        yield RedisPresence(redis, prefix=f"{redis_prefix}:presence", pipe=pipe)
+        await pipe.aclose()
     else:
         yield MemoryPresence()
 

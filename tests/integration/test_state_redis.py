@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from messenger.redis_pipe import FixedAddress, RedisPipe
 from messenger.state import RedisState
+from tests.support.redis_process import pipe_like
 from tests.support.state_contract import LetExpire, StateContract
 from tests.support.waiting import eventually
 
@@ -26,12 +26,7 @@ async def state(
     if request.param == "pooled":
         yield RedisState(redis, f"{redis_prefix}:state")
         return
-    kwargs = redis.connection_pool.connection_kwargs
-    pipe = RedisPipe(
-        FixedAddress(kwargs.get("host", "localhost"), int(kwargs.get("port", 6379))),
-        timeout=2.0,
-        db=int(kwargs.get("db") or 0),
-    )
+    pipe = pipe_like(redis)
     yield RedisState(redis, f"{redis_prefix}:state", pipe)
     await pipe.aclose()
 

@@ -7,8 +7,20 @@ import subprocess
 import time
 
 import redis as sync_redis
+from redis.asyncio import Redis
 
+from messenger.redis_pipe import FixedAddress, RedisPipe
 from tests.support.servers import free_port
+
+
+def pipe_like(client: Redis) -> RedisPipe:
+    """A pipelined connection to the server and database of ``client`` (the suite's)."""
+    kwargs = client.connection_pool.connection_kwargs
+    return RedisPipe(
+        FixedAddress(kwargs.get("host", "localhost"), int(kwargs.get("port", 6379))),
+        timeout=2.0,
+        db=int(kwargs.get("db") or 0),
+    )
 
 
 class RedisProcess:
