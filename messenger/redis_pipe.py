@@ -92,7 +92,7 @@ def encode_command(args: Sequence[Arg]) -> bytes:
 
 class _Connection(asyncio.Protocol):
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
+        self.loop = loop
         self._reader = hiredis.Reader(replyError=ResponseError)
         self.transport: asyncio.Transport | None = None
         #: (future, deadline) of each command written, in order.
@@ -107,13 +107,13 @@ class _Connection(asyncio.Protocol):
         self.transport = cast("asyncio.Transport", transport)
 
     def send(self, command: bytes, timeout: float) -> asyncio.Future[Any]:
-        future: asyncio.Future[Any] = self._loop.create_future()
-        self.waiting.append((future, self._loop.time() + timeout))
+        future: asyncio.Future[Any] = self.loop.create_future()
+        self.waiting.append((future, self.loop.time() + timeout))
         self._out.append(command)
         if not self._flush_planned:
             # Every command of this loop iteration in one write.
             self._flush_planned = True
-            self._loop.call_soon(self._flush)
+            self.loop.call_soon(self._flush)
         return future
 
     def _flush(self) -> None:
@@ -141,7 +141,7 @@ class _Connection(asyncio.Protocol):
             self.abort(RedisConnectionError)
 
     def check_deadlines(self) -> None:
-        if self.waiting and self.waiting[0][1] <= self._loop.time():
+        if self.waiting and self.waiting[0][1] <= self.loop.time():
             self.abort(RedisTimeoutError)
 
     def abort(self, failure: type[Exception]) -> None:
@@ -161,6 +161,9 @@ class _Connection(asyncio.Protocol):
             future, _ = self.waiting.popleft()
             if not future.done():
                 future.set_exception(failure("the Redis connection was lost"))
+
+
+_running_loop = asyncio.get_running_loop
 
 
 def _typed(error: ResponseError) -> ResponseError:
@@ -197,7 +200,6 @@ class RedisPipe:
         self._connection: _Connection | None = None
         self._connecting: asyncio.Future[_Connection] | None = None
         self._watchdog: asyncio.TimerHandle | None = None
-        self._closed = False
 
     async def execute(self, *args: Arg) -> Any:
         """Send one command; its reply (bytes, int, a list, None), or redis-py's exception."""
@@ -218,7 +220,9 @@ class RedisPipe:
 
     async def _once(self, command: bytes) -> Any:
         connection = self._connection
-        if connection is None or connection.closed:
+        if connection is None or connection.closed or connection.loop is not _running_loop():
+            # (a connection belongs to the event loop that opened it: an app served again
+            # on another loop, as tests do, opens its own)
             connection = await self._connect()
         future = connection.send(command, self._timeout)
         if self._watchdog is None:
@@ -235,7 +239,7 @@ class RedisPipe:
         the oldest call has waited past the timeout."""
         self._watchdog = None
         connection = self._connection
-        if connection is None or connection.closed or self._closed:
+        if connection is None or connection.closed:
             return
         connection.check_deadlines()
         if connection.waiting and not connection.closed:
@@ -243,11 +247,9 @@ class RedisPipe:
             self._watchdog = loop.call_later(self._timeout / 4, self._watch)
 
     async def _connect(self) -> _Connection:
-        if self._closed:
-            raise RedisConnectionError("the Redis pipe is closed")
-        if self._connecting is not None:
-            return await asyncio.shield(self._connecting)
         loop = asyncio.get_running_loop()
+        if self._connecting is not None and self._connecting.get_loop() is loop:
+            return await asyncio.shield(self._connecting)
         self._connecting = loop.create_future()
         try:
             connection = await asyncio.wait_for(self._open(loop), self._timeout)
@@ -282,7 +284,7 @@ class RedisPipe:
         return connection
 
     async def aclose(self) -> None:
-        self._closed = True
+        """Close the connection (a later call opens a new one, as redis-py's client does)."""
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None

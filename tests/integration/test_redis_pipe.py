@@ -196,3 +196,20 @@ async def test_limits_and_publishes_follow_a_sentinel_failover() -> None:
         await client.aclose()
     finally:
         group.stop()
+
+
+def test_a_pipe_closed_or_used_from_another_event_loop_opens_a_new_connection(
+    own_redis: RedisProcess,
+) -> None:
+    pipe = RedisPipe(FixedAddress("127.0.0.1", own_redis.port), timeout=2.0)
+
+    async def ping() -> object:
+        return await pipe.execute("PING")
+
+    # One app served by two test clients runs on two loops in turn; closing at shutdown
+    # does not end the pipe for a later start.
+    assert asyncio.run(ping()) == b"PONG"
+    assert asyncio.run(ping()) == b"PONG"
+    asyncio.run(pipe.aclose())
+    assert asyncio.run(ping()) == b"PONG"
+    asyncio.run(pipe.aclose())
