@@ -7,7 +7,9 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig, SQLAlchemyPlugin
 from litestar import Litestar
@@ -191,6 +193,27 @@ class AppServices:
         await self.backends.close()
 
 
+class MessengerApp(Litestar):
+    """Litestar, with the widget's send and poll met before Litestar's own entry.
+
+    Litestar's ``__call__`` wraps every response's ``send`` to run the ``before_send``
+    hooks (the database plugin's commit-then-publish) on each message; the fast lane's
+    answers use no request-scoped session, and that wrapper was a tenth of a poll's CPU
+    under load (docs/performance.md). Every other request, and anything the fast lane
+    hands over, goes through ``Litestar.__call__`` unchanged."""
+
+    fast_lane: FastLane | None = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        lane = self.fast_lane
+        if lane is None or scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        scope["app"] = scope["litestar_app"] = self  # what Litestar.__call__ sets
+        scope.setdefault("state", {})
+        await lane(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     # Sign-ins hash in threads: without this each hashing thread keeps its block (memory.py).
@@ -233,7 +256,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def check_default_branch_on_start(_: Litestar) -> None:
         await check_default_branch(settings, services.alchemy)
 
-    app = Litestar(
+    app = MessengerApp(
         route_handlers=[
             SystemController,
             MetricsController,
@@ -313,10 +336,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     # The widget's send and poll, served in front of the router and the middlewares with the
     # same calls, edge, headers, log line and error handlers (messenger.widget.fastlane).
-    # Wrapping Litestar's own ASGI handler keeps ``app`` the Litestar instance uvicorn, the
-    # CLI and the test client are given, with its lifespan and ``scope["app"]``.
-    app.asgi_handler = FastLane(
-        app.asgi_handler,
+    # ``app`` stays a Litestar instance (uvicorn, the CLI and the test client are given it,
+    # with its lifespan); what the fast lane does not serve goes to ``Litestar.__call__``.
+    app.fast_lane = FastLane(
+        partial(Litestar.__call__, app),
         calls=services.calls,
         edge=edge,
         exception_handlers=app.exception_handlers,

@@ -94,8 +94,9 @@ def _handler_for(handlers: ExceptionHandlersMap, exc: Exception) -> Any:
 
 
 class FastLane:
-    """Wraps Litestar's ASGI handler (``Litestar.asgi_handler``: inside ``Litestar.__call__``,
-    so the scope already holds the app and its state, and the lifespan stays Litestar's)."""
+    """Met first by the app (``messenger.app.MessengerApp``, which has put the app and its
+    state in the scope as Litestar does); ``app`` is ``Litestar.__call__``, given what the
+    fast lane does not serve (the lifespan never comes here)."""
 
     def __init__(
         self,

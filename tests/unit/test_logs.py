@@ -150,3 +150,61 @@ def test_a_cached_metric_child_is_the_registered_one() -> None:
     first.inc()
     assert counter.labels("x", "y")._value.get() == 1
     assert child(counter, "x", "z") is not first
+
+
+def test_the_access_line_written_directly_is_the_line_logging_writes() -> None:
+    import io
+
+    from messenger.logs import RequestRecord, _access_handler, access_log
+
+    stream = io.StringIO()
+    handler = BufferedStreamHandler(stream, interval=60)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    saved, saved_level = root.handlers[:], root.level
+    root.handlers = [handler]
+    root.setLevel(logging.INFO)
+    scope: Any = {
+        "type": "http",
+        "method": "GET",
+        "path": "/api/widget/messages",
+        "headers": [(b"x-request-id", b"req-12345678")],
+    }
+    try:
+        record = RequestRecord(scope, "/api/widget/messages")
+        record.status = 200
+        assert _access_handler() is handler
+        record.close()  # straight to the handler
+        blocked = logging.Filter("nothing")  # a filter anywhere: through logging
+        access_log.addFilter(blocked)
+        access_log.removeFilter(blocked)
+        handler.addFilter(lambda _record: True)
+        assert _access_handler() is None
+        record = RequestRecord(scope, "/api/widget/messages")
+        record.status = 200
+        record.close()
+    finally:
+        root.handlers = saved
+        root.setLevel(saved_level)
+        handler.close()
+    direct, logged = stream.getvalue().splitlines()
+    strip = [json.loads(line) for line in (direct, logged)]
+    for entry in strip:
+        assert entry.pop("time")
+        assert entry.pop("duration_ms") >= 0
+    assert (
+        strip[0]
+        == strip[1]
+        == {
+            "level": "info",
+            "logger": "messenger.access",
+            "message": "request",
+            "request_id": "req-12345678",
+            "method": "GET",
+            "path": "/api/widget/messages",
+            "status": 200,
+        }
+    )
+    # Same keys in the same order, same spacing: the same text but for the values.
+    assert list(json.loads(direct)) == list(json.loads(logged))
+    assert direct.replace(" ", "").count(",") == logged.replace(" ", "").count(",")
