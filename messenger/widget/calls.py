@@ -28,7 +28,7 @@ from messenger.conversations.schemas import MessageOut, conversation_out, messag
 from messenger.db.direct import DatabaseUnavailableError
 from messenger.i18n import N_
 from messenger.inboxes.cache import CachedInbox, InboxCache
-from messenger.metrics import WIDGET_PATH
+from messenger.metrics import WIDGET_PATH, child
 from messenger.presence import Presence
 from messenger.realtime.publisher import Publisher
 from messenger.realtime.transaction import SessionFactory, publish_committed, transaction
@@ -119,15 +119,15 @@ class SessionCalls:
         if session is None and inbox.branch_id is not None:
             # A new visitor of a branch inbox: no conversation can exist yet and the branch
             # is the inbox's — nothing to read from the database.
-            WIDGET_PATH.labels(call="bootstrap", path="hot").inc()
+            child(WIDGET_PATH, "bootstrap", "hot").inc()
             self.newcomers.add(visitor_id)
             return await self._respond(data, caller, cached, visitor_id, None, inbox.branch_id)
         if session is not None and self.hot_path is not None:
             found = await self.hot_path.recent(inbox_id=inbox.id, visitor_id=visitor_id)
             if found is not None:
-                WIDGET_PATH.labels(call="bootstrap", path="hot").inc()
+                child(WIDGET_PATH, "bootstrap", "hot").inc()
                 return await self._respond(data, caller, cached, visitor_id, found, found.branch_id)
-        WIDGET_PATH.labels(call="bootstrap", path="general").inc()
+        child(WIDGET_PATH, "bootstrap", "general").inc()
         async with self.general() as service:
             return await bootstrap(
                 service,
@@ -151,7 +151,7 @@ class SessionCalls:
         A wrong hash is a 401 with nothing written (the unit of work rolls back)."""
         assert data.identity is not None
         told = data.identity
-        WIDGET_PATH.labels(call="bootstrap", path="general").inc()
+        child(WIDGET_PATH, "bootstrap", "general").inc()
         async with self.general() as service:
             contact = await ContactService(service.db).identify(
                 cached.inbox,
@@ -226,7 +226,7 @@ class SessionCalls:
                 referrer=data.referrer,
             )
             if started is not None:
-                WIDGET_PATH.labels(call="send", path="first").inc()
+                child(WIDGET_PATH, "send", "first").inc()
                 return started, True
         elif simple and self.hot_path is not None:
             out = await self.hot_path.send(
@@ -239,9 +239,9 @@ class SessionCalls:
                 page_url=data.page_url,
             )
             if out is not None:
-                WIDGET_PATH.labels(call="send", path="hot").inc()
+                child(WIDGET_PATH, "send", "hot").inc()
                 return out, True
-        WIDGET_PATH.labels(call="send", path="general").inc()
+        child(WIDGET_PATH, "send", "general").inc()
         async with self.general() as service:
             sent = await service.send(visit.inbox, visit.session, data, visit.caller)
             return message_out(sent.message, self.links), sent.created
@@ -253,9 +253,9 @@ class SessionCalls:
                 inbox_id=visit.inbox.id, visitor_id=visit.session.visitor_id, after_id=after
             )
             if polled is not None:
-                WIDGET_PATH.labels(call="poll", path="hot").inc()
+                child(WIDGET_PATH, "poll", "hot").inc()
                 return schemas.MessagesResponse(messages=polled[1], conversation=polled[0])
-        WIDGET_PATH.labels(call="poll", path="general").inc()
+        child(WIDGET_PATH, "poll", "general").inc()
         async with self.general() as service:
             conversation, messages = await service.poll(visit.inbox, visit.session, after)
             return schemas.MessagesResponse(
@@ -273,7 +273,7 @@ class SessionCalls:
         if self.hot_path is not None:
             # One read of the conversation, no unit of work: the signal itself lives in
             # the shared state and the event is published as the general path would.
-            WIDGET_PATH.labels(call="typing", path="hot").inc()
+            child(WIDGET_PATH, "typing", "hot").inc()
             conversation = await self.hot_path.current(
                 inbox_id=visit.inbox.id, visitor_id=visit.session.visitor_id
             )
@@ -281,7 +281,7 @@ class SessionCalls:
                 event = await typing_event(self.state, conversation, by_visitor=True, typing=typing)
                 await publish_committed(self.publisher, [event])
             return
-        WIDGET_PATH.labels(call="typing", path="general").inc()
+        child(WIDGET_PATH, "typing", "general").inc()
         async with self.general() as service:
             await service.typing(visit.inbox, visit.session, typing)
 

@@ -38,7 +38,7 @@ from litestar.types import (
 )
 
 from messenger.logs import RequestRecord
-from messenger.metrics import FAST_LANE
+from messenger.metrics import FAST_LANE, child
 from messenger.security_headers import headers_for
 from messenger.widget import schemas
 from messenger.widget.calls import SessionCalls
@@ -185,7 +185,7 @@ class FastLane:
         return size if 0 < size <= BODY_LIMIT else None
 
     async def _hand_over(self, call: str, scope: Scope, receive: Receive, send: Send) -> None:
-        FAST_LANE.labels(call=call, outcome="handed_over").inc()
+        child(FAST_LANE, call, "handed_over").inc()
         await self.app(scope, receive, send)
 
     async def _serve(
@@ -214,7 +214,7 @@ class FastLane:
                     status = 201 if created else 200
             except Exception as exc:  # every error: answered by the app's own handlers
                 await self._error(request, exc, scope, receive, send, record)
-                FAST_LANE.labels(call=call, outcome="refused").inc()
+                child(FAST_LANE, call, "refused").inc()
                 return
             headers = [(b"content-type", _JSON), (b"content-length", str(len(body)).encode())]
             record.status = status
@@ -226,7 +226,7 @@ class FastLane:
                 }
             )
             await send({"type": "http.response.body", "body": body, "more_body": False})
-            FAST_LANE.labels(call=call, outcome="served").inc()
+            child(FAST_LANE, call, "served").inc()
         finally:
             record.close()
 

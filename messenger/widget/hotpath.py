@@ -56,7 +56,7 @@ from messenger.db.models import (
 from messenger.db.outbox import HOT_PATH_CTE
 from messenger.errors import InvalidInputError
 from messenger.i18n import N_
-from messenger.metrics import MESSAGES
+from messenger.metrics import MESSAGES, child
 from messenger.realtime.publisher import Publisher
 from messenger.realtime.transaction import publish_committed
 from messenger.visitors.service import Caller, observed
@@ -171,7 +171,7 @@ def stored_visitor_message(
     )
     set_committed_value(message, "author", None)
     set_committed_value(message, "attachments", [])
-    MESSAGES.labels(sender="visitor", kind="message").inc()
+    child(MESSAGES, "visitor", "message").inc()
     return message
 
 
