@@ -119,45 +119,68 @@ class JsonFormatter(logging.Formatter):
 
 
 class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """``logging.StreamHandler`` without a flush after every line.
+    """``logging.StreamHandler`` that writes its lines in batches, not one by one.
 
-    The standard handler flushes its stream after each record: one ``write`` system call
-    per request for the access line, a measurable share of a widget poll's CPU
-    (docs/performance.md). Here a line of info level or below stays in the stream's buffer
-    until a thread flushes it, every ``interval`` seconds; a warning or worse is flushed at
-    once, and ``logging.shutdown`` (a normal exit, SIGTERM through uvicorn) flushes the
-    rest. What a SIGKILL can lose is the last ``interval`` of info lines. The standard
-    library has no time-based flush (``MemoryHandler`` flushes by count or level only)."""
+    The standard handler writes and flushes each record: one ``write`` system call per
+    request for the access line (always so when ``PYTHONUNBUFFERED`` is set, as container
+    images usually do), a measurable share of a widget poll's CPU (docs/performance.md).
+    Here lines of info level or below are kept in the handler's own buffer and written
+    together: by a thread every ``interval`` seconds, or at once when the buffer passes
+    ``max_bytes`` or a warning or worse arrives (after the lines before it, in order);
+    ``logging.shutdown`` (a normal exit, SIGTERM through uvicorn) writes the rest. What a
+    SIGKILL can lose is the last ``interval`` of info lines. The standard library has no
+    time-based flush (``MemoryHandler`` flushes by count or level only)."""
 
-    def __init__(self, stream: Any = None, interval: float = 0.2) -> None:
+    def __init__(
+        self, stream: Any = None, interval: float = 0.2, max_bytes: int = 64 * 1024
+    ) -> None:
         super().__init__(stream)
         self._interval = interval
-        self._pending = False
+        self._max_bytes = max_bytes
+        self._lines: list[str] = []
+        self._size = 0
         self._flusher_pid = 0  # the process whose flusher runs (a fork has none)
         self._stopped = threading.Event()
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            self.stream.write(self.format(record) + self.terminator)
+            line = self.format(record)
             if record.levelno >= logging.WARNING:
+                self._add(line)
                 self.flush()
                 return
-            self._later()
+            self.write_line(line)
         except RecursionError:
             raise
         except Exception:
             self.handleError(record)
 
     def write_line(self, line: str) -> None:
-        """Write an info line already formatted (the access line: see :func:`_access_handler`)."""
+        """Add an info line already formatted (the access line: see :func:`_access_handler`)."""
         with self.lock:  # type: ignore[union-attr]
-            self.stream.write(line + self.terminator)
-            self._later()
+            self._add(line)
+            if self._size > self._max_bytes:
+                self._write()
+            elif self._flusher_pid != os.getpid():
+                self._start_flusher()
 
-    def _later(self) -> None:
-        self._pending = True
-        if self._flusher_pid != os.getpid():
-            self._start_flusher()
+    def _add(self, line: str) -> None:
+        self._lines.append(line)
+        self._size += len(line)
+
+    def _write(self) -> None:
+        """The buffered lines to the stream (the caller holds the lock)."""
+        if self._lines:
+            self._lines.append("")
+            text = self.terminator.join(self._lines)
+            self._lines.clear()
+            self._size = 0
+            self.stream.write(text)
+
+    def flush(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            self._write()
+            super().flush()
 
     def _start_flusher(self) -> None:
         self._flusher_pid = os.getpid()
@@ -165,8 +188,7 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
     def _flush_every_interval(self) -> None:
         while not self._stopped.wait(self._interval):
-            if self._pending:
-                self._pending = False
+            if self._lines:
                 self.flush()
 
     def close(self) -> None:

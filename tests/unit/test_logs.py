@@ -208,3 +208,16 @@ def test_the_access_line_written_directly_is_the_line_logging_writes() -> None:
     # Same keys in the same order, same spacing: the same text but for the values.
     assert list(json.loads(direct)) == list(json.loads(logged))
     assert direct.replace(" ", "").count(",") == logged.replace(" ", "").count(",")
+
+
+def test_a_full_buffer_is_written_at_once_in_order(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    with path.open("w", buffering=1) as stream:  # line-buffered: what reaches it shows at once
+        handler = BufferedStreamHandler(stream, interval=60, max_bytes=100)
+        try:
+            handler.write_line("a" * 60)
+            assert path.read_text() == ""
+            handler.write_line("b" * 60)  # past 100 bytes: both written now
+            assert path.read_text().splitlines() == ["a" * 60, "b" * 60]
+        finally:
+            handler.close()
