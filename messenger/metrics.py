@@ -28,8 +28,10 @@ WIDGET_REFUSALS = Counter(
 )
 WIDGET_PATH = Counter(
     "messenger_widget_path_total",
-    "Widget sends and polls by path: 'hot' (one statement) or 'general' (the ORM services: "
-    "a first message, attachments, a retry, a delivery to stamp).",
+    "Widget calls (send, poll, bootstrap, typing, read) by path: 'hot' (one statement), "
+    "'first' (a new visitor's first message in one statement) or 'general' (the ORM "
+    "services: a first message, attachments, a retry, a delivery to stamp, a read that "
+    "lost a race).",
     ["call", "path"],
 )
 FAST_LANE = Counter(

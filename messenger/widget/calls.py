@@ -287,6 +287,14 @@ class SessionCalls:
 
     async def read(self, request: AnyRequest, up_to_id: int) -> schemas.ReadResponse:
         visit = await self.visits.check(request, lambda _ip, key: self.throttle.read(key))
+        if self.hot_path is not None:
+            marked = await self.hot_path.read(
+                inbox_id=visit.inbox.id, visitor_id=visit.session.visitor_id, up_to_id=up_to_id
+            )
+            if marked is not None:
+                WIDGET_PATH.labels(call="read", path="hot").inc()
+                return marked
+        WIDGET_PATH.labels(call="read", path="general").inc()
         async with self.general() as service:
             return schemas.ReadResponse(
                 up_to_id=await service.read(visit.inbox, visit.session, up_to_id)

@@ -1,7 +1,7 @@
-"""The widget's hot path: a visitor's send and poll in **one** statement each, on PostgreSQL.
+"""The widget's hot path: a visitor's send, poll and read, **one** statement each, on PostgreSQL.
 
-A visitor who already has a conversation sends and polls all day; these two calls are
-nearly all of the Widget API's load. Each is one hand-written statement on the direct
+A visitor who already has a conversation sends, polls and marks what it read all day; these
+calls are nearly all of the Widget API's load. Each is one hand-written statement on the direct
 asyncpg pool (:mod:`messenger.db.direct`), with every guarantee of the general path in
 :class:`messenger.widget.service.WidgetService`:
 
@@ -21,7 +21,8 @@ asyncpg pool (:mod:`messenger.db.direct`), with every guarantee of the general p
 Anything else answers None and the caller takes the general path: a first message (no
 conversation yet, or only a closed one), attachments, a repeated ``client_msg_id``, a
 concurrent retry, operator messages the widget has not yet acknowledged (a poll that must
-stamp ``delivered``), and SQLite (the embedded mode has no direct pool).
+stamp ``delivered``), a read marker another call moved meanwhile, and SQLite (the embedded
+mode has no direct pool).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import msgspec
 from sqlalchemy.orm.attributes import set_committed_value
 
 from messenger.attachments.links import AttachmentLinks
+from messenger.conversations.receipts import receipt_event
 from messenger.conversations.schemas import (
     AttachmentOut,
     Author,
@@ -60,6 +62,7 @@ from messenger.metrics import MESSAGES, child
 from messenger.realtime.publisher import Publisher
 from messenger.realtime.transaction import publish_committed
 from messenger.visitors.service import Caller, observed
+from messenger.widget.schemas import ReadResponse
 
 # $1 inbox, $2 visitor, $3 body, $4 client_msg_id, $5..$10 what the call tells about the
 # visitor (page, agent, language, country code, country, city: NULL keeps the stored one).
@@ -135,14 +138,50 @@ SELECT id, status, branch_id FROM conversations
 WHERE inbox_id = $1 AND visitor_id = $2
 ORDER BY created_at DESC, id DESC LIMIT 1
 """
+#: The visitor's read marker (what :func:`messenger.conversations.receipts.mark_read` does
+#: for the visitor, in one statement). $3: the id the widget has read up to. ``seen``: the
+#: newest message the visitor can see up to $3; when it is past the marker (``was``), the
+#: conversation's marker moves to it and the operator and system messages between are
+#: stamped read (``marked``). The UPDATE's own conditions are checked again on the row as a
+#: concurrent read left it (PostgreSQL re-reads a row it waited for), so the marker never
+#: goes back: ``marked`` is NULL when another read moved it as far or further, or staff
+#: closed the conversation, since this statement's snapshot (the caller takes the general
+#: path, which answers the marker that won).
+#: ``at``: the transaction's time, the ``read_at`` stamped and the receipt's time.
+READ = """
+WITH conversation AS (
+    SELECT id, status, branch_id, COALESCE(visitor_last_read_id, 0) AS was FROM conversations
+    WHERE inbox_id = $1 AND visitor_id = $2
+    ORDER BY created_at DESC, id DESC LIMIT 1
+), seen AS (
+    SELECT max(m.id) AS id FROM messages AS m, conversation
+    WHERE m.conversation_id = conversation.id AND m.id <= $3 AND m.kind IN ('message', 'event')
+      AND conversation.status <> 'closed'
+), moved AS (
+    UPDATE conversations AS c SET visitor_last_read_id = seen.id, updated_at = now()
+    FROM conversation, seen
+    WHERE c.id = conversation.id AND seen.id > conversation.was
+      AND COALESCE(c.visitor_last_read_id, 0) < seen.id AND c.status <> 'closed'
+    RETURNING c.id, seen.id AS up_to_id, conversation.was
+), stamped AS (
+    UPDATE messages AS m SET read_at = now(), updated_at = now()
+    FROM moved
+    WHERE m.conversation_id = moved.id AND m.id > moved.was AND m.id <= moved.up_to_id
+      AND m.sender IN ('operator', 'system') AND m.kind <> 'note' AND m.read_at IS NULL
+    RETURNING m.id
+)
+SELECT conversation.id, conversation.status, conversation.branch_id, conversation.was,
+       seen.id AS seen, moved.up_to_id AS marked, now() AS at
+FROM conversation LEFT JOIN seen ON true LEFT JOIN moved ON true
+"""
 #: $3: the last id the widget has. At most a page, oldest first.
 POLL = _TIMELINE.replace("{which}", "id > $3 ORDER BY id LIMIT 200")
 #: The last 100 (what a returning visitor's widget shows first).
 RECENT = _TIMELINE.replace("{which}", "true ORDER BY id DESC LIMIT 100")
 
-# The statement spells out what the visitor may see; it must say what timeline.py says.
+# The statements spell out what the visitor may see; they must say what timeline.py says.
 if {k.value for k in VISITOR_KINDS} != {"message", "event"} or MAX_PAGE != 200:  # pragma: no cover
-    msg = "hotpath.POLL is out of step with conversations.timeline"
+    msg = "hotpath.POLL and READ are out of step with conversations.timeline"
     raise RuntimeError(msg)
 
 _ATTACHMENTS = msgspec.json.Decoder(list[dict[str, Any]])
@@ -173,6 +212,18 @@ def stored_visitor_message(
     set_committed_value(message, "attachments", [])
     child(MESSAGES, "visitor", "message").inc()
     return message
+
+
+def _conversation(row: Any, inbox_id: int, visitor_id: UUID) -> Conversation:
+    """The visitor's conversation as a transient row (id, visitor, branch, status): what
+    an event about it needs, without a unit of work."""
+    return Conversation(
+        id=row["id"],
+        inbox_id=inbox_id,
+        visitor_id=visitor_id,
+        branch_id=row["branch_id"],
+        status=ConversationStatus(row["status"]),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,14 +296,25 @@ class HotPath:
         rows = await self._db.fetch(CURRENT, inbox_id, visitor_id)
         if not rows or rows[0]["status"] == ConversationStatus.CLOSED.value:
             return None
+        return _conversation(rows[0], inbox_id, visitor_id)
+
+    async def read(self, *, inbox_id: int, visitor_id: UUID, up_to_id: int) -> ReadResponse | None:
+        """The visitor read up to ``up_to_id``: the marker moved, the messages stamped and
+        the receipt told to staff as :func:`~messenger.conversations.receipts.mark_read`
+        does; the marker it answers. None: a concurrent write, take the general path."""
+        rows = await self._db.fetch(READ, inbox_id, visitor_id, up_to_id)
+        if not rows or rows[0]["seen"] is None:  # no conversation, closed, nothing to read
+            return ReadResponse(up_to_id=None)
         row = rows[0]
-        return Conversation(
-            id=row["id"],
-            inbox_id=inbox_id,
-            visitor_id=visitor_id,
-            branch_id=row["branch_id"],
-            status=ConversationStatus(row["status"]),
-        )
+        if row["seen"] <= row["was"]:
+            return ReadResponse(up_to_id=row["was"])  # the marker never goes back
+        marked: int | None = row["marked"]
+        if marked is None:
+            return None
+        conversation = _conversation(row, inbox_id, visitor_id)
+        event = receipt_event(conversation, "read", marked, row["at"], by="visitor")
+        await publish_committed(self._publisher, [event])
+        return ReadResponse(up_to_id=marked)
 
     async def poll(
         self, *, inbox_id: int, visitor_id: UUID, after_id: int

@@ -97,7 +97,9 @@ class TypingRequest(_In):
 
 
 class ReadRequest(_In):
-    up_to_id: Annotated[int, msgspec.Meta(ge=0)]
+    # A message id is a bigint; the poll's ``after`` has the same ceiling. Past 2**63 the
+    # database driver refused the value (a 500 before this bound).
+    up_to_id: Annotated[int, msgspec.Meta(ge=0, le=2**62)]
 
 
 class OfflineRequest(_In):
