@@ -292,9 +292,9 @@ class SessionCalls:
                 inbox_id=visit.inbox.id, visitor_id=visit.session.visitor_id, up_to_id=up_to_id
             )
             if marked is not None:
-                WIDGET_PATH.labels(call="read", path="hot").inc()
+                child(WIDGET_PATH, "read", "hot").inc()
                 return marked
-        WIDGET_PATH.labels(call="read", path="general").inc()
+        child(WIDGET_PATH, "read", "general").inc()
         async with self.general() as service:
             return schemas.ReadResponse(
                 up_to_id=await service.read(visit.inbox, visit.session, up_to_id)
