@@ -3,7 +3,8 @@
 A stream subscribes to its channels *inside* the response generator (the request's
 database session is closed by then: every read opens its own), then asks its source to
 catch up from the database, then forwards live events, with a heartbeat on a fixed
-schedule. It catches up from the database again on a timer (``catch_up_every``): a
+schedule. It catches up from the database again on a timer (``catch_up_every``; the
+timers of all the streams are one clock, :mod:`messenger.realtime.stream_clock`): a
 message whose publish failed after its commit, or that was published while this process's
 pub/sub connection was down, still reaches the client within that time; the source drops
 what it already sent. What to send is the source's business (:class:`StreamSource`); how to wait,
@@ -23,6 +24,7 @@ from litestar.response import ServerSentEventMessage
 from messenger.metrics import OPEN_STREAMS
 from messenger.realtime import draining
 from messenger.realtime.events import Envelope, decode
+from messenger.realtime.stream_clock import BEAT, CATCH_UP, StreamClock
 from messenger.subscribers import LeanSubscriber
 
 #: Clean-ups of closed streams still running (the set keeps a reference to each task).
@@ -30,9 +32,6 @@ _CLEAN_UPS: set[asyncio.Future[Any]] = set()
 
 T = TypeVar("T")
 
-#: Put in a stream's own subscriber queue by its timer: "look at the clock". Compared by
-#: identity; a published payload is never this object (every envelope is a JSON object).
-_WAKE = b"\x00wake"
 #: How soon a drained client comes back (to another process, through the balancer).
 RECONNECT_AFTER_MS = 500
 
@@ -83,8 +82,10 @@ class StreamSource(Protocol):
     async def on_close(self) -> None: ...  # pragma: no cover
 
 
-# A source may also have ``async def behind(self) -> bool``: asked before each timed
-# catch-up (not the first); False skips it. (Not in the Protocol: the staff source has none.)
+# A source may also have ``def catch_up_check(self) -> CatchUpCheck | None``
+# (messenger.realtime.stream_clock): where it is, looked up before each timed catch-up (not
+# the first) together with the other streams due then; a stream that is not behind is not
+# woken. None: it cannot tell (it reads). Not in the Protocol: the staff source has none.
 
 
 class LiveStream:
@@ -110,7 +111,7 @@ class LiveStream:
     async def events(self, source: StreamSource) -> AsyncIterator[ServerSentEventMessage]:
         OPEN_STREAMS.labels(audience=self._audience).inc()
         subscriber: LeanSubscriber | None = None
-        timer: asyncio.TimerHandle | None = None
+        clock: StreamClock | None = None
         try:
             # Subscribed first, then caught up: nothing published in between is missed.
             subscribed = await self._channels.subscribe(self._names)
@@ -123,29 +124,33 @@ class LiveStream:
             yield ServerSentEventMessage(comment="connected", data=None, retry=3000)
             for event in await _finished(source.catch_up()):
                 yield event
-            # The stream waits on its subscriber and nothing else: live events and its own
-            # wake-ups (a timer handle of the loop, not a task) arrive there. No task or
-            # timeout per wait, one future only while waiting: an idle stream costs the
-            # least it can.
+            # The stream waits on its subscriber and nothing else: live events and the
+            # process's one clock's wake-ups arrive there. No task, timeout or loop timer
+            # per wait, one future only while waiting: an idle stream costs the least it can.
             loop = asyncio.get_running_loop()
-            started = loop.time()
-            ends_at = started + self._max_seconds
-            next_beat = started + self._heartbeat
             # One more read shortly after subscribing: a publish that raced the
             # subscription is still delivered (from the database, by id). Then one every
-            # ``catch_up_every`` seconds: a lost publish is delivered too.
+            # ``catch_up_every`` seconds: a lost publish is delivered too. A source that
+            # can say where it is (``catch_up_check``) is looked up with the other streams
+            # due in the same tick, and read only when it is behind.
             first_again = self._catch_up_again_after
             if first_again is None:
                 first_again = self._catch_up_every
-            again_at = started + first_again if first_again is not None else None
-            while loop.time() < ends_at:
-                wake = min(next_beat, ends_at) if again_at is None else min(next_beat, again_at)
-                timer = loop.call_at(wake, subscriber.put_nowait, _WAKE)
+            clock = StreamClock(
+                subscriber,
+                started=loop.time(),
+                heartbeat=self._heartbeat,
+                max_seconds=self._max_seconds,
+                first_catch_up=first_again,
+                catch_up_every=self._catch_up_every,
+                check=getattr(source, "catch_up_check", None),
+            )
+            while not clock.ended(loop.time()):
+                clock.arm()
                 try:
                     raw = await subscriber.get()
                 finally:
-                    timer.cancel()
-                    timer = None
+                    clock.disarm()
                 if raw is None:
                     return  # the subscription was ended (the plugin shuts down)
                 if raw is draining.DRAIN:
@@ -153,29 +158,27 @@ class LiveStream:
                         comment="reconnect", data=None, retry=RECONNECT_AFTER_MS
                     )
                     return
+                if raw is not BEAT and raw is not CATCH_UP:
+                    for event in await _finished(source.on_event(decode(raw))):
+                        yield event
+                # A stream kept busy by live events may not be waiting when its tick comes:
+                # it still catches up and beats (plain comparisons, nothing armed).
+                if raw is CATCH_UP or clock.catch_up_overdue(loop.time()):
+                    for event in await _finished(source.catch_up()):
+                        yield event
                 now = loop.time()
-                if again_at is not None and now >= again_at:
-                    again_at = now + self._catch_up_every if self._catch_up_every else None
-                    # A source that can tell cheaply whether it is behind (one shared
-                    # lookup for many streams) saves the read, and its task, when it is not.
-                    behind = getattr(source, "behind", None)
-                    if behind is None or await behind():
-                        for event in await _finished(source.catch_up()):
-                            yield event
-                if now >= next_beat:
-                    next_beat = now + self._heartbeat
+                if clock.ended(now):
+                    return
+                if clock.beat_due(now):
                     if not await source.on_beat():
                         return
                     yield ServerSentEventMessage(comment="keep-alive", data=None)
-                if raw is not _WAKE:
-                    for event in await _finished(source.on_event(decode(raw))):
-                        yield event
         finally:
             if subscriber is not None:
                 draining.unwatch(subscriber)
             OPEN_STREAMS.labels(audience=self._audience).dec()
-            if timer is not None:
-                timer.cancel()
+            if clock is not None:
+                clock.close()
             await self._clean_up(subscriber, source)
 
     async def _clean_up(self, subscriber: LeanSubscriber | None, source: StreamSource) -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 import msgspec
 from litestar import Controller, get
@@ -55,17 +56,23 @@ class SystemController(Controller):
         async def database() -> None:
             await db_session.execute(text("SELECT 1"))
 
-        for name, probe in (("database", database), ("redis", backends.ping)):
-            if name == "redis" and backends.redis is None:
-                checks[name] = "memory"
-                continue
+        async def probe(name: str, check: Callable[[], Awaitable[object]]) -> None:
             try:
-                await asyncio.wait_for(probe(), CHECK_TIMEOUT_SECONDS)
+                await asyncio.wait_for(check(), CHECK_TIMEOUT_SECONDS)
             except Exception as exc:
                 log.warning("readiness check failed: %s (%s)", name, type(exc).__name__)
                 checks[name] = f"unavailable ({type(exc).__name__})"
             else:
                 checks[name] = "ok"
+
+        # Both at once: the answer waits for the slower round trip, not for their sum.
+        probes = [probe("database", database)]
+        if backends.redis is None:
+            checks["redis"] = "memory"
+        else:
+            probes.append(probe("redis", backends.ping))
+        await asyncio.gather(*probes)
+        checks = {name: checks[name] for name in ("database", "redis")}
         if backends.redis is None:
             checks["live"] = "memory"
         else:

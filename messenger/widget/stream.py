@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Annotated
 from uuid import UUID
@@ -20,7 +20,6 @@ from litestar.params import QueryParameter, SkipValidation
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from redis.exceptions import RedisError
 from sqlalchemy import func, select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from messenger.attachments.links import AttachmentLinks
@@ -34,11 +33,11 @@ from messenger.conversations.timeline import (
     visitor_messages,
 )
 from messenger.db.models import Conversation, Message, MessageSender
-from messenger.realtime.batch import Coalescer
 from messenger.realtime.events import Envelope, visitor_channel
 from messenger.realtime.publisher import Publisher
 from messenger.realtime.sse import LeanServerSentEvent
 from messenger.realtime.stream import LiveStream, to_completion
+from messenger.realtime.stream_clock import CatchUpCheck
 from messenger.realtime.transaction import transaction
 from messenger.widget.deps import (
     AnyRequest,
@@ -66,15 +65,17 @@ MAX_EVENT_ID = 2**62
 _EVENT_ID_DIGITS = len(str(MAX_EVENT_ID))
 
 
-#: (inbox id, visitor id): the newest id a visitor may see in any of its conversations there.
-Newest = Coalescer[tuple[int, UUID], int]
-_NEWEST: weakref.WeakKeyDictionary[Sessions, Newest] = weakref.WeakKeyDictionary()
+#: (inbox id, visitor id) -> the newest id a visitor may see in any of its conversations there.
+NewestIds = Callable[[list[tuple[int, UUID]]], Awaitable[dict[tuple[int, UUID], int]]]
+_NEWEST: weakref.WeakKeyDictionary[Sessions, NewestIds] = weakref.WeakKeyDictionary()
 
 
-def newest_ids(sessions: Sessions) -> Newest:
-    """The process's one :class:`Coalescer` of "newest visible id" lookups (per database):
-    the open streams' timed catch-ups ask it first, and only a stream that is behind reads
-    its page (one query per window for all streams instead of one transaction each)."""
+def newest_ids(sessions: Sessions) -> NewestIds:
+    """The process's one lookup of "newest visible id" for many visitors (per database): the
+    stream clock asks it for all the streams whose timed catch-up is due in the same tick,
+    and only a stream that is behind reads its page (one query per tick for all streams
+    instead of one transaction each). The same function for every stream of a database:
+    the clock groups the streams by it."""
     newest = _NEWEST.get(sessions)
     if newest is None:
 
@@ -90,8 +91,7 @@ def newest_ids(sessions: Sessions) -> Newest:
                 rows = (await db.execute(query)).all()
             return {(inbox, visitor): top for inbox, visitor, top in rows if top is not None}
 
-        # 5,000 streams catching up every 5 s: ~1,000 lookups a second, ~5 queries.
-        newest = _NEWEST[sessions] = Coalescer(fetch, window=0.2, max_keys=2000)
+        newest = _NEWEST[sessions] = fetch
     return newest
 
 
@@ -168,17 +168,15 @@ class VisitorStreamSource:
                 await mark_delivered_to_visitor(db, conversation, max(operator_ids))
             return [message_out(m, self._links) for m in page]
 
-    async def behind(self) -> bool:
-        """Whether the database may hold something after the cursor: asked by the engine
-        before each timed catch-up (a cheap lookup shared by all the process's streams;
-        True when the cursor is not set yet or the lookup failed: then it reads)."""
+    def catch_up_check(self) -> CatchUpCheck | None:
+        """Where the stream is, for the clock's lookup before each timed catch-up (shared by
+        all the process's streams due in the same tick); None while the cursor is not set
+        yet: then it reads. A failed lookup makes every stream of it read."""
         if self._cursor is None:
-            return True
-        try:
-            newest = await newest_ids(self._sessions).get((self._inbox_id, self._visitor_id))
-        except (SQLAlchemyError, OSError):
-            return True
-        return newest is not None and newest > self._cursor
+            return None
+        return CatchUpCheck(
+            newest_ids(self._sessions), (self._inbox_id, self._visitor_id), self._cursor
+        )
 
     async def catch_up(self) -> AsyncIterator[ServerSentEventMessage]:
         while True:
