@@ -17,7 +17,6 @@ from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
@@ -44,7 +43,7 @@ from messenger.realtime.transaction import commit_then_publish
 from messenger.security_headers import SecurityHeadersMiddleware
 from messenger.startup import check_default_branch
 from messenger.system.controllers import MetricsController, SystemController
-from messenger.templating import build_environment
+from messenger.templating import template_engine
 from messenger.visitors.geo import GeoLocator
 from messenger.widget.attachments import WidgetAttachmentController
 from messenger.widget.calls import SessionCalls
@@ -272,9 +271,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             header_name="x-csrftoken",
             exclude=NON_DASHBOARD_PATHS,
         ),
-        template_config=TemplateConfig(
-            instance=JinjaTemplateEngine.from_environment(build_environment(TEMPLATES_DIR))
-        ),
+        template_config=TemplateConfig(instance=template_engine(TEMPLATES_DIR)),
         plugins=[SQLAlchemyPlugin(config=services.alchemy), services.backends.channels],
         stores=services.backends.stores,
         on_startup=[check_default_branch_on_start],

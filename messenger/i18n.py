@@ -127,27 +127,38 @@ def primary_language(*candidates: str | None) -> str | None:
     return None
 
 
-def _zone() -> ZoneInfo:
+#: Parsed once: ``Locale.parse`` builds a new object (and reloads its locale data through
+#: babel's locked cache) on every call, and every date in a list row asks for one.
+_BABEL_LOCALES: dict[str, Locale] = {code: Locale.parse(code) for code in LOCALES}
+
+
+def _babel_locale() -> Locale:
+    code = _locale.get()
+    return _BABEL_LOCALES.get(code) or Locale.parse(code)
+
+
+@lru_cache(maxsize=4096)
+def _formatted(value: datetime, format: str, zone: str, locale: str) -> str:
+    """babel's formatting, remembered: a pure function of its arguments, and the list
+    shows the same moments (each row's last activity) on every refresh."""
     try:
-        return ZoneInfo(_timezone.get())
+        tzinfo = ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+        tzinfo = ZoneInfo("UTC")
+    babel_locale = _BABEL_LOCALES.get(locale) or Locale.parse(locale)
+    return _format_datetime(value, format=format, tzinfo=tzinfo, locale=babel_locale)
 
 
 def format_datetime(value: datetime | None, format: str = "short") -> str:
     if value is None:
         return ""
-    return _format_datetime(
-        value, format=format, tzinfo=_zone(), locale=Locale.parse(_locale.get())
-    )
+    return _formatted(value, format, _timezone.get(), _locale.get())
 
 
 def format_time(value: datetime | None) -> str:
     if value is None:
         return ""
-    return _format_datetime(
-        value, format="HH:mm", tzinfo=_zone(), locale=Locale.parse(_locale.get())
-    )
+    return _formatted(value, "HH:mm", _timezone.get(), _locale.get())
 
 
 def format_relative(value: datetime | None, now: datetime | None = None) -> str:
@@ -155,6 +166,4 @@ def format_relative(value: datetime | None, now: datetime | None = None) -> str:
     if value is None:
         return ""
     delta = value - (now or datetime.now(UTC))
-    return format_timedelta(
-        delta, add_direction=True, threshold=1.0, locale=Locale.parse(_locale.get())
-    )
+    return format_timedelta(delta, add_direction=True, threshold=1.0, locale=_babel_locale())

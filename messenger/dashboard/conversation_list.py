@@ -61,12 +61,15 @@ def list_filters(
 
 
 async def filter_choices(db: AsyncSession, user: User) -> dict[str, Any]:
-    """Inboxes and branches the filters offer (only those in the user's scope)."""
-    branches_query = select(Branch).order_by(Branch.name)
+    """Inboxes and branches the filters offer (only those in the user's scope). Their ids
+    and names only, as plain rows: no ORM objects (an inbox's settings are JSON decoded
+    on load) for two drop-downs on every list page."""
+    branches_query = select(Branch.id, Branch.name).order_by(Branch.name)
     if not user.is_admin:
         branches_query = branches_query.where(Branch.id.in_(user.branch_ids or {-1}))
-    branches = list((await db.execute(branches_query)).scalars())
-    inboxes = list((await db.execute(select(Inbox).order_by(Inbox.name))).scalars())
+    branches = list((await db.execute(branches_query)).all())
+    inboxes_query = select(Inbox.id, Inbox.name, Inbox.branch_id).order_by(Inbox.name)
+    inboxes = list((await db.execute(inboxes_query)).all())
     if not user.is_admin:
         inboxes = [i for i in inboxes if i.branch_id is None or i.branch_id in user.branch_ids]
     return {

@@ -30,7 +30,7 @@ from litestar.middleware.session.server_side import (
 from litestar.types import Message, ScopeSession
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from messenger.client_ip import client_ip
 from messenger.db.audit import Actor, set_actor
@@ -122,10 +122,12 @@ async def load_session_user(connection: AnyConnection, db_session: AsyncSession)
     user_id = connection.session.get(SESSION_USER_KEY) if connection.session else None
     if not isinstance(user_id, int):
         return None
-    user = await db_session.scalar(
-        # Branch membership decides the user's scope on every page: loaded with the user.
-        select(User).where(User.id == user_id).options(selectinload(User.branches))
+    # Branch membership decides the user's scope on every page: loaded with the user, in
+    # the same statement (joined: one round trip instead of the relationship's selectin).
+    result = await db_session.execute(
+        select(User).where(User.id == user_id).options(joinedload(User.branches))
     )
+    user = result.unique().scalar_one_or_none()
     epoch = connection.session.get(SESSION_EPOCH_KEY)
     if user is None or not user.is_active or epoch != user.session_epoch:
         connection.clear_session()

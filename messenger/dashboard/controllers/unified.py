@@ -11,7 +11,6 @@ from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, QueryParameter, SkipValidation, URLEncodedBody
 from litestar.response import Redirect, Stream, Template
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from messenger.attachments.files import download_headers
@@ -45,7 +44,6 @@ from messenger.db.models import (
     ConversationPriority,
     ConversationStatus,
     User,
-    user_branches,
 )
 from messenger.errors import InvalidInputError
 from messenger.i18n import N_
@@ -85,19 +83,6 @@ class ReadForm(msgspec.Struct):
     up_to_id: int = 0
 
 
-async def _assignable(db: AsyncSession, conversation: Conversation) -> list[User]:
-    """Active members of the conversation's branch: whom it may be assigned to."""
-    if conversation.branch_id is None:
-        return []
-    result = await db.execute(
-        select(User)
-        .join(user_branches, user_branches.c.user_id == User.id)
-        .where(user_branches.c.branch_id == conversation.branch_id, User.is_active.is_(True))
-        .order_by(User.name)
-    )
-    return list(result.scalars())
-
-
 async def provide_conversation(
     db_session: DB, current_user: CurrentUser, conversation_id: FromPath[UUID]
 ) -> Conversation:
@@ -118,7 +103,6 @@ async def controls_template(db: AsyncSession, user: User, conversation: Conversa
         context={
             "user": user,
             "conversation": conversation,
-            "assignable": await _assignable(db, conversation),
             "statuses": [s.value for s in ConversationStatus],
             "priorities": [p.value for p in ConversationPriority],
             **await tools_context(db, conversation),
@@ -142,7 +126,6 @@ class UnifiedMessengerController(Controller):
             "conversation": conversation,
             "messages": messages,
             "has_older": len(messages) == HISTORY_PAGE,
-            "assignable": await _assignable(db, conversation),
             "earlier": await earlier_conversations(db, user, conversation),
             "contact": await ContactService(db).of_visitor(conversation.visitor_id),
             "ratings": await ratings_of(db, conversation.id),
