@@ -321,3 +321,20 @@ def create_app(settings: Settings | None = None) -> Litestar:
         before_request=before_request,
     )
     return app
+
+
+def create_served_app() -> Litestar:
+    """``messenger serve``'s factory: :func:`create_app`, and every template compiled at
+    start-up. Jinja compiles a template when it is first asked for - tens of ms for the
+    unified messenger's page and its partials, in each worker - which would otherwise fall
+    on the first operators after a start (each worker's first sign-in, list and
+    conversation). Tests build apps without it: they start many and render few pages."""
+    app = create_app()
+
+    def compile_templates(app: Litestar) -> None:
+        environment = app.template_engine.engine  # type: ignore[union-attr]
+        for name in environment.list_templates(extensions=["html"]):
+            environment.get_template(name)
+
+    app.on_startup.append(compile_templates)
+    return app

@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale
 from babel.core import negotiate_locale
+from babel.dates import TIMEDELTA_UNITS, format_timedelta
 from babel.dates import format_datetime as _format_datetime
-from babel.dates import format_timedelta
 from babel.support import LazyProxy, NullTranslations, Translations
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
@@ -161,9 +161,30 @@ def format_time(value: datetime | None) -> str:
     return _formatted(value, "HH:mm", _timezone.get(), _locale.get())
 
 
+#: "5 минут назад" by (unit, rounded count, past or future, locale): babel's answer depends
+#: on nothing else (its ``format_timedelta`` picks the largest unit of at least 1 and
+#: rounds), and the list asks for one per row on every refresh.
+_RELATIVE: dict[tuple[str, int, bool, str], str] = {}
+
+
 def format_relative(value: datetime | None, now: datetime | None = None) -> str:
     """ "5 минут назад" / "5 minutes ago"."""
     if value is None:
         return ""
     delta = value - (now or datetime.now(UTC))
-    return format_timedelta(delta, add_direction=True, threshold=1.0, locale=_babel_locale())
+    seconds = delta.total_seconds()
+    locale = _locale.get()
+    key = ("second", 0, seconds >= 0, locale)
+    for unit, per_unit in TIMEDELTA_UNITS:  # babel's own choice of unit (threshold 1)
+        count = abs(seconds) / per_unit
+        if count >= 1.0 or unit == "second":
+            if unit == "second" and count > 0:
+                count = max(1.0, count)
+            key = (unit, round(count), seconds >= 0, locale)
+            break
+    text = _RELATIVE.get(key)
+    if text is None:
+        text = format_timedelta(delta, add_direction=True, threshold=1.0, locale=_babel_locale())
+        if len(_RELATIVE) < 10_000:  # a few hundred keys in practice; bounded anyway
+            _RELATIVE[key] = text
+    return text

@@ -79,7 +79,7 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
     }
     if workers > 1 or reload:
         # uvicorn's supervisor runs the workers: open streams are cut at the timeout.
-        uvicorn.run("messenger.app:create_app", workers=workers, reload=reload, **options)
+        uvicorn.run("messenger.app:create_served_app", workers=workers, reload=reload, **options)
         return
     # One process (a container, a pod): open streams are told to reconnect at the signal.
-    DrainingServer(uvicorn.Config("messenger.app:create_app", **options)).run()
+    DrainingServer(uvicorn.Config("messenger.app:create_served_app", **options)).run()
