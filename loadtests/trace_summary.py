@@ -1,9 +1,9 @@
 """Latency per window of a Locust run (``LOAD_TRACE_FILE`` of ``locustfile.py``): when in
 the run the slow answers come (ramp, sign-ins) rather than one percentile per run.
 
-    LOAD_TRACE_FILE=var/load/trace.csv make load ...
-    python loadtests/trace_summary.py var/load/trace.csv --window 5
-    python loadtests/trace_summary.py var/load/trace.csv --names open "list (page)"
+    make load                                   # rounds.py writes var/load/run<N>-trace.csv
+    python loadtests/trace_summary.py var/load/run1-trace.csv --window 5
+    python loadtests/trace_summary.py var/load/run1-trace.csv --names open "list (page)"
 """
 
 from __future__ import annotations

@@ -22,7 +22,14 @@ from messenger.conversations.listing import (
     view_counts,
 )
 from messenger.conversations.search import SearchCursor, search_conversations
-from messenger.db.models import Branch, ConversationPriority, ConversationStatus, Inbox, User
+from messenger.db.models import (
+    Branch,
+    ConversationPriority,
+    ConversationStatus,
+    Inbox,
+    Label,
+    User,
+)
 
 #: What a list request answers besides the whole list: the rows after a cursor (``more``),
 #: the rows above the top one with the counts (``top``, the live list), the counts alone.
@@ -60,7 +67,9 @@ def list_filters(
     )
 
 
-async def filter_choices(db: AsyncSession, user: User) -> dict[str, Any]:
+async def filter_choices(
+    db: AsyncSession, user: User, labels: list[Label] | None = None
+) -> dict[str, Any]:
     """Inboxes and branches the filters offer (only those in the user's scope). Their ids
     and names only, as plain rows: no ORM objects (an inbox's settings are JSON decoded
     on load) for two drop-downs on every list page."""
@@ -79,7 +88,7 @@ async def filter_choices(db: AsyncSession, user: User) -> dict[str, Any]:
         "priorities": [p.value for p in ConversationPriority],
         "views": VIEWS,
         "csat_choices": CSAT_CHOICES,
-        "labels": await all_labels(db),
+        "labels": labels if labels is not None else await all_labels(db),
     }
 
 

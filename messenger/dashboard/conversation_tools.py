@@ -34,6 +34,8 @@ async def tools_context(db: AsyncSession, conversation: Conversation) -> dict[st
         # Ordered by name like ``operators``; none when the conversation has no branch.
         "assignable": [u for u in operators if branch_id is not None and branch_id in u.branch_ids],
         "conversation_labels": on,
+        # Every label, for the page's label filter too (filter_choices takes it from here).
+        "labels": labels,
         "other_labels": [label for label in labels if label.id not in on_ids],
         "transfer_branches": branches,
         "transfer_operators": [u for u in operators if u.branches],

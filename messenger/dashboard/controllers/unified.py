@@ -23,7 +23,7 @@ from messenger.conversations.listing import Cursor, earlier_conversations
 from messenger.conversations.rules import MAX_BODY_LENGTH, can_see
 from messenger.conversations.search import SearchCursor
 from messenger.conversations.service import ConversationService
-from messenger.conversations.timeline import staff_messages
+from messenger.conversations.timeline import VISITOR_KINDS, staff_messages
 from messenger.dashboard.conversation_list import (
     PARTS,
     filter_choices,
@@ -120,7 +120,11 @@ class UnifiedMessengerController(Controller):
         self, db: AsyncSession, user: User, conversation: Conversation, actions: StaffActions
     ) -> dict[str, Any]:
         messages = await staff_messages(db, conversation.id, limit=HISTORY_PAGE)
-        if messages:
+        # The marker moves to the newest message the visitor can see; when the page's
+        # newest such message is already read there is nothing to mark (mark_read would
+        # find that out with a query of its own).
+        newest = next((m.id for m in reversed(messages) if m.kind in VISITOR_KINDS), None)
+        if messages and (newest is None or newest > (conversation.operator_last_read_id or 0)):
             await actions.mark_read(conversation, messages[-1].id)
         return {
             "conversation": conversation,
@@ -195,7 +199,7 @@ class UnifiedMessengerController(Controller):
             return Template("dashboard/partials/conversation_pane.html", context=context)
         filters = list_filters(None, None, None, None, None, None)
         context.update(await list_context(db_session, current_user, filters))
-        context.update(await filter_choices(db_session, current_user))
+        context.update(await filter_choices(db_session, current_user, pane["labels"]))
         return Template("dashboard/unified.html", context=context)
 
     @get("/conversations/{conversation_id:uuid}/history", name="history")
