@@ -178,8 +178,10 @@ class UnifiedMessengerController(Controller):
         }
         if chosen is not None:
             return Template("dashboard/partials/conversation_rows.html", context=context)
-        context.update(await filter_choices(db_session, current_user))
-        context["oob_counts"] = wants_partial(request)
+        partial = wants_partial(request)
+        if not partial:  # the filter form is the page's; the list partial has none
+            context.update(await filter_choices(db_session, current_user))
+        context["oob_counts"] = partial
         return page_or_partial(
             request, "dashboard/unified.html", "dashboard/partials/conversation_list.html", context
         )
