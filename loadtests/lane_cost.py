@@ -44,6 +44,7 @@ async def _call(
     body: bytes,
     path: str = "/api/widget/messages",
     answer: list[bytes] | None = None,
+    started: list[dict[str, Any]] | None = None,
 ) -> int:
     scope = {
         "type": "http",
@@ -74,6 +75,8 @@ async def _call(
         nonlocal status
         if message["type"] == "http.response.start":
             status = message["status"]
+            if started is not None:
+                started.append(message)
         elif answer is not None:
             answer.append(message.get("body", b""))
 

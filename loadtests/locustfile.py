@@ -24,6 +24,9 @@ Settings (environment):
   creates them); ``LOAD_OPERATOR_WAIT_MIN`` / ``_MAX``: seconds between an operator's
   actions (default 1 to 3).
 - ``LOAD_5XX_FILE``: where the 5xx counts go (default: not written).
+- ``LOAD_TRACE_FILE``: when set, every request's start time, name, status and latency are
+  written there (CSV) at the end of the run: latency per second of the run, not only
+  per run (``loadtests/trace_summary.py``).
 
 The server must allow this much traffic from one IP: raise the ``MESSENGER_WIDGET_*`` limits
 and keep ``MESSENGER_WIDGET_POLL_MIN_INTERVAL_SECONDS`` ≤ ``LOAD_WAIT_MIN`` (``harness.py``
@@ -91,6 +94,27 @@ def _count_5xx(name: str, response: Any = None, **_: Any) -> None:
     status = getattr(response, "status_code", 0) or 0
     if status >= 500:
         SERVER_ERRORS[name] += 1
+
+
+TRACE_FILE = os.environ.get("LOAD_TRACE_FILE", "")
+#: (start time s, name, status, latency ms) of every request, when LOAD_TRACE_FILE is set.
+TRACE: list[tuple[float, str, int, float]] = []
+
+
+@events.request.add_listener
+def _trace(
+    name: str, response_time: float, start_time: float = 0.0, response: Any = None, **_: Any
+) -> None:
+    if TRACE_FILE:
+        status = getattr(response, "status_code", 0) or 0
+        TRACE.append((start_time, name, status, response_time))
+
+
+@events.test_stop.add_listener
+def _write_trace(**_: Any) -> None:
+    if TRACE_FILE:
+        with open(TRACE_FILE, "w", encoding="utf-8") as out:
+            out.writelines(f"{t:.3f},{n},{s},{ms:.1f}\n" for t, n, s, ms in TRACE)
 
 
 @events.test_stop.add_listener

@@ -155,7 +155,13 @@ def run_rounds(
         started = time.monotonic()
         completed = subprocess.run(  # noqa: S603 - our own locust command
             command,
-            env={**os.environ, **env, "LOAD_5XX_FILE": str(errors_file)},
+            env={
+                **os.environ,
+                **env,
+                "LOAD_5XX_FILE": str(errors_file),
+                # Every request's time and latency: trace_summary.py shows them per window.
+                "LOAD_TRACE_FILE": str(var / f"run{number}-trace.csv"),
+            },
             check=False,
             timeout=time_limit,
         )

@@ -19,7 +19,6 @@ from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
@@ -46,7 +45,7 @@ from messenger.realtime.transaction import commit_then_publish
 from messenger.security_headers import SecurityHeadersMiddleware
 from messenger.startup import check_default_branch
 from messenger.system.controllers import MetricsController, SystemController
-from messenger.templating import build_environment
+from messenger.templating import template_engine
 from messenger.visitors.geo import GeoLocator
 from messenger.widget.attachments import WidgetAttachmentController
 from messenger.widget.calls import SessionCalls
@@ -295,9 +294,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             header_name="x-csrftoken",
             exclude=NON_DASHBOARD_PATHS,
         ),
-        template_config=TemplateConfig(
-            instance=JinjaTemplateEngine.from_environment(build_environment(TEMPLATES_DIR))
-        ),
+        template_config=TemplateConfig(instance=template_engine(TEMPLATES_DIR)),
         plugins=[SQLAlchemyPlugin(config=services.alchemy), services.backends.channels],
         stores=services.backends.stores,
         on_startup=[check_default_branch_on_start],
@@ -346,4 +343,21 @@ def create_app(settings: Settings | None = None) -> Litestar:
         https=secure_cookies,
         before_request=before_request,
     )
+    return app
+
+
+def create_served_app() -> Litestar:
+    """``messenger serve``'s factory: :func:`create_app`, and every template compiled at
+    start-up. Jinja compiles a template when it is first asked for - tens of ms for the
+    unified messenger's page and its partials, in each worker - which would otherwise fall
+    on the first operators after a start (each worker's first sign-in, list and
+    conversation). Tests build apps without it: they start many and render few pages."""
+    app = create_app()
+
+    def compile_templates(app: Litestar) -> None:
+        environment = app.template_engine.engine  # type: ignore[union-attr]
+        for name in environment.list_templates(extensions=["html"]):
+            environment.get_template(name)
+
+    app.on_startup.append(compile_templates)
     return app

@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale
 from babel.core import negotiate_locale
+from babel.dates import TIMEDELTA_UNITS, format_timedelta
 from babel.dates import format_datetime as _format_datetime
-from babel.dates import format_timedelta
 from babel.support import LazyProxy, NullTranslations, Translations
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
@@ -131,27 +131,44 @@ def primary_language(*candidates: str | None) -> str | None:
     return None
 
 
-def _zone() -> ZoneInfo:
+#: Parsed once: ``Locale.parse`` builds a new object (and reloads its locale data through
+#: babel's locked cache) on every call, and every date in a list row asks for one.
+_BABEL_LOCALES: dict[str, Locale] = {code: Locale.parse(code) for code in LOCALES}
+
+
+def _babel_locale() -> Locale:
+    code = _locale.get()
+    return _BABEL_LOCALES.get(code) or Locale.parse(code)
+
+
+@lru_cache(maxsize=4096)
+def _formatted(value: datetime, format: str, zone: str, locale: str) -> str:
+    """babel's formatting, remembered: a pure function of its arguments, and the list
+    shows the same moments (each row's last activity) on every refresh."""
     try:
-        return ZoneInfo(_timezone.get())
+        tzinfo = ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+        tzinfo = ZoneInfo("UTC")
+    babel_locale = _BABEL_LOCALES.get(locale) or Locale.parse(locale)
+    return _format_datetime(value, format=format, tzinfo=tzinfo, locale=babel_locale)
 
 
 def format_datetime(value: datetime | None, format: str = "short") -> str:
     if value is None:
         return ""
-    return _format_datetime(
-        value, format=format, tzinfo=_zone(), locale=Locale.parse(_locale.get())
-    )
+    return _formatted(value, format, _timezone.get(), _locale.get())
 
 
 def format_time(value: datetime | None) -> str:
     if value is None:
         return ""
-    return _format_datetime(
-        value, format="HH:mm", tzinfo=_zone(), locale=Locale.parse(_locale.get())
-    )
+    return _formatted(value, "HH:mm", _timezone.get(), _locale.get())
+
+
+#: "5 минут назад" by (unit, rounded count, past or future, locale): babel's answer depends
+#: on nothing else (its ``format_timedelta`` picks the largest unit of at least 1 and
+#: rounds), and the list asks for one per row on every refresh.
+_RELATIVE: dict[tuple[str, int, bool, str], str] = {}
 
 
 def format_relative(value: datetime | None, now: datetime | None = None) -> str:
@@ -159,6 +176,19 @@ def format_relative(value: datetime | None, now: datetime | None = None) -> str:
     if value is None:
         return ""
     delta = value - (now or datetime.now(UTC))
-    return format_timedelta(
-        delta, add_direction=True, threshold=1.0, locale=Locale.parse(_locale.get())
-    )
+    seconds = delta.total_seconds()
+    locale = _locale.get()
+    key = ("second", 0, seconds >= 0, locale)
+    for unit, per_unit in TIMEDELTA_UNITS:  # babel's own choice of unit (threshold 1)
+        count = abs(seconds) / per_unit
+        if count >= 1.0 or unit == "second":
+            if unit == "second" and count > 0:
+                count = max(1.0, count)
+            key = (unit, round(count), seconds >= 0, locale)
+            break
+    text = _RELATIVE.get(key)
+    if text is None:
+        text = format_timedelta(delta, add_direction=True, threshold=1.0, locale=_babel_locale())
+        if len(_RELATIVE) < 10_000:  # a few hundred keys in practice; bounded anyway
+            _RELATIVE[key] = text
+    return text

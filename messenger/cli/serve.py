@@ -44,12 +44,13 @@ async def _freeze_started(_: Litestar) -> None:
 
 
 def served_app() -> Litestar:
-    """The app as served: :func:`create_app`, plus a start-up hook (after the app's own)
+    """The app as served: :func:`~messenger.app.create_served_app`, plus a start-up hook (after its own)
     that takes the started process's objects out of every later full garbage collection
     (:func:`messenger.memory.freeze_what_is_alive`)."""
-    from messenger.app import create_app  # the app only where it is served, not for every command
+    # The app only where it is served, not for every command.
+    from messenger.app import create_served_app
 
-    app = create_app()
+    app = create_served_app()  # templates compiled at start-up, then (after) the freeze
     app.on_startup.append(_freeze_started)
     return app
 

@@ -22,7 +22,14 @@ from messenger.conversations.listing import (
     view_counts,
 )
 from messenger.conversations.search import SearchCursor, search_conversations
-from messenger.db.models import Branch, ConversationPriority, ConversationStatus, Inbox, User
+from messenger.db.models import (
+    Branch,
+    ConversationPriority,
+    ConversationStatus,
+    Inbox,
+    Label,
+    User,
+)
 
 #: What a list request answers besides the whole list: the rows after a cursor (``more``),
 #: the rows above the top one with the counts (``top``, the live list), the counts alone.
@@ -60,13 +67,18 @@ def list_filters(
     )
 
 
-async def filter_choices(db: AsyncSession, user: User) -> dict[str, Any]:
-    """Inboxes and branches the filters offer (only those in the user's scope)."""
-    branches_query = select(Branch).order_by(Branch.name)
+async def filter_choices(
+    db: AsyncSession, user: User, labels: list[Label] | None = None
+) -> dict[str, Any]:
+    """Inboxes and branches the filters offer (only those in the user's scope). Their ids
+    and names only, as plain rows: no ORM objects (an inbox's settings are JSON decoded
+    on load) for two drop-downs on every list page."""
+    branches_query = select(Branch.id, Branch.name).order_by(Branch.name)
     if not user.is_admin:
         branches_query = branches_query.where(Branch.id.in_(user.branch_ids or {-1}))
-    branches = list((await db.execute(branches_query)).scalars())
-    inboxes = list((await db.execute(select(Inbox).order_by(Inbox.name))).scalars())
+    branches = list((await db.execute(branches_query)).all())
+    inboxes_query = select(Inbox.id, Inbox.name, Inbox.branch_id).order_by(Inbox.name)
+    inboxes = list((await db.execute(inboxes_query)).all())
     if not user.is_admin:
         inboxes = [i for i in inboxes if i.branch_id is None or i.branch_id in user.branch_ids]
     return {
@@ -76,7 +88,7 @@ async def filter_choices(db: AsyncSession, user: User) -> dict[str, Any]:
         "priorities": [p.value for p in ConversationPriority],
         "views": VIEWS,
         "csat_choices": CSAT_CHOICES,
-        "labels": await all_labels(db),
+        "labels": labels if labels is not None else await all_labels(db),
     }
 
 

@@ -13,6 +13,7 @@ server-side. Under https the cookies are ``__Host-`` prefixed and ``Secure``
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +31,7 @@ from litestar.middleware.session.server_side import (
 from litestar.types import Message, ScopeSession
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from messenger.client_ip import client_ip
 from messenger.db.audit import Actor, set_actor
@@ -39,11 +40,17 @@ from messenger.db.models import User
 SESSION_USER_KEY = "user_id"
 SESSION_EPOCH_KEY = "epoch"
 SESSION_ACCESS_KEY = "access"
+#: When the session was last written to the store (epoch seconds): see RENEW_EVERY_SECONDS.
+SESSION_RENEWED_KEY = "renewed"
+#: An unchanged session is written again (its expiry and cookie renewed) at most this often.
+RENEW_EVERY_SECONDS = 300
 #: Scope-state keys of the session backend: the id the store knew, the one issued instead,
 #: and the request's wish for a new id.
 _KNOWN_ID = "messenger_session_known_id"
 _FRESH_ID = "messenger_session_fresh_id"
 _ROTATE = "messenger_session_rotate"
+#: The session's stored bytes as this request loaded them (to tell an unchanged one).
+_LOADED = "messenger_session_loaded"
 #: Where the signed-in user of this request is kept once loaded (in the scope's state).
 _USER_STATE_KEY = "messenger_staff_user"
 
@@ -79,6 +86,7 @@ class StaffSessionBackend(ServerSideSessionBackend):
             data = await self.get(session_id, store=store)
             if data is not None:
                 _state(connection)[_KNOWN_ID] = session_id
+                _state(connection)[_LOADED] = data
                 return self.deserialize_data(data)
         return {}
 
@@ -100,6 +108,21 @@ class StaffSessionBackend(ServerSideSessionBackend):
         if isinstance(known, str) and state.get(_ROTATE):
             # The old id is dead server-side: a copy of the old cookie opens nothing.
             await self.delete(known, store=self.config.get_store_from_app(connection.scope["app"]))
+        elif isinstance(known, str) and isinstance(scope_session, dict) and scope_session:
+            # Litestar writes the session back (and sets its cookie again) on every answer,
+            # which is what slides its expiry: a store round trip per dashboard request.
+            # An unchanged session renewed less than RENEW_EVERY_SECONDS ago is left as it
+            # is (it then expires at most that much earlier than with a write every time).
+            renewed = scope_session.get(SESSION_RENEWED_KEY)
+            now = int(time.time())
+            if (
+                isinstance(renewed, int)
+                and 0 <= now - renewed < RENEW_EVERY_SECONDS
+                and self.serialize_data(scope_session, connection.scope) == state.get(_LOADED)
+            ):
+                return
+        if isinstance(scope_session, dict) and scope_session:
+            scope_session[SESSION_RENEWED_KEY] = int(time.time())
         await super().store_in_message(scope_session, message, connection)
 
 
@@ -122,10 +145,12 @@ async def load_session_user(connection: AnyConnection, db_session: AsyncSession)
     user_id = connection.session.get(SESSION_USER_KEY) if connection.session else None
     if not isinstance(user_id, int):
         return None
-    user = await db_session.scalar(
-        # Branch membership decides the user's scope on every page: loaded with the user.
-        select(User).where(User.id == user_id).options(selectinload(User.branches))
+    # Branch membership decides the user's scope on every page: loaded with the user, in
+    # the same statement (joined: one round trip instead of the relationship's selectin).
+    result = await db_session.execute(
+        select(User).where(User.id == user_id).options(joinedload(User.branches))
     )
+    user = result.unique().scalar_one_or_none()
     epoch = connection.session.get(SESSION_EPOCH_KEY)
     if user is None or not user.is_active or epoch != user.session_epoch:
         connection.clear_session()

@@ -254,3 +254,34 @@ async def test_a_wrong_form_is_4xx_never_500(app_env, db_session):
             data = {"_csrf_token": token, "email": "anna@example.com", "password": "p", **extra}
             response = await browser.post("/login", data=data, follow_redirects=False)
             assert 400 <= response.status_code < 500, (extra, response.status_code)
+
+
+def session_cookie_set(response) -> bool:
+    return any(
+        value.startswith(f"{SESSION_COOKIE}=") for value in response.headers.get_list("set-cookie")
+    )
+
+
+async def test_an_unchanged_session_is_written_again_only_every_few_minutes(
+    app_env, db_session, monkeypatch
+):
+    """The store write that slides a session's expiry (and its cookie) is skipped while the
+    session is unchanged and was renewed less than RENEW_EVERY_SECONDS ago."""
+    import time
+
+    from messenger.dashboard import sessions
+
+    await admin_and_operator(db_session)
+    async with app_client(app_env) as client:
+        assert (await sign_in(client, "anna@example.com")).status_code == 303
+        first = await client.get("/conversations")
+        assert first.status_code == 200
+        assert not session_cookie_set(first)
+        later = time.time() + sessions.RENEW_EVERY_SECONDS + 1
+        monkeypatch.setattr(sessions.time, "time", lambda: later)
+        renewed = await client.get("/conversations")
+        assert renewed.status_code == 200
+        assert session_cookie_set(renewed)
+        again = await client.get("/conversations")
+        assert again.status_code == 200
+        assert not session_cookie_set(again)

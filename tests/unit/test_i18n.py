@@ -80,3 +80,39 @@ def test_translation_and_dates_follow_the_locale():
     with i18n.use_locale("en"):
         assert i18n.gettext("Assign me") == "Assign me"
         assert "ago" in i18n.format_relative(datetime.now(UTC) - timedelta(minutes=5))
+
+
+@pytest.mark.parametrize("locale", ["ru", "en"])
+def test_remembered_relative_times_are_babels(locale):
+    """format_relative remembers babel's text per (unit, count, direction): the same text
+    babel gives for every delta, at unit boundaries and rounding edges too."""
+    from datetime import UTC, datetime, timedelta
+
+    from babel.dates import format_timedelta
+
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    edges = [0, 0.4, 0.5, 1.5, 44, 45, 59.5, 89, 90, 3599, 3600, 5399, 5400, 86399, 86400]
+    deltas = [*edges, *range(0, 400_000, 613), 6.6 * 86400, 45 * 86400, 400 * 86400, 1e9]
+    with i18n.use_locale(locale):
+        for seconds in [*deltas, *(-d for d in deltas)]:
+            moment = now + timedelta(seconds=seconds)
+            expected = format_timedelta(
+                moment - now, add_direction=True, threshold=1.0, locale=locale
+            )
+            assert i18n.format_relative(moment, now) == expected, seconds
+
+
+def test_remembered_dates_follow_the_locale_and_time_zone():
+    from datetime import UTC, datetime
+
+    moment = datetime(2026, 11, 30, 21, 30, tzinfo=UTC)
+    with i18n.use_locale("ru", "Europe/Moscow"):
+        moscow = (i18n.format_datetime(moment), i18n.format_time(moment))
+    with i18n.use_locale("en", "UTC"):
+        utc = (i18n.format_datetime(moment), i18n.format_time(moment))
+    with i18n.use_locale("en", "Not/AZone"):
+        unknown = i18n.format_time(moment)
+    assert moscow == ("01.12.2026, 00:30", "00:30")
+    assert utc[1] == "21:30"
+    assert "21:30" in utc[0] or "9:30" in utc[0]
+    assert unknown == "21:30"

@@ -11,7 +11,6 @@ from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, QueryParameter, SkipValidation, URLEncodedBody
 from litestar.response import Redirect, Stream, Template
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from messenger.attachments.files import download_headers
@@ -24,7 +23,7 @@ from messenger.conversations.listing import Cursor, earlier_conversations
 from messenger.conversations.rules import MAX_BODY_LENGTH, can_see
 from messenger.conversations.search import SearchCursor
 from messenger.conversations.service import ConversationService
-from messenger.conversations.timeline import staff_messages
+from messenger.conversations.timeline import VISITOR_KINDS, staff_messages
 from messenger.dashboard.conversation_list import (
     PARTS,
     filter_choices,
@@ -45,7 +44,6 @@ from messenger.db.models import (
     ConversationPriority,
     ConversationStatus,
     User,
-    user_branches,
 )
 from messenger.errors import InvalidInputError
 from messenger.i18n import N_
@@ -85,19 +83,6 @@ class ReadForm(msgspec.Struct):
     up_to_id: int = 0
 
 
-async def _assignable(db: AsyncSession, conversation: Conversation) -> list[User]:
-    """Active members of the conversation's branch: whom it may be assigned to."""
-    if conversation.branch_id is None:
-        return []
-    result = await db.execute(
-        select(User)
-        .join(user_branches, user_branches.c.user_id == User.id)
-        .where(user_branches.c.branch_id == conversation.branch_id, User.is_active.is_(True))
-        .order_by(User.name)
-    )
-    return list(result.scalars())
-
-
 async def provide_conversation(
     db_session: DB, current_user: CurrentUser, conversation_id: FromPath[UUID]
 ) -> Conversation:
@@ -118,7 +103,6 @@ async def controls_template(db: AsyncSession, user: User, conversation: Conversa
         context={
             "user": user,
             "conversation": conversation,
-            "assignable": await _assignable(db, conversation),
             "statuses": [s.value for s in ConversationStatus],
             "priorities": [p.value for p in ConversationPriority],
             **await tools_context(db, conversation),
@@ -136,13 +120,16 @@ class UnifiedMessengerController(Controller):
         self, db: AsyncSession, user: User, conversation: Conversation, actions: StaffActions
     ) -> dict[str, Any]:
         messages = await staff_messages(db, conversation.id, limit=HISTORY_PAGE)
-        if messages:
+        # The marker moves to the newest message the visitor can see; when the page's
+        # newest such message is already read there is nothing to mark (mark_read would
+        # find that out with a query of its own).
+        newest = next((m.id for m in reversed(messages) if m.kind in VISITOR_KINDS), None)
+        if messages and (newest is None or newest > (conversation.operator_last_read_id or 0)):
             await actions.mark_read(conversation, messages[-1].id)
         return {
             "conversation": conversation,
             "messages": messages,
             "has_older": len(messages) == HISTORY_PAGE,
-            "assignable": await _assignable(db, conversation),
             "earlier": await earlier_conversations(db, user, conversation),
             "contact": await ContactService(db).of_visitor(conversation.visitor_id),
             "ratings": await ratings_of(db, conversation.id),
@@ -191,8 +178,10 @@ class UnifiedMessengerController(Controller):
         }
         if chosen is not None:
             return Template("dashboard/partials/conversation_rows.html", context=context)
-        context.update(await filter_choices(db_session, current_user))
-        context["oob_counts"] = wants_partial(request)
+        partial = wants_partial(request)
+        if not partial:  # the filter form is the page's; the list partial has none
+            context.update(await filter_choices(db_session, current_user))
+        context["oob_counts"] = partial
         return page_or_partial(
             request, "dashboard/unified.html", "dashboard/partials/conversation_list.html", context
         )
@@ -212,7 +201,7 @@ class UnifiedMessengerController(Controller):
             return Template("dashboard/partials/conversation_pane.html", context=context)
         filters = list_filters(None, None, None, None, None, None)
         context.update(await list_context(db_session, current_user, filters))
-        context.update(await filter_choices(db_session, current_user))
+        context.update(await filter_choices(db_session, current_user, pane["labels"]))
         return Template("dashboard/unified.html", context=context)
 
     @get("/conversations/{conversation_id:uuid}/history", name="history")
