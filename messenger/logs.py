@@ -119,17 +119,19 @@ class JsonFormatter(logging.Formatter):
 
 
 class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """``logging.StreamHandler`` that writes its lines in batches, not one by one.
+    """``logging.StreamHandler`` that writes the access lines in batches, not one by one.
 
     The standard handler writes and flushes each record: one ``write`` system call per
     request for the access line (always so when ``PYTHONUNBUFFERED`` is set, as container
     images usually do), a measurable share of a widget poll's CPU (docs/performance.md).
-    Here lines of info level or below are kept in the handler's own buffer and written
-    together: by a thread every ``interval`` seconds, or at once when the buffer passes
-    ``max_bytes`` or a warning or worse arrives (after the lines before it, in order);
-    ``logging.shutdown`` (a normal exit, SIGTERM through uvicorn) writes the rest. What a
-    SIGKILL can lose is the last ``interval`` of info lines. The standard library has no
-    time-based flush (``MemoryHandler`` flushes by count or level only)."""
+    Here the access lines (:meth:`write_line`) are kept in the handler's own buffer and
+    written together: by a thread every ``interval`` seconds, or at once when the buffer
+    passes ``max_bytes``. Every other record is written at once, after the lines before
+    it, in order: so a server's own messages (start, shutdown) are never held back, and
+    the last access lines go out with them (uvicorn ends by re-raising the signal it
+    caught, which skips ``logging.shutdown``). What a SIGKILL can lose is the last
+    ``interval`` of access lines. The standard library has no time-based flush
+    (``MemoryHandler`` flushes by count or level only)."""
 
     def __init__(
         self, stream: Any = None, interval: float = 0.2, max_bytes: int = 64 * 1024
@@ -145,18 +147,17 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def emit(self, record: logging.LogRecord) -> None:
         try:
             line = self.format(record)
-            if record.levelno >= logging.WARNING:
+            with self.lock:  # type: ignore[union-attr]
                 self._add(line)
                 self.flush()
-                return
-            self.write_line(line)
         except RecursionError:
             raise
         except Exception:
             self.handleError(record)
 
     def write_line(self, line: str) -> None:
-        """Add an info line already formatted (the access line: see :func:`_access_handler`)."""
+        """Add an access line already formatted (see :func:`_access_handler`): written with
+        the next batch."""
         with self.lock:  # type: ignore[union-attr]
             self._add(line)
             if self._size > self._max_bytes:
