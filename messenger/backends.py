@@ -72,6 +72,8 @@ class ResilientRedisPubSub(ChannelsBackend):
         self._wanted: set[str] = set()
         self._pubsub: PubSub | None = None
         self._has_channels = asyncio.Event()
+        #: Set while the reader holds a connection subscribed to everything wanted.
+        self._live = asyncio.Event()
         #: False while the reader has lost its connection (``/ready`` reports it).
         self.connected = True
         #: How many times the reader lost its connection.
@@ -88,6 +90,7 @@ class ResilientRedisPubSub(ChannelsBackend):
             return
         if self._pubsub is pubsub:
             self._pubsub = None
+            self._live.clear()
         with contextlib.suppress(Exception):
             await pubsub.aclose()  # type: ignore[no-untyped-call]
 
@@ -97,7 +100,12 @@ class ResilientRedisPubSub(ChannelsBackend):
         self._has_channels.set()
         pubsub = self._pubsub
         if pubsub is None:
-            return  # the reader subscribes to everything wanted when it (re)connects
+            # The reader subscribes to everything wanted when it (re)connects: wait for it
+            # (a short while at most), so that a stream says "connected" once its channels
+            # are live, not 2 s before its first catch-up read (realtime/stream.py).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._live.wait(), _READ_TIMEOUT_SECONDS)
+            return
         try:
             await pubsub.subscribe(*names)
         except (RedisError, OSError) as exc:
@@ -139,6 +147,7 @@ class ResilientRedisPubSub(ChannelsBackend):
                 await pubsub.subscribe(*sorted(missing))
             if extra:
                 await pubsub.unsubscribe(*sorted(extra))
+            self._live.set()
         except BaseException:
             await self._drop(pubsub)
             raise
