@@ -22,7 +22,9 @@ Settings (environment):
 - ``LOAD_OPERATORS``: how many operators (default 10); ``LOAD_OPERATOR_EMAILS`` (comma
   separated, used in turn) and ``LOAD_OPERATOR_PASSWORD``: their accounts (the harness
   creates them); ``LOAD_OPERATOR_WAIT_MIN`` / ``_MAX``: seconds between an operator's
-  actions (default 1 to 3).
+  actions (default 1 to 3); ``LOAD_OPERATOR_ARRIVAL_SECONDS``: the span over which they
+  arrive and sign in, each at a random moment (default 10, the visitors' ramp at the
+  default users and spawn rate).
 - ``LOAD_5XX_FILE``: where the 5xx counts go (default: not written).
 - ``LOAD_TRACE_FILE``: when set, every request's start time, name, status and latency are
   written there (CSV) at the end of the run: latency per second of the run, not only
@@ -50,6 +52,7 @@ from collections import Counter
 from typing import Any
 from urllib.parse import urlsplit
 
+import gevent  # type: ignore[import-untyped]
 from locust import between, events, task
 from locust.contrib.fasthttp import FastHttpUser
 
@@ -75,6 +78,10 @@ OPERATOR_EMAILS = [e for e in os.environ.get("LOAD_OPERATOR_EMAILS", "").split("
 OPERATOR_PASSWORD = os.environ.get("LOAD_OPERATOR_PASSWORD", "")
 OPERATOR_WAIT_MIN = float(os.environ.get("LOAD_OPERATOR_WAIT_MIN", "1"))
 OPERATOR_WAIT_MAX = float(os.environ.get("LOAD_OPERATOR_WAIT_MAX", "3"))
+#: Operators start their shift over this many seconds, each at a random moment in it (as
+#: the visitors arrive at the spawn rate): Locust starts ``fixed_count`` users together,
+#: whatever the spawn rate, and ten sign-ins in the same 40 ms is no real morning.
+OPERATOR_ARRIVAL = float(os.environ.get("LOAD_OPERATOR_ARRIVAL_SECONDS", "10"))
 REPLIES = [
     "Здравствуйте! Сейчас проверю.",
     "Yes, we deliver to Kazan in 2-3 days.",
@@ -253,6 +260,7 @@ class DashboardOperator(FastHttpUser):
         self.conversations = []
         self.signed_in = False
         self.email = OPERATOR_EMAILS[next(_operator_counter) % len(OPERATOR_EMAILS)]
+        gevent.sleep(random.uniform(0, OPERATOR_ARRIVAL))
         self._sign_in()
 
     def _sign_in(self) -> None:
