@@ -44,6 +44,8 @@ SESSION_ACCESS_KEY = "access"
 SESSION_RENEWED_KEY = "renewed"
 #: An unchanged session is written again (its expiry and cookie renewed) at most this often.
 RENEW_EVERY_SECONDS = 300
+#: The wall clock of the renewal check (a test moves this one, not the process's).
+clock = time.time
 #: Scope-state keys of the session backend: the id the store knew, the one issued instead,
 #: and the request's wish for a new id.
 _KNOWN_ID = "messenger_session_known_id"
@@ -114,7 +116,7 @@ class StaffSessionBackend(ServerSideSessionBackend):
             # An unchanged session renewed less than RENEW_EVERY_SECONDS ago is left as it
             # is (it then expires at most that much earlier than with a write every time).
             renewed = scope_session.get(SESSION_RENEWED_KEY)
-            now = int(time.time())
+            now = int(clock())
             if (
                 isinstance(renewed, int)
                 and 0 <= now - renewed < RENEW_EVERY_SECONDS
@@ -122,7 +124,7 @@ class StaffSessionBackend(ServerSideSessionBackend):
             ):
                 return
         if isinstance(scope_session, dict) and scope_session:
-            scope_session[SESSION_RENEWED_KEY] = int(time.time())
+            scope_session[SESSION_RENEWED_KEY] = int(clock())
         await super().store_in_message(scope_session, message, connection)
 
 

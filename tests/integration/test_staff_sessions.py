@@ -278,7 +278,8 @@ async def test_an_unchanged_session_is_written_again_only_every_few_minutes(
         assert first.status_code == 200
         assert not session_cookie_set(first)
         later = time.time() + sessions.RENEW_EVERY_SECONDS + 1
-        monkeypatch.setattr(sessions.time, "time", lambda: later)
+        # Only the renewal check's clock moves: no mock of the store or the app.
+        monkeypatch.setattr(sessions, "clock", lambda: later)
         renewed = await client.get("/conversations")
         assert renewed.status_code == 200
         assert session_cookie_set(renewed)
