@@ -145,6 +145,7 @@ async def test_send_and_poll_answer_as_the_full_stack_and_are_served_by_the_fast
         assert lane.since("poll", "handed_over") == 3
         assert lane.since("send", "refused") == lane.since("poll", "refused") == 0
         assert [m["body"] for m in polled.json()["messages"]] == []
+        await asyncio.sleep(POLL_GAP)  # past the minimum interval: no 429 and retry
         assert [m["body"] for m in (await tab.poll(0))["messages"]] == [
             "Hello",
             "Where is my order?",
@@ -177,6 +178,9 @@ async def test_send_and_poll_answer_as_the_full_stack_and_are_served_by_the_fast
         == 3
     )
     lines = [r for r in caplog.records if r.name == "messenger.access" and r.path == MESSAGES]
+    # A poll that a slow machine still sends inside the minimum interval is answered 429
+    # and retried by the test's visitor: its line is real, it is not one of the counted calls.
+    lines = [line for line in lines if line.status != 429]
     assert len(lines) == 5 + 11  # the sends, the polls
     assert {line.method for line in lines} == {"GET", "POST"}
     assert all(isinstance(line.duration_ms, float) for line in lines)
