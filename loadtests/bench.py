@@ -13,6 +13,12 @@ warm-up) for each call:
 - bootstrap (returning visitor): ``POST /api/widget/bootstrap`` with the session token
   (run first: each conversation then holds the 3 messages of the preparation).
 
+Before each call's pair the database is vacuumed and analyzed (``VACUUM ANALYZE``), as
+PostgreSQL's autovacuum keeps a production database: this machine's server runs with
+``autovacuum = off``, so without it the planner has no statistics for the fresh tables and
+every dead row version the previous call left stays in the indexes. The floor and the
+product meet the same database.
+
 It prints calls/s, p50, p99 and the non-2xx count of each, and the ratio product / floor of
 calls/s; writes the table to ``var/bench/bench-<time>.{json,md}`` (and ``latest.*``). Only
 ratios of one run are comparable: the machine is shared. Any non-2xx answer is reported and
@@ -156,6 +162,17 @@ async def _newest_ids(dsn: str) -> dict[str, int]:
     finally:
         await conn.close()
     return {row["id"]: row["newest"] for row in rows}
+
+
+async def _vacuum_analyze(dsn: str) -> None:
+    """What autovacuum would have done by now on a server that runs it (see the docstring)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute("VACUUM (ANALYZE)")
+    finally:
+        await conn.close()
 
 
 def _sessions_file(
@@ -334,6 +351,7 @@ def run(args: argparse.Namespace) -> int:
             visitors = asyncio.run(_prepare_visitors(server, args.sessions))
             print(f"{len(visitors)} visitors bootstrapped, each with a conversation", flush=True)
             for n, call in enumerate(calls):
+                asyncio.run(_vacuum_analyze(server.env["DATABASE_URL"]))
                 newest = asyncio.run(_newest_ids(server.env["DATABASE_URL"]))
                 after = CALLS[call][2]
                 files = {

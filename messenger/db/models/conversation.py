@@ -53,7 +53,9 @@ class Conversation(UUIDv7AuditBase):
 
     __tablename__ = "conversations"
     __table_args__ = (
-        Index("ix_conversations_visitor", "visitor_id"),
+        # Every widget call's first step: the visitor's latest conversation, in this
+        # index's own order (migration 0012).
+        Index("ix_conversations_visitor_latest", "visitor_id", "inbox_id", "created_at", "id"),
         # The snooze wake-up reads the snoozed ones only (migration 0005).
         Index(
             "ix_conversations_snoozed_until",
