@@ -147,6 +147,22 @@ def _forget(session: Session) -> None:
     session.info.pop(_DONE, None)
 
 
+#: Whether an enabled webhook endpoint wants the event ``e.topic`` of inbox ``$1`` (what
+#: :func:`messenger.webhooks.service.wants` decides in the worker). The one-statement paths
+#: write a visitor's events only then: a visitor's message, a conversation it started or
+#: reopened concern webhooks alone (mail jobs follow operators' replies and resolutions,
+#: :func:`messenger.mail.jobs.schedule`), and most sites have no endpoint at all. Without
+#: this, every visitor message wrote two more rows, their index entries and WAL, and the
+#: worker later marked them done for nobody (docs/performance.md, "The send's outbox rows").
+#: An endpoint receives the events written after it was enabled.
+SUBSCRIBED = """
+EXISTS (
+    SELECT 1 FROM webhook_endpoints AS w
+    WHERE w.enabled AND (w.inbox_id IS NULL OR w.inbox_id = $1)
+      AND (w.events = '[]'::jsonb OR w.events ? e.topic)
+)
+""".strip()
+
 #: The hot path's statement inserts its events with this (``touched``: the conversation row
 #: it updated, with ``was``, the status before; ``stored``: the message it inserted;
 #: ``$1``: the inbox).
@@ -164,7 +180,7 @@ HOT_PATH_CTE = """
          jsonb_build_object('conversation_id', touched.id::text, 'message_id', stored.id),
          true)
     ) AS e(n, topic, payload, wanted)
-    WHERE e.wanted
+    WHERE e.wanted AND {subscribed}
     ORDER BY e.n
 )
-"""
+""".replace("{subscribed}", SUBSCRIBED)

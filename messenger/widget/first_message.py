@@ -41,6 +41,7 @@ from messenger.conversations.service import clean_body
 from messenger.db.direct import DirectDatabase
 from messenger.db.events import DomainEvent
 from messenger.db.models import Inbox
+from messenger.db.outbox import SUBSCRIBED
 from messenger.errors import InvalidInputError
 from messenger.i18n import N_
 from messenger.inboxes.settings import parse_settings
@@ -84,10 +85,11 @@ WITH locked AS (
         (3, 'message.created',
          jsonb_build_object('conversation_id', started.id::text, 'message_id', stored.id))
     ) AS e(n, topic, payload)
+    WHERE {subscribed}
     ORDER BY e.n
 )
 SELECT stored.id, stored.created_at FROM stored
-"""
+""".replace("{subscribed}", SUBSCRIBED)
 
 #: Visitors remembered per process between their bootstrap and first message.
 NEWCOMERS_KEPT = 50_000

@@ -1,5 +1,6 @@
 """Visitor writes fire webhook events too: the general path through the session's commit,
-the hot path (one SQL statement) through its own outbox insert — the same rows either way."""
+the hot path (one SQL statement) through its own outbox insert — the same rows either way
+when an endpoint is subscribed; with none, the hot path writes no row nobody would read."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from messenger.config import Settings
 from messenger.db.models import OutboxEntry, UserRole
 from tests.support.app import RELAXED_ENV, app_client
 from tests.support.desk import OperatorDesk
-from tests.support.factories import make_branch, make_inbox, make_user
+from tests.support.factories import make_branch, make_inbox, make_user, make_webhook_endpoint
 from tests.support.widget import WidgetVisitor
 
 pytestmark = pytest.mark.timeout(60)
@@ -39,6 +40,7 @@ async def test_widget_sends_on_both_paths_write_the_same_events(
     branch = await make_branch(db_session)
     admin = await make_user(db_session, [branch], role=UserRole.ADMIN)
     inbox = await make_inbox(db_session, branch=branch)
+    await make_webhook_endpoint(db_session, inbox=inbox)
     settings = Settings.from_env({**env, **RELAXED_ENV, "MESSENGER_DATA_DIR": str(tmp_path)})
     async with app_client(settings) as client:
         tab = WidgetVisitor(client, inbox.widget_token)
@@ -65,3 +67,72 @@ async def test_widget_sends_on_both_paths_write_the_same_events(
     topics = [t for t, _ in events]
     assert topics[-2:] == ["conversation.status_changed", "message.created"]
     assert all(p["conversation_id"] == conversation_id for _, p in events)
+
+
+EVERY = [
+    "conversation.created",
+    "conversation.status_changed",
+    "message.created",  # the first message (its own one statement)
+    "message.created",  # the second (the hot send)
+    "conversation.status_changed",  # reopened by the third (the hot send)
+    "message.created",
+]
+
+
+@pytest.mark.parametrize(
+    ("subscriber", "written"),
+    [
+        pytest.param(None, [], id="no-endpoint"),
+        pytest.param({"enabled": False}, [], id="switched-off"),
+        pytest.param({"inbox": "other"}, [], id="another-inbox"),
+        pytest.param({"events": ["conversation.assigned"]}, [], id="other-events"),
+        pytest.param({}, EVERY, id="every-event"),
+        pytest.param({"inbox": "this"}, EVERY, id="this-inbox"),
+        pytest.param({"events": ["message.created"]}, ["message.created"] * 3, id="messages"),
+        pytest.param(
+            {"events": ["conversation.status_changed"]},
+            ["conversation.status_changed"] * 2,
+            id="statuses",
+        ),
+    ],
+)
+async def test_visitor_statements_write_only_the_events_an_endpoint_wants(
+    db_session: AsyncSession,
+    desk: OperatorDesk,
+    env: dict[str, str],
+    tmp_path: Path,
+    subscriber: dict[str, object] | None,
+    written: list[str],
+) -> None:
+    """The first message's and the hot send's statements write a visitor's events only for
+    an enabled endpoint that wants them; the general path (here the operator's resolution)
+    writes its rows as before, for the worker to decide (mail follows resolutions)."""
+    branch = await make_branch(db_session)
+    admin = await make_user(db_session, [branch], role=UserRole.ADMIN)
+    inbox = await make_inbox(db_session, branch=branch)
+    if subscriber is not None:
+        options = dict(subscriber)
+        scope = options.pop("inbox", None)
+        if scope is not None:
+            other = await make_inbox(db_session, branch=branch, name="Other")
+            options["inbox"] = inbox if scope == "this" else other
+        await make_webhook_endpoint(db_session, **options)  # type: ignore[arg-type]
+    settings = Settings.from_env({**env, **RELAXED_ENV, "MESSENGER_DATA_DIR": str(tmp_path)})
+    async with app_client(settings) as client:
+        tab = WidgetVisitor(client, inbox.widget_token)
+        await tab.bootstrap()
+        first = await tab.send("Hello")  # a new visitor's first message: one statement
+        before = hot_sends()
+        await tab.send("Second")
+        sent = await outbox(db_session)
+        await desk.set_status(first["conversation_id"], admin.id, "resolved")
+        resolved = await outbox(db_session)
+        await tab.send("Reopening")
+        reopened = await outbox(db_session)
+        assert hot_sends() - before == 2
+    visitor_rows = sent + reopened[len(resolved) :]
+    assert [topic for topic, _ in visitor_rows] == written
+    assert resolved[len(sent) :][0] == (
+        "conversation.status_changed",
+        {"conversation_id": first["conversation_id"], "status": "resolved"},
+    )

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from messenger.db.models import Conversation, Message, OutboxEntry, Visitor
 from tests.support.app import ClientFactory
-from tests.support.factories import make_branch, make_inbox
+from tests.support.factories import make_branch, make_inbox, make_webhook_endpoint
 from tests.support.widget import WidgetVisitor
 
 pytestmark = pytest.mark.timeout(90)
@@ -123,6 +123,7 @@ async def test_a_new_visitors_first_message_is_one_statement_with_the_general_pa
     db_session: AsyncSession, widget_client: ClientFactory
 ) -> None:
     inbox = await make_inbox(db_session, branch=await make_branch(db_session))
+    await make_webhook_endpoint(db_session)  # the events are written for a subscriber
     page = {"page_url": "https://shop.example/cart", "referrer": "https://search.example/q"}
     headers = {"User-Agent": "Mozilla/5.0 test", "Accept-Language": "ru-RU,ru;q=0.9"}
     async with widget_client() as here, widget_client() as elsewhere:
@@ -168,6 +169,7 @@ async def test_a_retried_first_message_is_stored_once(
     db_session: AsyncSession, widget_client: ClientFactory
 ) -> None:
     inbox = await make_inbox(db_session, branch=await make_branch(db_session))
+    await make_webhook_endpoint(db_session)  # the events are written for a subscriber
     async with widget_client() as client:
         tab = WidgetVisitor(client, inbox.widget_token)
         await tab.bootstrap()
@@ -186,6 +188,7 @@ async def test_racing_first_messages_of_one_visitor_make_one_conversation(
     """Two tabs (one per process) and a double click: the first statement, the hot send and
     the general path meet on one visitor; one conversation holds every message once."""
     inbox = await make_inbox(db_session, branch=await make_branch(db_session))
+    await make_webhook_endpoint(db_session)  # the events are written for a subscriber
     async with widget_client() as here, widget_client() as elsewhere:
         for round_ in range(6):
             tab = WidgetVisitor(here, inbox.widget_token)

@@ -13,7 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from messenger.accounts.service import UserService
 from messenger.branches.service import BranchService
 from messenger.conversations.service import ConversationService
-from messenger.db.models import Branch, Conversation, Inbox, User, UserRole, Visitor
+from messenger.db.models import (
+    Branch,
+    Conversation,
+    Inbox,
+    User,
+    UserRole,
+    Visitor,
+    WebhookEndpoint,
+)
 
 PASSWORD = "correct horse battery"
 
@@ -75,3 +83,23 @@ async def make_conversation(
     conversation = await service.start(inbox=inbox, visitor=row, branch_id=branch_id)
     await session.commit()
     return conversation
+
+
+async def make_webhook_endpoint(
+    session: AsyncSession,
+    *,
+    inbox: Inbox | None = None,
+    events: list[str] | None = None,
+    enabled: bool = True,
+) -> WebhookEndpoint:
+    """An endpoint (``events`` empty: every event; ``inbox`` None: every inbox), committed."""
+    endpoint = WebhookEndpoint(
+        url="https://crm.example.com/hooks",
+        secret="whsec_" + "x" * 32,
+        events=events or [],
+        inbox_id=inbox.id if inbox is not None else None,
+        enabled=enabled,
+    )
+    session.add(endpoint)
+    await session.commit()
+    return endpoint
