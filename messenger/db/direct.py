@@ -85,6 +85,15 @@ class DirectDatabase:
                     # (A transaction pooler refuses this startup parameter: there the
                     # statement's own timeout below cancels it.)
                     server_settings["statement_timeout"] = str(int(self._timeout * 1000))
+                    # One plan per prepared statement, made once per connection. With the
+                    # default (``auto``) PostgreSQL planned the poll anew at every call
+                    # (planning cost ten times its execution) and, from the id's statistics,
+                    # chose to walk every message after the id through the primary key
+                    # instead of the conversation's own index: the generic plan never looks
+                    # at the values, so it cannot be misled by them (docs/performance.md,
+                    # "Plans of the hot statements"). Behind a pooler there is no prepared
+                    # statement to keep.
+                    server_settings["plan_cache_mode"] = "force_generic_plan"
                 self._pool = await asyncpg.create_pool(
                     self._dsn,
                     min_size=1,
