@@ -297,5 +297,5 @@ class WidgetStreamController(Controller):
             catch_up_every=settings.stream_catch_up_seconds,
         )
         return LeanServerSentEvent(
-            live.events(source), headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+            live.pumped(source), headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
         )

@@ -1,7 +1,10 @@
 """The open streams' one clock (``messenger/realtime/stream_clock.py`` on a ``Wheel``): every
 stream still gets its keep-alive on time, a lost publish still arrives by the timed
 catch-up (one lookup for the streams due together, a read only for a stream that is
-behind), streams still end at their maximum duration, and nothing stays on the clock."""
+behind), streams still end at their maximum duration, and nothing stays on the clock.
+
+Each test runs twice: with the stream read in a task that waits (``LiveStream.events``, the
+staff stream) and pumped by the response's driver (``LiveStream.pumped``, the widget's)."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from litestar.response import ServerSentEventMessage
 from messenger.backends import _channels
 from messenger.realtime import draining, stream_clock
 from messenger.realtime.events import Envelope
+from messenger.realtime.sse import _Pump
 from messenger.realtime.stream import LiveStream
 from messenger.realtime.stream_clock import CatchUpCheck
 from messenger.realtime.wheel import Wheel
@@ -28,6 +32,27 @@ from tests.support.waiting import eventually
 def fresh_draining(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(draining, "_draining", False)
     monkeypatch.setattr(draining, "_streams", set())
+
+
+class Driven:
+    pumped = False
+
+
+@pytest.fixture(autouse=True, params=["waiting", "pumped"])
+def driven(request: pytest.FixtureRequest) -> None:
+    Driven.pumped = request.param == "pumped"
+
+
+def parse(chunk: bytes) -> ServerSentEventMessage:
+    """One encoded event back (what the tests look at: comment, event, data)."""
+    item = ServerSentEventMessage(data=None)
+    for line in filter(None, chunk.decode().splitlines()):
+        name, _, value = line.partition(": ")
+        if name == "":
+            item.comment = value
+        elif name in ("event", "data"):
+            setattr(item, name, value)
+    return item
 
 
 class Database:
@@ -90,8 +115,21 @@ class Reader:
 
     async def _read(self, live: LiveStream) -> None:
         loop = asyncio.get_running_loop()
-        async for item in live.events(self.source):
-            self.items.append((loop.time(), item))
+        if not Driven.pumped:
+            async for item in live.events(self.source):
+                self.items.append((loop.time(), item))
+            return
+        self.gone = loop.create_future()
+
+        async def receive() -> Any:
+            await self.gone
+            return {"type": "http.disconnect"}
+
+        async def send(message: Any) -> None:
+            if message["body"]:
+                self.items.append((loop.time(), parse(message["body"])))
+
+        await _Pump(live.pumped(self.source), send).run(receive)
 
     def comments(self, text: str) -> list[float]:
         return [at for at, item in self.items if item.comment == text]
@@ -100,6 +138,10 @@ class Reader:
         return [str(item.data) for _, item in self.items if item.event == "message"]
 
     async def close(self) -> None:
+        if Driven.pumped and not self.task.done():
+            self.gone.set_result(None)  # the client goes
+            await asyncio.wait_for(self.task, 5)
+            return
         self.task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self.task
