@@ -23,7 +23,8 @@ old generation, and CPython 3.11 runs a full collection once the promotions sinc
 one pass 25 % of the old generation's size. With 5,000 open streams that was a full
 collection every 40 to 45 s, each 0.5 s with the event loop standing still (``/ready`` then
 waited: docs/performance.md, "/ready with 5,000 open streams"). An idle pumped stream keeps
-no object per wait: its generator stays suspended, and what a beat allocates dies young.
+no object per wait: its generator stays suspended, and what a beat allocates lives only
+while the beat runs (measured: a full collection every ~3 min instead of every ~46 s).
 """
 
 from __future__ import annotations
