@@ -17,7 +17,7 @@ generated WebSocket handlers: Messenger has none).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from typing import TYPE_CHECKING, Any
 
 from litestar.channels import Subscriber
@@ -34,7 +34,7 @@ class LeanSubscriber(Subscriber):
 
     # Subscriber has no __slots__, so instances still have a (never filled) __dict__; the
     # slots keep our own attributes out of it.
-    __slots__ = ("_drop_oldest", "_items", "_max_backlog", "_waiter")
+    __slots__ = ("_drop_oldest", "_items", "_max_backlog", "_notify", "_waiter")
 
     def __init__(
         self,
@@ -45,6 +45,7 @@ class LeanSubscriber(Subscriber):
         # Subscriber.__init__ is not called on purpose: it builds the queue replaced here.
         self._items: list[bytes | None] = []
         self._waiter: asyncio.Future[None] | None = None
+        self._notify: Callable[[], object] | None = None
         self._max_backlog = max_backlog or 0
         self._drop_oldest = backlog_strategy == "dropleft"
 
@@ -58,7 +59,17 @@ class LeanSubscriber(Subscriber):
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+        notify = self._notify
+        if notify is not None:
+            self._notify = None
+            notify()
         return True
+
+    def notify(self, callback: Callable[[], object] | None) -> None:
+        """Call ``callback`` (once) at the next item put, instead of a waiter: a stream that
+        is not waiting in a task (:class:`messenger.realtime.stream.Pumped`) keeps no future
+        while it is idle. None: forget it."""
+        self._notify = callback
 
     async def put(self, item: bytes | None) -> None:
         # Never waits: a full ``backoff`` subscriber loses the item, as put_nowait does

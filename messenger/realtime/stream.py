@@ -9,14 +9,30 @@ message whose publish failed after its commit, or that was published while this 
 pub/sub connection was down, still reaches the client within that time; the source drops
 what it already sent. What to send is the source's business (:class:`StreamSource`); how to wait,
 beat, time out and clean up is written here once.
+
+Two ways to drive a stream. :meth:`LiveStream.events` is an async generator that waits on
+the subscriber like any other (the staff stream, through Litestar's response). The widget's
+stream is *pumped* (:meth:`LiveStream.pumped`, driven by :mod:`messenger.realtime.sse`): when
+nothing is waiting in its subscriber it yields :data:`IDLE` instead of awaiting, the task
+that was running it ends, and the next item put in the subscriber starts a new, short-lived
+task that resumes it. Why: the garbage collector. A stream that waits in its request's task
+keeps, for every wait (15 s between two heartbeats), a new future, the task's wake-up
+callback, the ``get()`` coroutine and one ``__anext__`` object per async generator between
+the response and the subscriber; they outlive the young collections and are promoted to the
+old generation, and CPython 3.11 runs a full collection once the promotions since the last
+one pass 25 % of the old generation's size. With 5,000 open streams that was a full
+collection every 40 to 45 s, each 0.5 s with the event loop standing still (``/ready`` then
+waited: docs/performance.md, "/ready with 5,000 open streams"). An idle pumped stream keeps
+no object per wait: its generator stays suspended, and what a beat allocates lives only
+while the beat runs (measured: a full collection every ~3 min instead of every ~46 s).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Coroutine
-from typing import Any, Protocol, TypeVar
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine
+from typing import Any, Final, Protocol, TypeVar, cast
 
 from litestar.channels import ChannelsPlugin
 from litestar.response import ServerSentEventMessage
@@ -34,6 +50,64 @@ T = TypeVar("T")
 
 #: How soon a drained client comes back (to another process, through the balancer).
 RECONNECT_AFTER_MS = 500
+
+
+class Idle:
+    """The type of :data:`IDLE`."""
+
+    __slots__ = ()
+
+
+#: Yielded by a pumped stream (:meth:`LiveStream.pumped`) when it has nothing to do until the
+#: next item in its subscriber (compared by identity; never sent to the client).
+IDLE: Final = Idle()
+
+
+def _nothing() -> None:
+    return None
+
+
+class Pumped:
+    """A live stream that does not wait in a task: ``events`` yields the stream's messages
+    and :data:`IDLE` when it would wait; it has then asked its subscriber to call ``wake``
+    (set by whoever drives it, once per stream) at the next item put. The driver resumes
+    ``events`` (in a new task) when woken, and ``aclose()``s it, or cancels the task running
+    it, when the client goes."""
+
+    __slots__ = ("events", "wake")
+
+    def __init__(self) -> None:
+        self.wake: Callable[[], object] = _nothing
+        self.events: AsyncGenerator[ServerSentEventMessage | Idle, None]
+
+    def __aiter__(self) -> AsyncIterator[ServerSentEventMessage]:
+        """The messages, for a consumer that is not a driver: it waits in its own task (a
+        future per wait, like :meth:`LiveStream.events`)."""
+        return self._waiting()
+
+    async def _waiting(self) -> AsyncIterator[ServerSentEventMessage]:
+        loop = asyncio.get_running_loop()
+        woken: list[asyncio.Future[None]] = []
+
+        def wake() -> None:
+            if woken and not woken[0].done():
+                woken[0].set_result(None)
+
+        self.wake = wake
+        events = self.events
+        try:
+            while True:
+                try:
+                    item = await anext(events)
+                except StopAsyncIteration:
+                    return
+                if isinstance(item, Idle):
+                    woken[:] = [loop.create_future()]
+                    await woken[0]
+                else:
+                    yield item
+        finally:
+            await events.aclose()
 
 
 async def to_completion(work: Coroutine[Any, Any, T]) -> T:
@@ -108,7 +182,19 @@ class LiveStream:
         self._catch_up_again_after = catch_up_again_after
         self._catch_up_every = catch_up_every
 
-    async def events(self, source: StreamSource) -> AsyncIterator[ServerSentEventMessage]:
+    def events(self, source: StreamSource) -> AsyncIterator[ServerSentEventMessage]:
+        """The stream's messages; waits on the subscriber between them (never :data:`IDLE`)."""
+        return cast("AsyncIterator[ServerSentEventMessage]", self._run(source, None))
+
+    def pumped(self, source: StreamSource) -> Pumped:
+        """The stream as a :class:`Pumped` (see the module's doc)."""
+        pumped = Pumped()
+        pumped.events = self._run(source, pumped)
+        return pumped
+
+    async def _run(
+        self, source: StreamSource, pumped: Pumped | None
+    ) -> AsyncGenerator[ServerSentEventMessage | Idle, None]:
         OPEN_STREAMS.labels(audience=self._audience).inc()
         subscriber: LeanSubscriber | None = None
         clock: StreamClock | None = None
@@ -126,7 +212,8 @@ class LiveStream:
                 yield event
             # The stream waits on its subscriber and nothing else: live events and the
             # process's one clock's wake-ups arrive there. No task, timeout or loop timer
-            # per wait, one future only while waiting: an idle stream costs the least it can.
+            # per wait, one future only while waiting (none when pumped): an idle stream costs
+            # the least it can.
             loop = asyncio.get_running_loop()
             # One more read shortly after subscribing: a publish that raced the
             # subscription is still delivered (from the database, by id). Then one every
@@ -148,6 +235,13 @@ class LiveStream:
             while not clock.ended(loop.time()):
                 clock.arm()
                 try:
+                    if pumped is not None:
+                        # Nothing to read: hand back until the next item (see the module's
+                        # doc). Between the check and the yield nothing else runs, so an
+                        # item put later always finds the callback.
+                        while not subscriber.qsize:
+                            subscriber.notify(pumped.wake)
+                            yield IDLE
                     raw = await subscriber.get()
                 finally:
                     clock.disarm()
@@ -175,6 +269,7 @@ class LiveStream:
                     yield ServerSentEventMessage(comment="keep-alive", data=None)
         finally:
             if subscriber is not None:
+                subscriber.notify(None)
                 draining.unwatch(subscriber)
             OPEN_STREAMS.labels(audience=self._audience).dec()
             if clock is not None:

@@ -183,7 +183,10 @@ def waiting() -> int:
 def _due(clocks: list[StreamClock]) -> None:
     loop = asyncio.get_running_loop()
     now = loop.time()
-    groups: dict[Newest, list[tuple[StreamClock, CatchUpCheck]]] = {}
+    # Two lists per lookup, not a pair per stream: they are alive while the lookup waits
+    # for the database, and the young collections that run meanwhile would promote a
+    # pair per stream to the old generation (whose growth brings the full collections).
+    groups: dict[Newest, tuple[list[StreamClock], list[CatchUpCheck]]] = {}
     for clock in clocks:
         clock.tick = None
         if clock.closed:
@@ -203,24 +206,29 @@ def _due(clocks: list[StreamClock]) -> None:
                 woken = True
             else:
                 clock.checking = True
-                groups.setdefault(check.newest, []).append((clock, check))
+                group = groups.get(check.newest)
+                if group is None:
+                    group = groups[check.newest] = ([], [])
+                group[0].append(clock)
+                group[1].append(check)
         if not woken:
             # Still waiting (only a lookup went out, or the loop ran the tick early).
             clock.arm()
-    for newest, group in groups.items():
-        for start in range(0, len(group), MAX_KEYS):
-            task = loop.create_task(_look_up(newest, group[start : start + MAX_KEYS]))
+    for newest, (due_clocks, checks) in groups.items():
+        for start in range(0, len(due_clocks), MAX_KEYS):
+            end = start + MAX_KEYS
+            task = loop.create_task(_look_up(newest, due_clocks[start:end], checks[start:end]))
             _checks.add(task)
             task.add_done_callback(_checks.discard)
 
 
-async def _look_up(newest: Newest, group: list[tuple[StreamClock, CatchUpCheck]]) -> None:
+async def _look_up(newest: Newest, clocks: list[StreamClock], checks: list[CatchUpCheck]) -> None:
     try:
-        found: dict[Any, int] | None = await newest([check.key for _, check in group])
+        found: dict[Any, int] | None = await newest([check.key for check in checks])
     except Exception as exc:  # any failure: each stream reads for itself
         log.warning("the streams' catch-up lookup failed (%s); they read", type(exc).__name__)
         found = None
-    for clock, check in group:
+    for clock, check in zip(clocks, checks, strict=True):
         clock.checking = False
         if clock.closed:
             continue
