@@ -176,7 +176,15 @@ class _Pump:
         if current:
             self._runner = None  # a finished task is not kept until the next burst
         if runner.cancelled():
-            self._end(None)  # closed while running: the client went
+            # Closed while running: the client went. A burst cancelled inside the stream
+            # ran its ``finally`` already; one cancelled while sending left the generator
+            # suspended at its ``yield``, and only its ``aclose`` runs that ``finally`` now
+            # (its subscription, the open-streams gauge) rather than whenever the collector
+            # finds it. On a finished generator ``aclose`` does nothing; ``_ran`` of it ends.
+            if current:
+                self._start(self._events.aclose())
+            else:
+                self._end(None)
             return
         error = runner.exception()
         if error is not None:

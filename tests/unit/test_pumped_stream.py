@@ -68,6 +68,8 @@ class Client:
         self.bodies: list[bytes] = []
         self.more_body = True
         self.gone: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.stuck: asyncio.Event | None = None
+        self.sending = asyncio.Event()
         self.task = asyncio.ensure_future(_Pump(live.pumped(source), self.send).run(self.receive))
 
     async def receive(self) -> Any:
@@ -75,6 +77,9 @@ class Client:
         return {"type": "http.disconnect"}
 
     async def send(self, message: Any) -> None:
+        if self.stuck is not None:  # a client that stopped reading: the send never returns
+            self.sending.set()
+            await self.stuck.wait()
         self.more_body = message["more_body"]
         if message["body"].startswith(KEEP_ALIVE):
             self.keep_alives += 1  # counted, not kept: the test counts new objects
@@ -196,6 +201,19 @@ async def test_the_client_going_during_a_burst_cancels_it_and_frees_the_stream()
         await client.leave()
         assert source.closed
         assert client.keep_alives == 0
+        assert _nothing_left(plugin)
+
+
+async def test_the_client_going_while_a_message_is_being_sent_frees_the_stream() -> None:
+    """Cancelled in the response's ``send`` (a slow client), not inside the stream: the
+    stream's generator is suspended at its ``yield`` and is closed at once all the same."""
+    async with _channels(MemoryChannelsBackend()) as plugin:
+        client = Client(_live(plugin, "c", heartbeat_seconds=0.1), Source())
+        await _connected(client)
+        client.stuck = asyncio.Event()  # the client reads nothing more
+        await asyncio.wait_for(client.sending.wait(), 3)
+        await client.leave()
+        assert client.source.closed
         assert _nothing_left(plugin)
 
 
